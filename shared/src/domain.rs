@@ -1,0 +1,121 @@
+//! The product's records, free of any storage or AWS type.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Seconds since the Unix epoch.
+pub type UnixTime = u64;
+
+/// How long a context lives when the app does not say otherwise (the contract's 5 minutes).
+pub const DEFAULT_CONTEXT_TTL_SECONDS: u64 = 300;
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 60 * 60;
+
+/// An application allowed to send: it authenticates with its name and token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub name: String,
+    /// Hex SHA-256 of the token; the token itself is never stored.
+    pub token_hash: String,
+    pub group_id: Option<String>,
+    pub user_messaging: bool,
+    pub webhook_url: Option<String>,
+    /// `whsec_...` secrets; two during a rotation.
+    pub webhook_secrets: Vec<String>,
+    pub context_ttl_seconds: u64,
+    pub active: bool,
+}
+
+/// An FChat group an app may be assigned to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub beatchat_id: Option<String>,
+    pub active: bool,
+    pub name: Option<String>,
+}
+
+/// An FChat user the gateway has messaged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Lower-cased.
+    pub email: String,
+    pub fchat_id: String,
+    pub name: Option<String>,
+    pub created_at: UnixTime,
+}
+
+/// Who a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Target {
+    Group(String),
+    User(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Expired,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => DeliveryStatus::Queued,
+            "sending" => DeliveryStatus::Sending,
+            "sent" => DeliveryStatus::Sent,
+            "failed" => DeliveryStatus::Failed,
+            "expired" => DeliveryStatus::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// One accepted message and everything that follows from it: its delivery and the
+/// conversation it opens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    pub id: String,
+    pub app: String,
+    pub target: Target,
+    pub parameters: Map<String, Value>,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub fchat_message_id: Option<String>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// What a retried request with the same `Idempotency-Key` is answered with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub app: String,
+    /// Hex SHA-256 of the key as the client sent it.
+    pub key_hash: String,
+    /// Hex SHA-256 of the route and body, to refuse a key reused for another request.
+    pub request_hash: String,
+    pub context_id: String,
+    pub parameters: Map<String, Value>,
+    pub expires_at: UnixTime,
+}
+
+/// A new context id: 128 random bits, hex, no dashes.
+pub fn new_context_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

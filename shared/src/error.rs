@@ -1,0 +1,180 @@
+//! The error catalogue: every answer the public API can give that is not a success, with its
+//! HTTP status and its description. The seed's "Complete Error Reference" rows are reproduced
+//! word for word; the rows the seed does not list are marked as the gateway's own.
+//!
+//! This is the only place where a status code or a description is written down.
+
+use serde::Serialize;
+
+/// The largest request body the send API accepts, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    // --- Seed: group messaging ---
+    #[error("Bad Request: message text is empty")]
+    MessageEmpty,
+    #[error("Bad Request: message is too long")]
+    MessageTooLong,
+    #[error("Bad Request: beatchat group id not found")]
+    GroupWithoutBeatchatId,
+    #[error("Bad Request: group is not active")]
+    GroupInactive,
+    #[error("Channel or token not found")]
+    GroupRouteNotAuthenticated,
+    #[error("Application does not have a group assigned")]
+    NoGroupAssigned,
+    #[error("Group not found")]
+    GroupNotFound,
+
+    // --- Seed: user messaging ---
+    #[error("Bad Request: invalid request")]
+    InvalidRequest,
+    #[error("Bad Request: email is empty")]
+    EmailEmpty,
+    #[error("Bad Request: reply_markup must be a dictionary")]
+    ReplyMarkupNotObject,
+    #[error("Bad Request: inlineKeyboard must be a list of list of dicts")]
+    InlineKeyboardMalformed,
+    #[error("Limit 30 buttons")]
+    TooManyButtons,
+    #[error("channel or token not found")]
+    UserRouteNotAuthenticated,
+    #[error("this app have not permission to send fchat message")]
+    NoUserPermission,
+    #[error("User {0} not found!")]
+    UserNotFound(String),
+
+    // --- The gateway's own: malformed input the seed does not list ---
+    #[error("Bad Request: body is not valid JSON")]
+    MalformedJson,
+    #[error("Bad Request: body must be a JSON object")]
+    BodyNotObject,
+    #[error("Bad Request: {0} must be a string")]
+    FieldNotString(&'static str),
+    #[error("Bad Request: parameters must be a dictionary")]
+    ParametersNotObject,
+    #[error("Bad Request: email is not a valid email address")]
+    EmailInvalid,
+    #[error("Bad Request: button text is empty")]
+    ButtonTextEmpty,
+    #[error("Bad Request: Idempotency-Key must be 1 to 255 printable ASCII characters")]
+    IdempotencyKeyInvalid,
+    #[error("Unprocessable Entity: Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("Payload Too Large: body exceeds 65536 bytes")]
+    BodyTooLarge,
+    #[error("Not Found: no such route")]
+    RouteNotFound,
+    #[error("Method Not Allowed: this route accepts {0} only")]
+    MethodNotAllowed(&'static str),
+
+    // --- Failures of the gateway itself (details are logged, never sent) ---
+    #[error("Service Unavailable: the message could not be queued, please retry")]
+    QueueUnavailable,
+    #[error("Internal Server Error: please retry later")]
+    Internal,
+}
+
+impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        use ApiError::*;
+        match self {
+            GroupRouteNotAuthenticated
+            | NoGroupAssigned
+            | GroupNotFound
+            | UserRouteNotAuthenticated
+            | NoUserPermission
+            | UserNotFound(_)
+            | RouteNotFound => 404,
+            MethodNotAllowed(_) => 405,
+            BodyTooLarge => 413,
+            IdempotencyKeyReused => 422,
+            QueueUnavailable => 503,
+            Internal => 500,
+            MessageEmpty
+            | MessageTooLong
+            | GroupWithoutBeatchatId
+            | GroupInactive
+            | InvalidRequest
+            | EmailEmpty
+            | ReplyMarkupNotObject
+            | InlineKeyboardMalformed
+            | TooManyButtons
+            | MalformedJson
+            | BodyNotObject
+            | FieldNotString(_)
+            | ParametersNotObject
+            | EmailInvalid
+            | ButtonTextEmpty
+            | IdempotencyKeyInvalid => 400,
+        }
+    }
+
+    /// The public answer: `{"ok":false,"error_code":<status>,"description":"..."}`.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            ok: false,
+            error_code: self.status(),
+            description: self.to_string(),
+        }
+    }
+
+    /// A short stable name for logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self.status() {
+            500.. => "failed",
+            401 | 403 | 404 => "rejected",
+            _ => "invalid",
+        }
+    }
+}
+
+/// The contract's error format.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub ok: bool,
+    pub error_code: u16,
+    pub description: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_the_contract_shape() {
+        let body = serde_json::to_value(ApiError::MessageTooLong.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"ok": false, "error_code": 400, "description": "Bad Request: message is too long"})
+        );
+    }
+
+    #[test]
+    fn user_not_found_names_the_email() {
+        let e = ApiError::UserNotFound("a@b.co".into());
+        assert_eq!(e.status(), 404);
+        assert_eq!(e.to_string(), "User a@b.co not found!");
+    }
+
+    #[test]
+    fn the_two_routes_keep_their_own_capitalisation() {
+        assert_eq!(
+            ApiError::GroupRouteNotAuthenticated.to_string(),
+            "Channel or token not found"
+        );
+        assert_eq!(
+            ApiError::UserRouteNotAuthenticated.to_string(),
+            "channel or token not found"
+        );
+    }
+
+    #[test]
+    fn gateway_failures_are_5xx() {
+        assert_eq!(ApiError::QueueUnavailable.status(), 503);
+        assert_eq!(ApiError::Internal.status(), 500);
+        assert_eq!(ApiError::Internal.outcome(), "failed");
+    }
+}

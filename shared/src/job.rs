@@ -1,0 +1,106 @@
+//! The delivery queue's job envelope: one versioned JSON document per SQS message.
+//! This is the only place its shape is defined.
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::MessageContent;
+
+/// The envelope version this code writes and reads.
+pub const JOB_VERSION: u8 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub v: u8,
+    #[serde(flatten)]
+    pub kind: JobKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Send into the app's group; the group is read again at delivery time.
+    SendGroup {
+        context_id: String,
+        app: String,
+        group_id: String,
+        #[serde(flatten)]
+        content: MessageContent,
+    },
+    /// Send to one FChat user by email.
+    SendUser {
+        context_id: String,
+        app: String,
+        email: String,
+        #[serde(flatten)]
+        content: MessageContent,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("job is not valid JSON of a known kind: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("job envelope version {0} is not supported")]
+    UnsupportedVersion(u8),
+}
+
+impl Job {
+    pub fn new(kind: JobKind) -> Self {
+        Job { v: JOB_VERSION, kind }
+    }
+
+    pub fn context_id(&self) -> &str {
+        match &self.kind {
+            JobKind::SendGroup { context_id, .. } | JobKind::SendUser { context_id, .. } => {
+                context_id
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a job always serialises")
+    }
+
+    pub fn from_json(body: &str) -> Result<Self, JobError> {
+        let job: Job = serde_json::from_str(body)?;
+        if job.v != JOB_VERSION {
+            return Err(JobError::UnsupportedVersion(job.v));
+        }
+        Ok(job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Button;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_is_flat_versioned_json() {
+        let job = Job::new(JobKind::SendUser {
+            context_id: "c1".into(),
+            app: "ops".into(),
+            email: "u@x.io".into(),
+            content: MessageContent {
+                text: "hi".into(),
+                keyboard: vec![vec![Button { text: "Yes".into(), callback_data: json!({"a": 1}) }]],
+            },
+        });
+        let value: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
+        assert_eq!(
+            value,
+            json!({"v": 1, "kind": "send_user", "context_id": "c1", "app": "ops", "email": "u@x.io",
+                   "text": "hi", "keyboard": [[{"text": "Yes", "callbackData": {"a": 1}}]]})
+        );
+        assert_eq!(Job::from_json(&job.to_json()).unwrap(), job);
+    }
+
+    #[test]
+    fn unknown_versions_and_kinds_are_refused() {
+        let future = r#"{"v":2,"kind":"send_group","context_id":"c","app":"a","group_id":"g","text":"t"}"#;
+        assert!(matches!(Job::from_json(future), Err(JobError::UnsupportedVersion(2))));
+        assert!(Job::from_json(r#"{"v":1,"kind":"teleport"}"#).is_err());
+        assert!(Job::from_json("not json").is_err());
+    }
+}

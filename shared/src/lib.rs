@@ -1,0 +1,12 @@
+//! The FChat gateway's shared library: the domain, validation of the public API, the ports the
+//! functions depend on, their adapters (DynamoDB, SQS, in memory) and the error catalogue.
+
+pub mod credentials;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod job;
+pub mod memory;
+pub mod message;
+pub mod ports;

@@ -1,0 +1,462 @@
+//! Validation of the send API's request bodies, to the letter of the public contract.
+//!
+//! A body is parsed into a [`GroupMessage`] or a [`UserMessage`]; anything else is an
+//! [`ApiError`] from the catalogue. Parsing goes through `serde_json::Value` so that each kind
+//! of malformed input gets its own precise description.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, MAX_BODY_BYTES};
+
+/// The longest message, counted in characters (Unicode scalar values), not bytes.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// The most buttons one message may carry, inline keyboard and legacy buttons together.
+pub const MAX_BUTTONS: usize = 30;
+
+/// One button of an inline keyboard. `callback_data` is whatever JSON the sender gave; a click
+/// comes back with it serialised as a JSON string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Button {
+    pub text: String,
+    #[serde(rename = "callbackData", default, skip_serializing_if = "Value::is_null")]
+    pub callback_data: Value,
+}
+
+/// Rows of buttons, as FChat shows them.
+pub type InlineKeyboard = Vec<Vec<Button>>;
+
+/// What is sent: the text and, on the user route, an optional keyboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageContent {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keyboard: InlineKeyboard,
+}
+
+/// A valid body of `POST /{app_name}/{token}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMessage {
+    pub content: MessageContent,
+    pub parameters: Map<String, Value>,
+}
+
+/// A valid body of `POST /{token}/fchat`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserMessage {
+    /// Trimmed and lower-cased.
+    pub email: String,
+    pub content: MessageContent,
+    pub parameters: Map<String, Value>,
+}
+
+/// Parses the group route's body. The group route carries text only: the contract gives it no
+/// buttons, so `reply_markup` and `buttons` are ignored there.
+pub fn parse_group_message(body: &[u8]) -> Result<GroupMessage, ApiError> {
+    let object = parse_object(body)?;
+    let text = message_text(&object)?;
+    Ok(GroupMessage {
+        content: MessageContent {
+            text,
+            keyboard: Vec::new(),
+        },
+        parameters: parameters(&object)?,
+    })
+}
+
+/// Parses the user route's body.
+pub fn parse_user_message(body: &[u8]) -> Result<UserMessage, ApiError> {
+    let object = parse_object(body)?;
+    let email = email(&object)?;
+    let text = message_text(&object)?;
+    let mut keyboard = match object.get("reply_markup") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(markup)) => inline_keyboard(markup)?,
+        Some(_) => return Err(ApiError::ReplyMarkupNotObject),
+    };
+    match object.get("buttons") {
+        None | Some(Value::Null) => {}
+        Some(value) => keyboard.extend(legacy_buttons(value)?),
+    }
+    let count: usize = keyboard.iter().map(Vec::len).sum();
+    if count > MAX_BUTTONS {
+        return Err(ApiError::TooManyButtons);
+    }
+    Ok(UserMessage {
+        email,
+        content: MessageContent { text, keyboard },
+        parameters: parameters(&object)?,
+    })
+}
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::BodyTooLarge);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::BodyNotObject),
+        Err(_) => Err(ApiError::MalformedJson),
+    }
+}
+
+/// `text` or `message`; `text` wins when both carry something.
+fn message_text(object: &Map<String, Value>) -> Result<String, ApiError> {
+    let text = optional_string(object, "text")?;
+    let message = optional_string(object, "message")?;
+    let chosen = [text, message]
+        .into_iter()
+        .flatten()
+        .find(|candidate| !candidate.trim().is_empty())
+        .ok_or(ApiError::MessageEmpty)?;
+    if chosen.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::MessageTooLong);
+    }
+    Ok(chosen.to_owned())
+}
+
+fn email(object: &Map<String, Value>) -> Result<String, ApiError> {
+    let raw = optional_string(object, "email")?.unwrap_or_default();
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(ApiError::EmailEmpty);
+    }
+    if !is_valid_email(&email) {
+        return Err(ApiError::EmailInvalid);
+    }
+    Ok(email)
+}
+
+/// A pragmatic address check: one `@`, a non-empty local part, a dotted domain of letters,
+/// digits and hyphens, no whitespace or control characters, at most 254 characters.
+pub fn is_valid_email(email: &str) -> bool {
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && domain.contains('.')
+        && labels_ok
+}
+
+fn inline_keyboard(markup: &Map<String, Value>) -> Result<InlineKeyboard, ApiError> {
+    let Some(Value::Array(rows)) = markup.get("inlineKeyboard") else {
+        return Err(ApiError::InlineKeyboardMalformed);
+    };
+    rows.iter()
+        .map(|row| {
+            let Value::Array(buttons) = row else {
+                return Err(ApiError::InlineKeyboardMalformed);
+            };
+            buttons
+                .iter()
+                .map(|button| match button {
+                    Value::Object(button) => keyboard_button(button),
+                    _ => Err(ApiError::InlineKeyboardMalformed),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn keyboard_button(button: &Map<String, Value>) -> Result<Button, ApiError> {
+    let text = button_text(button, "text")?;
+    Ok(Button {
+        text,
+        callback_data: button.get("callbackData").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// The legacy `buttons: [{title, payload}]` list becomes one row per button.
+fn legacy_buttons(value: &Value) -> Result<InlineKeyboard, ApiError> {
+    let Value::Array(buttons) = value else {
+        return Err(ApiError::InvalidRequest);
+    };
+    buttons
+        .iter()
+        .map(|button| {
+            let Value::Object(button) = button else {
+                return Err(ApiError::InvalidRequest);
+            };
+            let text = button_text(button, "title")?;
+            Ok(vec![Button {
+                text,
+                callback_data: button.get("payload").cloned().unwrap_or(Value::Null),
+            }])
+        })
+        .collect()
+}
+
+fn button_text(button: &Map<String, Value>, field: &'static str) -> Result<String, ApiError> {
+    match button.get(field) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.clone()),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(ApiError::ButtonTextEmpty),
+        Some(_) => Err(ApiError::FieldNotString(if field == "text" {
+            "button text"
+        } else {
+            "button title"
+        })),
+    }
+}
+
+fn parameters(object: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    match object.get("parameters") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(parameters)) => Ok(parameters.clone()),
+        Some(_) => Err(ApiError::ParametersNotObject),
+    }
+}
+
+fn optional_string<'a>(
+    object: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::FieldNotString(field)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn group(body: Value) -> Result<GroupMessage, ApiError> {
+        parse_group_message(body.to_string().as_bytes())
+    }
+
+    fn user(body: Value) -> Result<UserMessage, ApiError> {
+        parse_user_message(body.to_string().as_bytes())
+    }
+
+    fn buttons(n: usize) -> Value {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"text": format!("b{i}"), "callbackData": {"i": i}}))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn seed_group_example_is_accepted() {
+        let m = group(json!({"text": "System notification: All services running"})).unwrap();
+        assert_eq!(m.content.text, "System notification: All services running");
+        assert!(m.content.keyboard.is_empty());
+    }
+
+    #[test]
+    fn message_field_is_an_alternative_to_text() {
+        assert_eq!(group(json!({"message": "hi"})).unwrap().content.text, "hi");
+    }
+
+    #[test]
+    fn text_wins_when_both_are_given() {
+        let m = group(json!({"text": "from text", "message": "from message"})).unwrap();
+        assert_eq!(m.content.text, "from text");
+    }
+
+    #[test]
+    fn empty_text_falls_back_to_message() {
+        let m = group(json!({"text": "  ", "message": "from message"})).unwrap();
+        assert_eq!(m.content.text, "from message");
+    }
+
+    #[test]
+    fn missing_blank_or_null_text_is_empty() {
+        for body in [
+            json!({}),
+            json!({"text": ""}),
+            json!({"text": "   \n"}),
+            json!({"text": null, "message": ""}),
+        ] {
+            assert_eq!(group(body.clone()), Err(ApiError::MessageEmpty), "{body}");
+            assert_eq!(
+                user(json!({"email": "a@b.co", "text": body.get("text")})).unwrap_err(),
+                ApiError::MessageEmpty
+            );
+        }
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        // "ệ" is three bytes in UTF-8: 2000 of them are 6000 bytes and still pass.
+        let at_limit = "ệ".repeat(2000);
+        assert_eq!(at_limit.len(), 6000);
+        assert_eq!(group(json!({ "text": at_limit })).unwrap().content.text.chars().count(), 2000);
+        let over = "ệ".repeat(2001);
+        assert_eq!(group(json!({ "text": over })), Err(ApiError::MessageTooLong));
+        let over_ascii = "a".repeat(2001);
+        assert_eq!(
+            user(json!({"email": "a@b.co", "message": over_ascii})).unwrap_err(),
+            ApiError::MessageTooLong
+        );
+    }
+
+    #[test]
+    fn wrong_field_types_are_named() {
+        assert_eq!(group(json!({"text": 5})), Err(ApiError::FieldNotString("text")));
+        assert_eq!(group(json!({"message": ["x"]})), Err(ApiError::FieldNotString("message")));
+        assert_eq!(
+            user(json!({"email": 1, "text": "x"})).unwrap_err(),
+            ApiError::FieldNotString("email")
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_have_their_own_answers() {
+        assert_eq!(parse_group_message(b"{not json"), Err(ApiError::MalformedJson));
+        assert_eq!(parse_group_message(b""), Err(ApiError::MalformedJson));
+        assert_eq!(parse_user_message(b"[1,2]"), Err(ApiError::BodyNotObject));
+        assert_eq!(parse_user_message(b"\"text\""), Err(ApiError::BodyNotObject));
+        let huge = format!("{{\"text\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
+        assert_eq!(parse_group_message(huge.as_bytes()), Err(ApiError::BodyTooLarge));
+    }
+
+    #[test]
+    fn email_is_required_trimmed_lowercased_and_checked() {
+        assert_eq!(user(json!({"text": "x"})).unwrap_err(), ApiError::EmailEmpty);
+        assert_eq!(user(json!({"email": " ", "text": "x"})).unwrap_err(), ApiError::EmailEmpty);
+        let m = user(json!({"email": "  User@Example.COM ", "text": "x"})).unwrap();
+        assert_eq!(m.email, "user@example.com");
+        for bad in ["user", "user@", "@example.com", "a b@c.d", "a@b", "a@-b.com", "a..b@c.d"] {
+            assert_eq!(
+                user(json!({"email": bad, "text": "x"})).unwrap_err(),
+                ApiError::EmailInvalid,
+                "{bad}"
+            );
+        }
+        assert!(is_valid_email("nguyễn.văn@fpt.com.vn"));
+    }
+
+    #[test]
+    fn email_is_checked_before_text() {
+        assert_eq!(user(json!({})).unwrap_err(), ApiError::EmailEmpty);
+    }
+
+    #[test]
+    fn seed_inline_keyboard_is_parsed_into_rows() {
+        let m = user(json!({
+            "email": "user@example.com",
+            "text": "Approve this request?",
+            "reply_markup": {"inlineKeyboard": [[
+                {"text": "Yes", "callbackData": {"action": "confirm", "data": "yes"}},
+                {"text": "No", "callbackData": {"action": "confirm", "data": "no"}}
+            ]]}
+        }))
+        .unwrap();
+        assert_eq!(m.content.keyboard.len(), 1);
+        assert_eq!(m.content.keyboard[0][1].text, "No");
+        assert_eq!(
+            m.content.keyboard[0][0].callback_data,
+            json!({"action": "confirm", "data": "yes"})
+        );
+    }
+
+    #[test]
+    fn legacy_buttons_become_one_row_each() {
+        let m = user(json!({
+            "email": "user@example.com",
+            "text": "Please choose:",
+            "buttons": [{"title": "Option A", "payload": "option_a"}, {"title": "Option B", "payload": "option_b"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            m.content.keyboard,
+            vec![
+                vec![Button { text: "Option A".into(), callback_data: json!("option_a") }],
+                vec![Button { text: "Option B".into(), callback_data: json!("option_b") }],
+            ]
+        );
+    }
+
+    #[test]
+    fn thirty_buttons_pass_and_thirty_one_fail_in_either_format() {
+        let ok = user(json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(30)]}}));
+        assert_eq!(ok.unwrap().content.keyboard[0].len(), 30);
+        let over = user(json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(15), buttons(16)]}}));
+        assert_eq!(over.unwrap_err(), ApiError::TooManyButtons);
+        let legacy: Vec<Value> = (0..31).map(|i| json!({"title": format!("t{i}"), "payload": i})).collect();
+        let over = user(json!({"email": "a@b.co", "text": "x", "buttons": legacy}));
+        assert_eq!(over.unwrap_err(), ApiError::TooManyButtons);
+    }
+
+    #[test]
+    fn both_button_formats_count_together() {
+        let legacy: Vec<Value> = (0..10).map(|i| json!({"title": format!("t{i}"), "payload": i})).collect();
+        let body = json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(20)]}, "buttons": legacy});
+        assert_eq!(user(body.clone()).unwrap().content.keyboard.len(), 11);
+        let mut body = body;
+        body["reply_markup"]["inlineKeyboard"] = json!([buttons(21)]);
+        assert_eq!(user(body).unwrap_err(), ApiError::TooManyButtons);
+    }
+
+    #[test]
+    fn reply_markup_must_be_a_dictionary() {
+        for markup in [json!("x"), json!([]), json!(3)] {
+            let body = json!({"email": "a@b.co", "text": "x", "reply_markup": markup});
+            assert_eq!(user(body).unwrap_err(), ApiError::ReplyMarkupNotObject);
+        }
+    }
+
+    #[test]
+    fn inline_keyboard_must_be_a_list_of_lists_of_dicts() {
+        for keyboard in [
+            json!(null),
+            json!({}),
+            json!([{"text": "a"}]),
+            json!([["a"]]),
+            json!("rows"),
+        ] {
+            let body = json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": keyboard}});
+            assert_eq!(user(body).unwrap_err(), ApiError::InlineKeyboardMalformed);
+        }
+        let body = json!({"email": "a@b.co", "text": "x", "reply_markup": {}});
+        assert_eq!(user(body).unwrap_err(), ApiError::InlineKeyboardMalformed);
+    }
+
+    #[test]
+    fn a_button_needs_text() {
+        let body = json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [[{"callbackData": 1}]]}});
+        assert_eq!(user(body).unwrap_err(), ApiError::ButtonTextEmpty);
+        let body = json!({"email": "a@b.co", "text": "x", "buttons": [{"title": " ", "payload": 1}]});
+        assert_eq!(user(body).unwrap_err(), ApiError::ButtonTextEmpty);
+        let body = json!({"email": "a@b.co", "text": "x", "buttons": [{"title": 7}]});
+        assert_eq!(user(body).unwrap_err(), ApiError::FieldNotString("button title"));
+    }
+
+    #[test]
+    fn malformed_legacy_buttons_are_an_invalid_request() {
+        for buttons in [json!("a"), json!({"title": "a"}), json!(["a"])] {
+            let body = json!({"email": "a@b.co", "text": "x", "buttons": buttons});
+            assert_eq!(user(body).unwrap_err(), ApiError::InvalidRequest);
+        }
+    }
+
+    #[test]
+    fn parameters_are_kept_and_must_be_a_dictionary() {
+        let m = group(json!({"text": "x", "parameters": {"ticket": 42, "tags": ["a"]}})).unwrap();
+        assert_eq!(Value::Object(m.parameters), json!({"ticket": 42, "tags": ["a"]}));
+        assert_eq!(group(json!({"text": "x", "parameters": [1]})), Err(ApiError::ParametersNotObject));
+    }
+
+    #[test]
+    fn group_route_ignores_buttons() {
+        let m = group(json!({"text": "x", "reply_markup": "junk", "buttons": 3})).unwrap();
+        assert!(m.content.keyboard.is_empty());
+    }
+}
