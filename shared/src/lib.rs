@@ -1,8 +1,12 @@
 //! The FChat gateway's shared library: the domain, validation of the public API, the ports the
 //! functions depend on, their adapters (DynamoDB, SQS, in memory) and the error catalogue.
 
+pub mod apigw;
+pub mod aws;
+pub mod config;
 pub mod credentials;
 pub mod domain;
+pub mod dynamo;
 pub mod error;
 pub mod http;
 pub mod ingest;
@@ -10,3 +14,5 @@ pub mod job;
 pub mod memory;
 pub mod message;
 pub mod ports;
+pub mod sqs;
+pub mod tables;

@@ -1,0 +1,373 @@
+//! The DynamoDB adapter of the store ports. Items are plain attributes; JSON documents
+//! (parameters) are stored as strings so they round-trip exactly.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use serde_json::{Map, Value};
+
+use crate::domain::{
+    App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, UnixTime, User,
+    DEFAULT_CONTEXT_TTL_SECONDS,
+};
+use crate::ports::{
+    AppStore, ContextStore, GroupStore, IdempotencyClaim, StoreError, UserStore,
+};
+use crate::tables::{
+    TableNames, APPS_KEY, APPS_TOKEN_ATTRIBUTE, APPS_TOKEN_INDEX, CONTEXTS_KEY, EXPIRY_ATTRIBUTE,
+    GROUPS_KEY, USERS_KEY,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Items of the contexts table carry their kind: contexts and idempotency records share it.
+const KIND: &str = "kind";
+const KIND_CONTEXT: &str = "context";
+const KIND_IDEMPOTENCY: &str = "idempotency";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStore { client, tables }
+    }
+
+    async fn get(&self, table: &str, key: &str, value: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(key, s(value))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    async fn put(&self, table: &str, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete(&self, table: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(table)
+            .key(key, s(value))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AppStore for DynamoStore {
+    async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
+        self.get(&self.tables.apps, APPS_KEY, name)
+            .await?
+            .map(|item| app_from_item(&item))
+            .transpose()
+    }
+
+    async fn app_by_token_hash(&self, token_hash: &str) -> Result<Option<App>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.tables.apps)
+            .index_name(APPS_TOKEN_INDEX)
+            .key_condition_expression("#h = :h")
+            .expression_attribute_names("#h", APPS_TOKEN_ATTRIBUTE)
+            .expression_attribute_values(":h", s(token_hash))
+            .limit(1)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match output.items.unwrap_or_default().first() {
+            // The index projects keys only: read the whole item from the table.
+            Some(found) => self.app_by_name(&text(found, APPS_KEY)?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn put_app(&self, app: &App) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(APPS_KEY.into(), s(&app.name));
+        item.insert(APPS_TOKEN_ATTRIBUTE.into(), s(&app.token_hash));
+        if let Some(group) = &app.group_id {
+            item.insert("group_id".into(), s(group));
+        }
+        item.insert("user_messaging".into(), AttributeValue::Bool(app.user_messaging));
+        if let Some(url) = &app.webhook_url {
+            item.insert("webhook_url".into(), s(url));
+        }
+        if !app.webhook_secrets.is_empty() {
+            item.insert(
+                "webhook_secrets".into(),
+                AttributeValue::L(app.webhook_secrets.iter().map(|x| s(x)).collect()),
+            );
+        }
+        item.insert("context_ttl_seconds".into(), n(app.context_ttl_seconds));
+        item.insert("active".into(), AttributeValue::Bool(app.active));
+        self.put(&self.tables.apps, item).await
+    }
+}
+
+fn app_from_item(item: &Item) -> Result<App, StoreError> {
+    Ok(App {
+        name: text(item, APPS_KEY)?,
+        token_hash: text(item, APPS_TOKEN_ATTRIBUTE)?,
+        group_id: optional_text(item, "group_id"),
+        user_messaging: flag(item, "user_messaging", false),
+        webhook_url: optional_text(item, "webhook_url"),
+        webhook_secrets: match item.get("webhook_secrets") {
+            Some(AttributeValue::L(list)) => list
+                .iter()
+                .filter_map(|v| v.as_s().ok().cloned())
+                .collect(),
+            _ => Vec::new(),
+        },
+        context_ttl_seconds: optional_number(item, "context_ttl_seconds")?
+            .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+        active: flag(item, "active", true),
+    })
+}
+
+#[async_trait]
+impl GroupStore for DynamoStore {
+    async fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        let Some(item) = self.get(&self.tables.groups, GROUPS_KEY, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Group {
+            id: text(&item, GROUPS_KEY)?,
+            beatchat_id: optional_text(&item, "beatchat_id"),
+            active: flag(&item, "active", false),
+            name: optional_text(&item, "name"),
+        }))
+    }
+
+    async fn put_group(&self, group: &Group) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(GROUPS_KEY.into(), s(&group.id));
+        if let Some(beatchat_id) = &group.beatchat_id {
+            item.insert("beatchat_id".into(), s(beatchat_id));
+        }
+        item.insert("active".into(), AttributeValue::Bool(group.active));
+        if let Some(name) = &group.name {
+            item.insert("name".into(), s(name));
+        }
+        self.put(&self.tables.groups, item).await
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let Some(item) = self.get(&self.tables.users, USERS_KEY, email).await? else {
+            return Ok(None);
+        };
+        Ok(Some(User {
+            email: text(&item, USERS_KEY)?,
+            fchat_id: text(&item, "fchat_id")?,
+            name: optional_text(&item, "name"),
+            created_at: optional_number(&item, "created_at")?.unwrap_or_default(),
+        }))
+    }
+
+    async fn put_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(USERS_KEY.into(), s(&user.email));
+        item.insert("fchat_id".into(), s(&user.fchat_id));
+        if let Some(name) = &user.name {
+            item.insert("name".into(), s(name));
+        }
+        item.insert("created_at".into(), n(user.created_at));
+        self.put(&self.tables.users, item).await
+    }
+}
+
+#[async_trait]
+impl ContextStore for DynamoStore {
+    async fn create_context(&self, context: &Context) -> Result<(), StoreError> {
+        let (target_kind, target_id) = match &context.target {
+            Target::Group(id) => ("group", id),
+            Target::User(email) => ("user", email),
+        };
+        let mut item = Item::new();
+        item.insert(CONTEXTS_KEY.into(), s(&context.id));
+        item.insert(KIND.into(), s(KIND_CONTEXT));
+        item.insert("app".into(), s(&context.app));
+        item.insert("target_kind".into(), s(target_kind));
+        item.insert("target_id".into(), s(target_id));
+        item.insert("parameters".into(), s(&json_text(&context.parameters)));
+        item.insert("status".into(), s(context.status.as_str()));
+        item.insert("attempts".into(), n(context.attempts.into()));
+        if let Some(error) = &context.last_error {
+            item.insert("last_error".into(), s(error));
+        }
+        if let Some(message_id) = &context.fchat_message_id {
+            item.insert("fchat_message_id".into(), s(message_id));
+        }
+        item.insert("created_at".into(), n(context.created_at));
+        item.insert(EXPIRY_ATTRIBUTE.into(), n(context.expires_at));
+        self.put(&self.tables.contexts, item).await
+    }
+
+    async fn context(&self, id: &str, now: UnixTime) -> Result<Option<Context>, StoreError> {
+        let Some(item) = self.get(&self.tables.contexts, CONTEXTS_KEY, id).await? else {
+            return Ok(None);
+        };
+        if optional_text(&item, KIND).as_deref() != Some(KIND_CONTEXT) || expired(&item, now)? {
+            return Ok(None);
+        }
+        let target_id = text(&item, "target_id")?;
+        let target = match text(&item, "target_kind")?.as_str() {
+            "group" => Target::Group(target_id),
+            "user" => Target::User(target_id),
+            other => return Err(StoreError::Corrupt(format!("target kind {other}"))),
+        };
+        let status = text(&item, "status")?;
+        Ok(Some(Context {
+            id: text(&item, CONTEXTS_KEY)?,
+            app: text(&item, "app")?,
+            target,
+            parameters: json_object(&text(&item, "parameters")?)?,
+            status: DeliveryStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status}")))?,
+            attempts: optional_number(&item, "attempts")?.unwrap_or_default() as u32,
+            last_error: optional_text(&item, "last_error"),
+            fchat_message_id: optional_text(&item, "fchat_message_id"),
+            created_at: optional_number(&item, "created_at")?.unwrap_or_default(),
+            expires_at: optional_number(&item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
+        }))
+    }
+
+    async fn delete_context(&self, id: &str) -> Result<(), StoreError> {
+        self.delete(&self.tables.contexts, CONTEXTS_KEY, id).await
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+        now: UnixTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let id = idempotency_id(&record.app, &record.key_hash);
+        let mut item = Item::new();
+        item.insert(CONTEXTS_KEY.into(), s(&id));
+        item.insert(KIND.into(), s(KIND_IDEMPOTENCY));
+        item.insert("app".into(), s(&record.app));
+        item.insert("key_hash".into(), s(&record.key_hash));
+        item.insert("request_hash".into(), s(&record.request_hash));
+        item.insert("context_id".into(), s(&record.context_id));
+        item.insert("parameters".into(), s(&json_text(&record.parameters)));
+        item.insert(EXPIRY_ATTRIBUTE.into(), n(record.expires_at));
+        // An expired record that DynamoDB has not deleted yet does not hold the key.
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.tables.contexts)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#id) OR #exp <= :now")
+            .expression_attribute_names("#id", CONTEXTS_KEY)
+            .expression_attribute_names("#exp", EXPIRY_ATTRIBUTE)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(IdempotencyClaim::Claimed),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let item = self
+                    .get(&self.tables.contexts, CONTEXTS_KEY, &id)
+                    .await?
+                    .ok_or_else(|| StoreError::Unavailable("idempotency record vanished".into()))?;
+                Ok(IdempotencyClaim::Existing(IdempotencyRecord {
+                    app: text(&item, "app")?,
+                    key_hash: text(&item, "key_hash")?,
+                    request_hash: text(&item, "request_hash")?,
+                    context_id: text(&item, "context_id")?,
+                    parameters: json_object(&text(&item, "parameters")?)?,
+                    expires_at: optional_number(&item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
+                }))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_idempotency(&self, app: &str, key_hash: &str) -> Result<(), StoreError> {
+        let id = idempotency_id(app, key_hash);
+        self.delete(&self.tables.contexts, CONTEXTS_KEY, &id).await
+    }
+}
+
+fn idempotency_id(app: &str, key_hash: &str) -> String {
+    format!("idempotency#{app}#{key_hash}")
+}
+
+fn expired(item: &Item, now: UnixTime) -> Result<bool, StoreError> {
+    Ok(optional_number(item, EXPIRY_ATTRIBUTE)?.is_some_and(|at| at <= now))
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn text(item: &Item, name: &str) -> Result<String, StoreError> {
+    optional_text(item, name).ok_or_else(|| StoreError::Corrupt(format!("{name} is missing")))
+}
+
+fn optional_text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn optional_number(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("{name} is not a whole number"))),
+        Some(_) => Err(StoreError::Corrupt(format!("{name} is not a number"))),
+    }
+}
+
+fn flag(item: &Item, name: &str, default: bool) -> bool {
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(default)
+}
+
+fn json_text(object: &Map<String, Value>) -> String {
+    serde_json::to_string(object).expect("a JSON object always serialises")
+}
+
+fn json_object(text: &str) -> Result<Map<String, Value>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))
+}
+
+fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(&error).to_string())
+}

@@ -1,0 +1,21 @@
+//! The names the DynamoDB adapter relies on: key attributes, index names, the TTL attribute.
+//! `template.yaml` declares the tables; a test checks that it declares exactly these.
+
+pub const APPS_KEY: &str = "name";
+/// The apps table's index on `token_hash`: the user route finds its app without a scan.
+pub const APPS_TOKEN_INDEX: &str = "by-token-hash";
+pub const APPS_TOKEN_ATTRIBUTE: &str = "token_hash";
+pub const GROUPS_KEY: &str = "id";
+pub const USERS_KEY: &str = "email";
+pub const CONTEXTS_KEY: &str = "id";
+/// The TTL attribute of the contexts table: DynamoDB deletes what has expired, eventually.
+pub const EXPIRY_ATTRIBUTE: &str = "expires_at";
+
+/// The physical names of the tables and the queue, from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub apps: String,
+    pub groups: String,
+    pub users: String,
+    pub contexts: String,
+}
