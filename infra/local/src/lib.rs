@@ -6,4 +6,15 @@
 //! - [`runtime`]: a Lambda Runtime API emulator that runs the real function binaries.
 //! - [`gateway`]: an API Gateway (HTTP API) stand-in that turns requests into invocations.
 
+use std::path::PathBuf;
+
+pub mod gateway;
+pub mod moto;
+pub mod provision;
 pub mod runtime;
+pub mod seed;
+
+/// The workspace's root directory, where `template.yaml` is.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make dev`: the whole product on this machine.
+#   moto's server (DynamoDB + SQS)   http://127.0.0.1:$MOTO_PORT  (default 4566)
+#   the functions, cargo lambda watch http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
+#   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
+# Tenants come from $SEED_FILE (default infra/local/seed.json). Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+API_PORT=${API_PORT:-9000}
+MOTO_PORT=${MOTO_PORT:-4566}
+INVOKE_PORT=${INVOKE_PORT:-9010}
+SEED_FILE=${SEED_FILE:-infra/local/seed.json}
+VENV=.venv
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+
+for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT or INVOKE_PORT" >&2
+    exit 1
+  fi
+done
+
+echo "==> building the local stack and the functions"
+cargo build --quiet -p fchat-local -p ingest
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  echo
+  echo "==> stopping"
+  for pid in "${pids[@]}"; do kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+set -m # each background job in its own process group, so that stopping one stops its children
+
+wait_for_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "make dev: ${what} did not start on port ${port}" >&2
+  exit 1
+}
+
+mkdir -p .dev
+echo "==> starting moto on ${AWS_ENDPOINT_URL}"
+"${VENV}/bin/moto_server" -H 127.0.0.1 -p "${MOTO_PORT}" >.dev/moto.log 2>&1 &
+pids+=($!)
+wait_for_port "${MOTO_PORT}" "moto"
+
+echo "==> creating what template.yaml declares, loading ${SEED_FILE}"
+target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.env
+
+echo "==> serving the functions with cargo lambda watch on 127.0.0.1:${INVOKE_PORT}"
+PATH="$PWD/${VENV}/bin:$PATH" cargo-lambda lambda watch --quiet \
+  --invoke-address 127.0.0.1 --invoke-port "${INVOKE_PORT}" \
+  --env-file .dev/functions.env &
+pids+=($!)
+wait_for_port "${INVOKE_PORT}" "cargo lambda watch"
+
+target/debug/fchat-local gateway --port "${API_PORT}" --invoke "http://127.0.0.1:${INVOKE_PORT}" &
+pids+=($!)
+wait_for_port "${API_PORT}" "the local API gateway"
+
+cat <<MSG
+
+The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
+
+  curl -X POST http://127.0.0.1:${API_PORT}/webhooks/MY_APP/MY_TOKEN \\
+    -H "Content-Type: application/json" \\
+    -d '{"text": "System notification: All services running"}'
+
+Ctrl-C stops everything.
+MSG
+wait

@@ -1,0 +1,113 @@
+//! `fchat-local`: the local stack's commands.
+//!
+//! ```text
+//! fchat-local setup   [--template template.yaml] [--seed infra/local/seed.json] [--env-file .dev/functions.env]
+//! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
+//! ```
+//! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use fchat_local::gateway::LocalGateway;
+use fchat_local::moto::{local_aws_environment, local_sdk_config};
+use fchat_local::provision::{provision, Template};
+use fchat_local::seed::Seed;
+use gateway::config::Config;
+use gateway::dynamo::DynamoStore;
+
+const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F]\n       fchat-local gateway [--template F] [--port N] [--invoke URL]";
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(error) = run(args).await {
+        eprintln!("fchat-local: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Vec<String>) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    let options = Options::parse(rest)?;
+    let template = options.path("--template", "template.yaml");
+    match command.as_str() {
+        "setup" => setup(&template, &options).await,
+        "gateway" => {
+            let routes = Template::load(&template)?.http_routes()?;
+            let port: u16 = options.get("--port").unwrap_or("9000").parse().context("--port")?;
+            let invoke = options.get("--invoke").unwrap_or("http://127.0.0.1:9010");
+            let bound = LocalGateway::new(routes, invoke)
+                .serve(SocketAddr::from(([127, 0, 0, 1], port)))
+                .await
+                .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
+            println!("local API gateway on http://{bound}, invoking functions at {invoke}");
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+        _ => bail!("unknown command {command:?}\n{USAGE}"),
+    }
+}
+
+async fn setup(template: &PathBuf, options: &Options) -> Result<()> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .context("AWS_ENDPOINT_URL is not set: setup only provisions a local emulator")?;
+    let seed = Seed::load(&options.path("--seed", "infra/local/seed.json"))?;
+    let sdk = local_sdk_config(&endpoint).await;
+    let provisioned = provision(&sdk, &Template::load(template)?, "").await?;
+    let config = Config::from_vars(&provisioned.environment)?;
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables));
+    seed.load_into(store.as_ref(), store.as_ref()).await?;
+
+    let mut environment: HashMap<String, String> = provisioned.environment;
+    environment.extend(local_aws_environment(&endpoint));
+    environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    let mut lines: Vec<String> = environment.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    lines.sort();
+    let env_file = options.path("--env-file", ".dev/functions.env");
+    if let Some(parent) = env_file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&env_file, lines.join("\n") + "\n")
+        .with_context(|| format!("writing {}", env_file.display()))?;
+    println!(
+        "provisioned {} tables and {} queues; loaded {} groups, {} apps, {} users; environment in {}",
+        provisioned.table_names.len(),
+        provisioned.queue_urls.len(),
+        seed.groups.len(),
+        seed.apps.len(),
+        seed.users.len(),
+        env_file.display()
+    );
+    Ok(())
+}
+
+struct Options(HashMap<String, String>);
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self> {
+        let mut options = HashMap::new();
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            if !flag.starts_with("--") {
+                bail!("unexpected argument {flag:?}\n{USAGE}");
+            }
+            let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+            options.insert(flag.clone(), value.clone());
+        }
+        Ok(Options(options))
+    }
+
+    fn get(&self, flag: &str) -> Option<&str> {
+        self.0.get(flag).map(String::as_str)
+    }
+
+    fn path(&self, flag: &str, default: &str) -> PathBuf {
+        PathBuf::from(self.get(flag).unwrap_or(default))
+    }
+}

@@ -1,0 +1,487 @@
+//! Creates the tables and queues that `template.yaml` declares, and computes the functions'
+//! environment from the template's `Globals.Function.Environment`: the template is the one
+//! description of both, for AWS and for the local stack.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_yaml::Value;
+
+/// The parsed template.
+pub struct Template {
+    parameters: serde_yaml::Mapping,
+    resources: serde_yaml::Mapping,
+    environment: serde_yaml::Mapping,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    pub logical_id: String,
+    pub attributes: Vec<(String, String)>,
+    pub key: Vec<(String, String)>,
+    pub indexes: Vec<IndexSpec>,
+    pub ttl_attribute: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSpec {
+    pub name: String,
+    pub key: Vec<(String, String)>,
+    pub projection: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    pub visibility_timeout: Option<u64>,
+    pub retention: Option<u64>,
+    /// The dead-letter queue's logical id and the receive count that sends a job there.
+    pub redrive: Option<(String, u64)>,
+}
+
+/// A value of the functions' environment as the template writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvValue {
+    Literal(String),
+    /// `!Ref X`: a table's name, a queue's URL or a parameter's value.
+    Ref(String),
+    /// `!GetAtt X.Arn`.
+    Arn(String),
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let doc: Value = serde_yaml::from_str(text).context("template.yaml is not YAML")?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .cloned()
+            .ok_or_else(|| anyhow!("template has no Resources"))?;
+        let environment = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        let parameters = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Template {
+            parameters,
+            resources,
+            environment,
+        })
+    }
+
+    fn resources_of_type(&self, kind: &'static str) -> impl Iterator<Item = (String, &Value)> {
+        self.resources.iter().filter_map(move |(id, resource)| {
+            let id = id.as_str()?.to_owned();
+            (resource.get("Type")?.as_str()? == kind)
+                .then(|| (id, resource.get("Properties").unwrap_or(&Value::Null)))
+        })
+    }
+
+    pub fn tables(&self) -> Result<Vec<TableSpec>> {
+        self.resources_of_type("AWS::DynamoDB::Table")
+            .map(|(logical_id, properties)| {
+                let attributes = pairs(properties.get("AttributeDefinitions"), "AttributeName", "AttributeType")?;
+                let key = pairs(properties.get("KeySchema"), "AttributeName", "KeyType")?;
+                let indexes = match properties.get("GlobalSecondaryIndexes") {
+                    Some(Value::Sequence(indexes)) => indexes
+                        .iter()
+                        .map(|index| {
+                            Ok(IndexSpec {
+                                name: string(index.get("IndexName"), "IndexName")?,
+                                key: pairs(index.get("KeySchema"), "AttributeName", "KeyType")?,
+                                projection: index
+                                    .get("Projection")
+                                    .and_then(|p| p.get("ProjectionType"))
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("ALL")
+                                    .to_owned(),
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                    _ => Vec::new(),
+                };
+                let ttl = properties.get("TimeToLiveSpecification");
+                let ttl_attribute = ttl
+                    .filter(|t| t.get("Enabled").and_then(Value::as_bool).unwrap_or(false))
+                    .and_then(|t| t.get("AttributeName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                Ok(TableSpec {
+                    logical_id,
+                    attributes,
+                    key,
+                    indexes,
+                    ttl_attribute,
+                })
+            })
+            .collect()
+    }
+
+    pub fn queues(&self) -> Result<Vec<QueueSpec>> {
+        self.resources_of_type("AWS::SQS::Queue")
+            .map(|(logical_id, properties)| {
+                let number = |name: &str| properties.get(name).and_then(Value::as_u64);
+                let redrive = match properties.get("RedrivePolicy") {
+                    Some(policy) => {
+                        let target = policy
+                            .get("deadLetterTargetArn")
+                            .and_then(get_att_arn)
+                            .ok_or_else(|| anyhow!("{logical_id}: deadLetterTargetArn must be !GetAtt X.Arn"))?;
+                        let count = policy
+                            .get("maxReceiveCount")
+                            .and_then(Value::as_u64)
+                            .ok_or_else(|| anyhow!("{logical_id}: maxReceiveCount is missing"))?;
+                        Some((target, count))
+                    }
+                    None => None,
+                };
+                Ok(QueueSpec {
+                    logical_id,
+                    visibility_timeout: number("VisibilityTimeout"),
+                    retention: number("MessageRetentionPeriod"),
+                    redrive,
+                })
+            })
+            .collect()
+    }
+
+    /// The functions' shared environment, as written in the template.
+    pub fn function_environment(&self) -> Result<Vec<(String, EnvValue)>> {
+        self.environment
+            .iter()
+            .map(|(name, value)| {
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| anyhow!("environment variable names are strings"))?
+                    .to_owned();
+                let value = if let Some(arn) = get_att_arn(value) {
+                    EnvValue::Arn(arn)
+                } else if let Some(target) = tagged(value, "Ref") {
+                    EnvValue::Ref(target)
+                } else if let Some(text) = value.as_str() {
+                    EnvValue::Literal(text.to_owned())
+                } else {
+                    bail!("{name}: only literals, !Ref and !GetAtt X.Arn are understood")
+                };
+                Ok((name, value))
+            })
+            .collect()
+    }
+
+    /// A parameter's default value.
+    pub fn parameter_default(&self, name: &str) -> Option<String> {
+        match self.parameters.get(name)?.get("Default")? {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            Value::Bool(flag) => Some(flag.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A route of the HTTP API and the function (its binary's name) behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+}
+
+impl Template {
+    /// Every `HttpApi` event of every function, with the binary the function is built from.
+    pub fn http_routes(&self) -> Result<Vec<HttpRoute>> {
+        let mut routes = Vec::new();
+        for (logical_id, resource) in &self.resources {
+            if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let logical_id = logical_id.as_str().unwrap_or_default();
+            let binary = resource
+                .get("Metadata")
+                .and_then(|m| m.get("BuildProperties"))
+                .and_then(|b| b.get("Binary"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("{logical_id}: Metadata.BuildProperties.Binary is missing"))?;
+            let events = resource
+                .get("Properties")
+                .and_then(|p| p.get("Events"))
+                .and_then(Value::as_mapping);
+            for event in events.into_iter().flat_map(|e| e.values()) {
+                if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                    continue;
+                }
+                let properties = event.get("Properties").unwrap_or(&Value::Null);
+                routes.push(HttpRoute {
+                    method: string(properties.get("Method"), "Method")?.to_uppercase(),
+                    path: string(properties.get("Path"), "Path")?,
+                    function: binary.to_owned(),
+                });
+            }
+        }
+        Ok(routes)
+    }
+}
+
+fn tagged(value: &Value, tag: &str) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == tag => tagged.value.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn get_att_arn(value: &Value) -> Option<String> {
+    tagged(value, "GetAtt")?
+        .strip_suffix(".Arn")
+        .map(str::to_owned)
+}
+
+fn string(value: Option<&Value>, what: &str) -> Result<String> {
+    value
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("{what} must be a string"))
+}
+
+fn pairs(list: Option<&Value>, first: &str, second: &str) -> Result<Vec<(String, String)>> {
+    let Some(Value::Sequence(items)) = list else {
+        bail!("expected a list of {{{first}, {second}}}");
+    };
+    items
+        .iter()
+        .map(|item| Ok((string(item.get(first), first)?, string(item.get(second), second)?)))
+        .collect()
+}
+
+/// Where the local stack put what the template declares.
+#[derive(Debug, Clone, Default)]
+pub struct Provisioned {
+    pub table_names: HashMap<String, String>,
+    pub queue_urls: HashMap<String, String>,
+    pub queue_arns: HashMap<String, String>,
+    /// The functions' environment, resolved.
+    pub environment: HashMap<String, String>,
+}
+
+/// Creates every table and queue of the template on the emulator `sdk` points at. Names are
+/// the logical ids behind `prefix`; creating what exists already is not an error.
+pub async fn provision(
+    sdk: &aws_config::SdkConfig,
+    template: &Template,
+    prefix: &str,
+) -> Result<Provisioned> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut provisioned = Provisioned::default();
+
+    for table in template.tables()? {
+        let name = format!("{prefix}{}", table.logical_id);
+        create_table(&dynamodb, &name, &table).await?;
+        provisioned.table_names.insert(table.logical_id, name);
+    }
+
+    let queues = template.queues()?;
+    for queue in &queues {
+        let name = format!("{prefix}{}", queue.logical_id);
+        let mut request = sqs.create_queue().queue_name(&name);
+        if let Some(seconds) = queue.visibility_timeout {
+            request = request.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());
+        }
+        if let Some(seconds) = queue.retention {
+            request = request.attributes(QueueAttributeName::MessageRetentionPeriod, seconds.to_string());
+        }
+        let url = request
+            .send()
+            .await
+            .with_context(|| format!("creating queue {name}"))?
+            .queue_url
+            .ok_or_else(|| anyhow!("no URL for queue {name}"))?;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .ok_or_else(|| anyhow!("no ARN for queue {name}"))?;
+        provisioned.queue_urls.insert(queue.logical_id.clone(), url);
+        provisioned.queue_arns.insert(queue.logical_id.clone(), arn);
+    }
+    for queue in &queues {
+        if let Some((dead_letter, count)) = &queue.redrive {
+            let target = provisioned
+                .queue_arns
+                .get(dead_letter)
+                .ok_or_else(|| anyhow!("{}: no queue {dead_letter}", queue.logical_id))?;
+            let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": count});
+            sqs.set_queue_attributes()
+                .queue_url(&provisioned.queue_urls[&queue.logical_id])
+                .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+                .send()
+                .await
+                .with_context(|| format!("setting the redrive policy of {}", queue.logical_id))?;
+        }
+    }
+
+    for (name, value) in template.function_environment()? {
+        let resolved = match &value {
+            EnvValue::Literal(text) => text.clone(),
+            EnvValue::Ref(id) => provisioned
+                .table_names
+                .get(id)
+                .or_else(|| provisioned.queue_urls.get(id))
+                .cloned()
+                .or_else(|| template.parameter_default(id))
+                .ok_or_else(|| anyhow!("{name}: !Ref {id} names nothing the local stack creates"))?,
+            EnvValue::Arn(id) => provisioned
+                .queue_arns
+                .get(id)
+                .cloned()
+                .ok_or_else(|| anyhow!("{name}: !GetAtt {id}.Arn names nothing the local stack creates"))?,
+        };
+        provisioned.environment.insert(name, resolved);
+    }
+    Ok(provisioned)
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &TableSpec) -> Result<()> {
+    let key = |pairs: &[(String, String)]| -> Result<Vec<KeySchemaElement>> {
+        pairs
+            .iter()
+            .map(|(attribute, kind)| {
+                Ok(KeySchemaElement::builder()
+                    .attribute_name(attribute)
+                    .key_type(KeyType::from(kind.as_str()))
+                    .build()?)
+            })
+            .collect()
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key(&table.key)?));
+    for (attribute, kind) in &table.attributes {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()?,
+        );
+    }
+    for index in &table.indexes {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.name)
+                .set_key_schema(Some(key(&index.key)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(index.projection.as_str()))
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+            return Ok(())
+        }
+        Err(e) => {
+            return Err(anyhow!(
+                "creating table {name}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            ))
+        }
+    }
+    if let Some(attribute) = &table.ttl_attribute {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("enabling TTL on {name}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gateway::tables::*;
+
+    fn template() -> Template {
+        Template::load(&crate::workspace_root().join("template.yaml")).unwrap()
+    }
+
+    fn table(id: &str) -> TableSpec {
+        template()
+            .tables()
+            .unwrap()
+            .into_iter()
+            .find(|t| t.logical_id == id)
+            .unwrap_or_else(|| panic!("template.yaml declares no {id}"))
+    }
+
+    #[test]
+    fn template_declares_the_keys_the_code_uses() {
+        assert_eq!(table("AppsTable").key, vec![(APPS_KEY.into(), "HASH".into())]);
+        assert_eq!(table("GroupsTable").key, vec![(GROUPS_KEY.into(), "HASH".into())]);
+        assert_eq!(table("UsersTable").key, vec![(USERS_KEY.into(), "HASH".into())]);
+        assert_eq!(table("ContextsTable").key, vec![(CONTEXTS_KEY.into(), "HASH".into())]);
+    }
+
+    #[test]
+    fn template_declares_the_token_index_and_the_ttl() {
+        let apps = table("AppsTable");
+        assert_eq!(apps.indexes.len(), 1);
+        assert_eq!(apps.indexes[0].name, APPS_TOKEN_INDEX);
+        assert_eq!(apps.indexes[0].key, vec![(APPS_TOKEN_ATTRIBUTE.into(), "HASH".into())]);
+        assert_eq!(table("ContextsTable").ttl_attribute.as_deref(), Some(EXPIRY_ATTRIBUTE));
+    }
+
+    #[test]
+    fn template_gives_the_delivery_queue_a_dead_letter_queue() {
+        let queues = template().queues().unwrap();
+        let delivery = queues.iter().find(|q| q.logical_id == "DeliveryQueue").unwrap();
+        let (dead_letter, count) = delivery.redrive.clone().unwrap();
+        assert!(queues.iter().any(|q| q.logical_id == dead_letter));
+        assert!(count >= 5);
+    }
+
+    #[test]
+    fn template_environment_names_every_resource_by_reference() {
+        let environment = template().function_environment().unwrap();
+        let names: Vec<_> = environment.iter().map(|(name, _)| name.as_str()).collect();
+        for expected in ["APPS_TABLE", "GROUPS_TABLE", "USERS_TABLE", "CONTEXTS_TABLE", "DELIVERY_QUEUE_URL"] {
+            assert!(names.contains(&expected), "{expected}");
+        }
+        assert!(environment.contains(&("DELIVERY_QUEUE_URL".into(), EnvValue::Ref("DeliveryQueue".into()))));
+    }
+}

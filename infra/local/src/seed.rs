@@ -1,0 +1,115 @@
+//! Tenants for the local stack: groups, apps and the users FChat knows, from a JSON file.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use gateway::credentials::sha256_hex;
+use gateway::domain::{App, Group, DEFAULT_CONTEXT_TTL_SECONDS};
+use gateway::message::is_valid_email;
+use gateway::ports::{AppStore, GroupStore};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    #[serde(default)]
+    pub groups: Vec<SeedGroup>,
+    #[serde(default)]
+    pub apps: Vec<SeedApp>,
+    /// The people FChat knows (the FChat simulator's directory).
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedGroup {
+    pub id: String,
+    pub beatchat_id: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedApp {
+    pub name: String,
+    pub token: String,
+    pub group: Option<String>,
+    #[serde(default)]
+    pub user_messaging: bool,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub context_ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    pub email: String,
+    pub fchat_id: String,
+    pub name: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Seed {
+    pub fn load(path: &Path) -> Result<Seed> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the seed file {}", path.display()))?;
+        let seed: Seed = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid seed file", path.display()))?;
+        seed.check()?;
+        Ok(seed)
+    }
+
+    fn check(&self) -> Result<()> {
+        for app in &self.apps {
+            if app.name.is_empty() || app.name.contains('/') || app.token.is_empty() || app.token.contains('/') {
+                bail!("app {:?}: name and token must be non-empty path segments", app.name);
+            }
+            if let Some(group) = &app.group {
+                if !self.groups.iter().any(|g| &g.id == group) {
+                    bail!("app {}: group {group} is not in the seed file", app.name);
+                }
+            }
+        }
+        for user in &self.users {
+            if !is_valid_email(&user.email.trim().to_lowercase()) {
+                bail!("user {:?}: not a valid email address", user.email);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the groups and apps (tokens hashed) through the store ports.
+    pub async fn load_into(&self, groups: &dyn GroupStore, apps: &dyn AppStore) -> Result<()> {
+        for group in &self.groups {
+            groups
+                .put_group(&Group {
+                    id: group.id.clone(),
+                    beatchat_id: group.beatchat_id.clone(),
+                    active: group.active,
+                    name: group.name.clone(),
+                })
+                .await?;
+        }
+        for app in &self.apps {
+            apps.put_app(&App {
+                name: app.name.clone(),
+                token_hash: sha256_hex(app.token.as_bytes()),
+                group_id: app.group.clone(),
+                user_messaging: app.user_messaging,
+                webhook_url: app.webhook_url.clone(),
+                webhook_secrets: app.webhook_secret.iter().cloned().collect(),
+                context_ttl_seconds: app.context_ttl_seconds.unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+                active: true,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
