@@ -303,3 +303,272 @@ fn internal(error: StoreError) -> ApiError {
     tracing::error!(%error, "storage failure");
     ApiError::Internal
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Group;
+    use crate::memory::{FixedClock, MemoryQueue, MemoryStore};
+    use serde_json::json;
+
+    const NOW: u64 = 1_800_000_000;
+
+    struct World {
+        ingest: Ingest,
+        store: Arc<MemoryStore>,
+        queue: Arc<MemoryQueue>,
+        clock: Arc<FixedClock>,
+    }
+
+    fn app(name: &str, token: &str, group: Option<&str>, user_messaging: bool) -> App {
+        App {
+            name: name.into(),
+            token_hash: sha256_hex(token.as_bytes()),
+            group_id: group.map(Into::into),
+            user_messaging,
+            webhook_url: None,
+            webhook_secrets: vec![],
+            context_ttl_seconds: 600,
+            active: true,
+        }
+    }
+
+    fn group(id: &str, beatchat_id: Option<&str>, active: bool) -> Group {
+        Group {
+            id: id.into(),
+            beatchat_id: beatchat_id.map(Into::into),
+            active,
+            name: None,
+        }
+    }
+
+    /// GIVEN apps for every prerequisite the contract names.
+    async fn world() -> World {
+        let store = Arc::new(MemoryStore::default());
+        for a in [
+            app("alerts", "tok-alerts", Some("ops"), true),
+            app("groupless", "tok-groupless", None, false),
+            app("orphan", "tok-orphan", Some("missing"), false),
+            app("sleepy", "tok-sleepy", Some("archive"), false),
+            app("nameless", "tok-nameless", Some("no-beatchat"), false),
+            app("grouponly", "tok-grouponly", Some("ops"), false),
+            App { active: false, ..app("disabled", "tok-disabled", Some("ops"), true) },
+        ] {
+            store.put_app(&a).await.unwrap();
+        }
+        for g in [
+            group("ops", Some("beatchat-1"), true),
+            group("archive", Some("beatchat-2"), false),
+            group("no-beatchat", None, true),
+        ] {
+            store.put_group(&g).await.unwrap();
+        }
+        let queue = Arc::new(MemoryQueue::default());
+        let clock = Arc::new(FixedClock::at(NOW));
+        let ingest = Ingest {
+            apps: store.clone(),
+            groups: store.clone(),
+            contexts: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+        };
+        World { ingest, store, queue, clock }
+    }
+
+    fn post(path: &str, body: Value) -> HttpRequest {
+        HttpRequest {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn with_key(mut request: HttpRequest, key: &str) -> HttpRequest {
+        request.headers.push(("Idempotency-Key".into(), key.into()));
+        request
+    }
+
+    fn answer(response: &HttpResponse) -> (u16, Value) {
+        (response.status, serde_json::from_str(&response.body).unwrap())
+    }
+
+    fn error(status: u16, description: &str) -> (u16, Value) {
+        (status, json!({"ok": false, "error_code": status, "description": description}))
+    }
+
+    impl World {
+        async fn send(&self, request: HttpRequest) -> (u16, Value) {
+            answer(&self.ingest.handle(&request).await)
+        }
+
+        /// THEN nothing was written and nothing queued.
+        fn assert_unchanged(&self) {
+            assert!(self.store.contexts().is_empty(), "a context was written");
+            assert!(self.queue.jobs().is_empty(), "a job was queued");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_message_writes_a_context_and_queues_one_job() {
+        let w = world().await;
+        let (status, body) = w
+            .send(post("/alerts/tok-alerts", json!({"text": "disk full", "parameters": {"host": "db1"}})))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["description"], "Message sent to queue");
+        assert_eq!(body["context"]["parameters"], json!({"host": "db1"}));
+        let id = body["context"]["id"].as_str().unwrap();
+
+        let contexts = w.store.contexts();
+        assert_eq!(contexts.len(), 1);
+        let context = &contexts[0];
+        assert_eq!(context.id, id);
+        assert_eq!(context.app, "alerts");
+        assert_eq!(context.target, Target::Group("ops".into()));
+        assert_eq!(context.status, DeliveryStatus::Queued);
+        assert_eq!(context.expires_at, NOW + 600);
+
+        assert_eq!(
+            w.queue.jobs(),
+            vec![Job::new(JobKind::SendGroup {
+                context_id: id.into(),
+                app: "alerts".into(),
+                group_id: "ops".into(),
+                content: MessageContent { text: "disk full".into(), keyboard: vec![] },
+            })]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_message_with_buttons_is_queued_for_the_lowercased_email() {
+        let w = world().await;
+        let body = json!({
+            "email": " User@Example.com ", "text": "Approve this request?",
+            "reply_markup": {"inlineKeyboard": [[
+                {"text": "Yes", "callbackData": {"action": "confirm", "data": "yes"}},
+                {"text": "No", "callbackData": {"action": "confirm", "data": "no"}}]]}
+        });
+        let (status, _) = w.send(post("/webhooks/tok-alerts/fchat", body)).await;
+        assert_eq!(status, 200);
+        let jobs = w.queue.jobs();
+        let JobKind::SendUser { email, content, .. } = &jobs[0].kind else {
+            panic!("not a user job: {jobs:?}");
+        };
+        assert_eq!(email, "user@example.com");
+        assert_eq!(content.keyboard[0].len(), 2);
+        assert_eq!(w.store.contexts()[0].target, Target::User("user@example.com".into()));
+    }
+
+    #[tokio::test]
+    async fn every_group_error_of_the_contract_answers_its_status_and_changes_nothing() {
+        let text = json!({"text": "hello"});
+        let cases = [
+            ("/nobody/tok-alerts", text.clone(), error(404, "Channel or token not found")),
+            ("/alerts/wrong-token", text.clone(), error(404, "Channel or token not found")),
+            ("/disabled/tok-disabled", text.clone(), error(404, "Channel or token not found")),
+            ("/groupless/tok-groupless", text.clone(), error(404, "Application does not have a group assigned")),
+            ("/orphan/tok-orphan", text.clone(), error(404, "Group not found")),
+            ("/sleepy/tok-sleepy", text.clone(), error(400, "Bad Request: group is not active")),
+            ("/nameless/tok-nameless", text.clone(), error(400, "Bad Request: beatchat group id not found")),
+            ("/alerts/tok-alerts", json!({"text": ""}), error(400, "Bad Request: message text is empty")),
+            ("/alerts/tok-alerts", json!({"text": "x".repeat(2001)}), error(400, "Bad Request: message is too long")),
+        ];
+        for (path, body, expected) in cases {
+            let w = world().await;
+            assert_eq!(w.send(post(path, body.clone())).await, expected, "{path} {body}");
+            w.assert_unchanged();
+        }
+    }
+
+    #[tokio::test]
+    async fn every_user_error_of_the_contract_answers_its_status_and_changes_nothing() {
+        let thirty_one: Vec<Value> = (0..31).map(|i| json!({"text": format!("b{i}")})).collect();
+        let cases = [
+            ("/wrong/fchat", json!({"email": "a@b.co", "text": "x"}), error(404, "channel or token not found")),
+            ("/tok-disabled/fchat", json!({"email": "a@b.co", "text": "x"}), error(404, "channel or token not found")),
+            ("/tok-grouponly/fchat", json!({"email": "a@b.co", "text": "x"}), error(404, "this app have not permission to send fchat message")),
+            ("/tok-alerts/fchat", json!({"text": "x"}), error(400, "Bad Request: email is empty")),
+            ("/tok-alerts/fchat", json!({"email": "a@b.co"}), error(400, "Bad Request: message text is empty")),
+            ("/tok-alerts/fchat", json!({"email": "a@b.co", "message": "ệ".repeat(2001)}), error(400, "Bad Request: message is too long")),
+            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": []}), error(400, "Bad Request: reply_markup must be a dictionary")),
+            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [1]}}), error(400, "Bad Request: inlineKeyboard must be a list of list of dicts")),
+            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [thirty_one]}}), error(400, "Limit 30 buttons")),
+            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "buttons": "a"}), error(400, "Bad Request: invalid request")),
+        ];
+        for (path, body, expected) in cases {
+            let w = world().await;
+            assert_eq!(w.send(post(path, body.clone())).await, expected, "{path} {body}");
+            w.assert_unchanged();
+        }
+    }
+
+    #[tokio::test]
+    async fn input_the_contract_does_not_list_gets_a_clear_4xx() {
+        let w = world().await;
+        let raw = |path: &str, body: &[u8]| HttpRequest {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![],
+            body: body.to_vec(),
+        };
+        let cases = [
+            (raw("/alerts/tok-alerts", b"{oops"), error(400, "Bad Request: body is not valid JSON")),
+            (raw("/tok-alerts/fchat", b"[]"), error(400, "Bad Request: body must be a JSON object")),
+            (raw("/tok-alerts/fchat", br#"{"email":"nope","text":"x"}"#), error(400, "Bad Request: email is not a valid email address")),
+            (raw("/tok-alerts/fchat", &vec![b' '; 70_000]), error(413, "Payload Too Large: body exceeds 65536 bytes")),
+            (raw("/a/b/c", b"{}"), error(404, "Not Found: no such route")),
+            (HttpRequest { method: "GET".into(), ..raw("/alerts/tok-alerts", b"") }, error(405, "Method Not Allowed: this route accepts POST only")),
+            (with_key(raw("/alerts/tok-alerts", br#"{"text":"x"}"#), "bad key"), error(400, "Bad Request: Idempotency-Key must be 1 to 255 printable ASCII characters")),
+        ];
+        for (request, expected) in cases {
+            assert_eq!(w.send(request.clone()).await, expected, "{} {}", request.method, request.path);
+        }
+        w.assert_unchanged();
+    }
+
+    #[tokio::test]
+    async fn a_queue_failure_answers_503_and_leaves_no_context() {
+        let w = world().await;
+        w.queue.fail(true);
+        let request = with_key(post("/alerts/tok-alerts", json!({"text": "x"})), "k-1");
+        assert_eq!(
+            w.send(request.clone()).await,
+            error(503, "Service Unavailable: the message could not be queued, please retry")
+        );
+        w.assert_unchanged();
+
+        // The same Idempotency-Key goes through once the queue is back.
+        w.queue.fail(false);
+        assert_eq!(w.send(request).await.0, 200);
+        assert_eq!(w.queue.jobs().len(), 1);
+        assert_eq!(w.store.contexts().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retried_idempotent_request_returns_the_first_context_without_queueing() {
+        let w = world().await;
+        let request = with_key(post("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "parameters": {"n": 1}})), "order-7");
+        let first = w.ingest.handle(&request).await;
+        let again = w.ingest.handle(&request).await;
+        assert_eq!(first.body, again.body);
+        assert!(again.headers.contains(&("idempotent-replayed".into(), "true".into())));
+        assert!(!first.headers.iter().any(|(name, _)| name == "idempotent-replayed"));
+        assert_eq!(w.queue.jobs().len(), 1);
+        assert_eq!(w.store.contexts().len(), 1);
+
+        // The same key with another body is refused.
+        let other = with_key(post("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "y"})), "order-7");
+        assert_eq!(
+            w.send(other).await,
+            error(422, "Unprocessable Entity: Idempotency-Key was already used with a different request")
+        );
+
+        // After 24 hours the key is forgotten.
+        w.clock.advance(IDEMPOTENCY_TTL_SECONDS);
+        let later = w.ingest.handle(&request).await;
+        assert_eq!(later.status, 200);
+        assert_ne!(later.body, first.body);
+        assert_eq!(w.queue.jobs().len(), 2);
+    }
+}

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 pub mod gateway;
+pub mod harness;
 pub mod moto;
 pub mod provision;
 pub mod runtime;
