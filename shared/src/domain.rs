@@ -100,6 +100,8 @@ pub struct Context {
     pub fchat_message_id: Option<String>,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// While `sending`: when the attempt's lease runs out.
+    pub lease_until: Option<UnixTime>,
 }
 
 /// What a retried request with the same `Idempotency-Key` is answered with.

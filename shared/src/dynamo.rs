@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
@@ -14,7 +14,8 @@ use crate::domain::{
     DEFAULT_CONTEXT_TTL_SECONDS,
 };
 use crate::ports::{
-    AppStore, ContextStore, GroupStore, IdempotencyClaim, StoreError, UserStore,
+    AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, StoreError,
+    UserStore,
 };
 use crate::tables::{
     TableNames, APPS_KEY, APPS_TOKEN_ATTRIBUTE, APPS_TOKEN_INDEX, CONTEXTS_KEY, EXPIRY_ATTRIBUTE,
@@ -229,32 +230,7 @@ impl ContextStore for DynamoStore {
     }
 
     async fn context(&self, id: &str, now: UnixTime) -> Result<Option<Context>, StoreError> {
-        let Some(item) = self.get(&self.tables.contexts, CONTEXTS_KEY, id).await? else {
-            return Ok(None);
-        };
-        if optional_text(&item, KIND).as_deref() != Some(KIND_CONTEXT) || expired(&item, now)? {
-            return Ok(None);
-        }
-        let target_id = text(&item, "target_id")?;
-        let target = match text(&item, "target_kind")?.as_str() {
-            "group" => Target::Group(target_id),
-            "user" => Target::User(target_id),
-            other => return Err(StoreError::Corrupt(format!("target kind {other}"))),
-        };
-        let status = text(&item, "status")?;
-        Ok(Some(Context {
-            id: text(&item, CONTEXTS_KEY)?,
-            app: text(&item, "app")?,
-            target,
-            parameters: json_object(&text(&item, "parameters")?)?,
-            status: DeliveryStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status}")))?,
-            attempts: optional_number(&item, "attempts")?.unwrap_or_default() as u32,
-            last_error: optional_text(&item, "last_error"),
-            fchat_message_id: optional_text(&item, "fchat_message_id"),
-            created_at: optional_number(&item, "created_at")?.unwrap_or_default(),
-            expires_at: optional_number(&item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
-        }))
+        Ok(self.context_record(id).await?.filter(|c| c.expires_at > now))
     }
 
     async fn delete_context(&self, id: &str) -> Result<(), StoreError> {
@@ -312,14 +288,187 @@ impl ContextStore for DynamoStore {
         let id = idempotency_id(app, key_hash);
         self.delete(&self.tables.contexts, CONTEXTS_KEY, &id).await
     }
+
+    async fn context_record(&self, id: &str) -> Result<Option<Context>, StoreError> {
+        match self.get(&self.tables.contexts, CONTEXTS_KEY, id).await? {
+            Some(item) if optional_text(&item, KIND).as_deref() == Some(KIND_CONTEXT) => {
+                context_from_item(&item).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn begin_sending(
+        &self,
+        id: &str,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<SendClaim, StoreError> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.tables.contexts)
+            .key(CONTEXTS_KEY, s(id))
+            .update_expression(
+                "SET #st = :sending, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one",
+            )
+            .condition_expression(
+                "#kind = :context AND #exp > :now AND (#st = :queued OR (#st = :sending AND lease_until <= :now))",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_names("#exp", EXPIRY_ATTRIBUTE)
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":queued", s(DeliveryStatus::Queued.as_str()))
+            .expression_attribute_values(":context", s(KIND_CONTEXT))
+            .expression_attribute_values(":lease", n(lease_until))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match claimed {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                Ok(SendClaim::Claimed(context_from_item(&item)?))
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let Some(context) = self.context_record(id).await? else {
+                    return Ok(SendClaim::Gone);
+                };
+                let unsettled = matches!(context.status, DeliveryStatus::Queued | DeliveryStatus::Sending);
+                if context.expires_at <= now {
+                    if unsettled {
+                        self.settle(id, DeliveryStatus::Expired, None, now).await?;
+                    }
+                    return Ok(SendClaim::Gone);
+                }
+                Ok(match (context.status, context.lease_until) {
+                    (DeliveryStatus::Sending, Some(until)) if until > now => SendClaim::Leased(until),
+                    // The lease ran out between the write and the read: the next try claims it.
+                    (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => SendClaim::Leased(now + 1),
+                    (settled, _) => SendClaim::Settled(settled),
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn finish_sending(
+        &self,
+        id: &str,
+        outcome: &AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        match outcome {
+            AttemptOutcome::Sent { fchat_message_id } => {
+                self.update_status(
+                    id,
+                    "SET #st = :to, fchat_message_id = :m, settled_at = :now REMOVE lease_until, last_error",
+                    "#st = :sending",
+                    &[
+                        (":to", s(DeliveryStatus::Sent.as_str())),
+                        (":m", s(fchat_message_id)),
+                        (":now", n(now)),
+                    ],
+                )
+                .await
+            }
+            AttemptOutcome::WillRetry { error } => {
+                self.update_status(
+                    id,
+                    "SET #st = :to, last_error = :e REMOVE lease_until",
+                    "#st = :sending",
+                    &[(":to", s(DeliveryStatus::Queued.as_str())), (":e", s(error))],
+                )
+                .await
+            }
+            AttemptOutcome::Failed { error } => {
+                self.settle(id, DeliveryStatus::Failed, Some(error), now).await
+            }
+        }
+    }
+}
+
+impl DynamoStore {
+    /// `queued` or `sending` becomes a final status.
+    async fn settle(
+        &self,
+        id: &str,
+        status: DeliveryStatus,
+        error: Option<&str>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut values = vec![(":to", s(status.as_str())), (":now", n(now))];
+        let expression = match error {
+            Some(error) => {
+                values.push((":e", s(error)));
+                "SET #st = :to, last_error = :e, settled_at = :now REMOVE lease_until"
+            }
+            None => "SET #st = :to, settled_at = :now REMOVE lease_until",
+        };
+        values.push((":queued", s(DeliveryStatus::Queued.as_str())));
+        self.update_status(id, expression, "#st = :queued OR #st = :sending", &values)
+            .await
+    }
+
+    async fn update_status(
+        &self,
+        id: &str,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.contexts)
+            .key(CONTEXTS_KEY, s(id))
+            .update_expression(update)
+            .condition_expression(format!("attribute_exists(#id) AND ({condition})"))
+            .expression_attribute_names("#id", CONTEXTS_KEY)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()));
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, value.clone());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+fn context_from_item(item: &Item) -> Result<Context, StoreError> {
+    let target_id = text(item, "target_id")?;
+    let target = match text(item, "target_kind")?.as_str() {
+        "group" => Target::Group(target_id),
+        "user" => Target::User(target_id),
+        other => return Err(StoreError::Corrupt(format!("target kind {other}"))),
+    };
+    let status = text(item, "status")?;
+    Ok(Context {
+        id: text(item, CONTEXTS_KEY)?,
+        app: text(item, "app")?,
+        target,
+        parameters: json_object(&text(item, "parameters")?)?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status}")))?,
+        attempts: optional_number(item, "attempts")?.unwrap_or_default() as u32,
+        last_error: optional_text(item, "last_error"),
+        fchat_message_id: optional_text(item, "fchat_message_id"),
+        created_at: optional_number(item, "created_at")?.unwrap_or_default(),
+        expires_at: optional_number(item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
+        lease_until: optional_number(item, "lease_until")?,
+    })
 }
 
 fn idempotency_id(app: &str, key_hash: &str) -> String {
     format!("idempotency#{app}#{key_hash}")
-}
-
-fn expired(item: &Item, now: UnixTime) -> Result<bool, StoreError> {
-    Ok(optional_number(item, EXPIRY_ATTRIBUTE)?.is_some_and(|at| at <= now))
 }
 
 fn s(value: &str) -> AttributeValue {

@@ -189,6 +189,7 @@ impl Ingest {
             fchat_message_id: None,
             created_at: now,
             expires_at: now + app.context_ttl_seconds,
+            lease_until: None,
         };
         let claim = match idempotency_key {
             Some(key) => {

@@ -1,15 +1,16 @@
 //! In-memory adapters of every port, for fast unit tests of the domain and for benchmarks.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{App, Context, Group, IdempotencyRecord, UnixTime, User};
+use crate::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User};
 use crate::job::Job;
 use crate::ports::{
-    AppStore, Clock, ContextStore, GroupStore, IdempotencyClaim, JobQueue, StoreError, UserStore,
+    AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, FChatUser, GroupStore,
+    IdempotencyClaim, JobQueue, OutgoingMessage, SendClaim, StoreError, UserStore,
 };
 
 #[derive(Default)]
@@ -111,6 +112,72 @@ impl ContextStore for MemoryStore {
         self.idempotency.lock().unwrap().remove(&key);
         Ok(())
     }
+
+    async fn context_record(&self, id: &str) -> Result<Option<Context>, StoreError> {
+        Ok(self.contexts.lock().unwrap().get(id).cloned())
+    }
+
+    async fn begin_sending(
+        &self,
+        id: &str,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<SendClaim, StoreError> {
+        let mut contexts = self.contexts.lock().unwrap();
+        let Some(context) = contexts.get_mut(id) else {
+            return Ok(SendClaim::Gone);
+        };
+        let unsettled = matches!(context.status, DeliveryStatus::Queued | DeliveryStatus::Sending);
+        if context.expires_at <= now {
+            if unsettled {
+                context.status = DeliveryStatus::Expired;
+            }
+            return Ok(SendClaim::Gone);
+        }
+        match (context.status, context.lease_until) {
+            (DeliveryStatus::Sending, Some(until)) if until > now => Ok(SendClaim::Leased(until)),
+            (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
+                context.status = DeliveryStatus::Sending;
+                context.lease_until = Some(lease_until);
+                context.attempts += 1;
+                Ok(SendClaim::Claimed(context.clone()))
+            }
+            (settled, _) => Ok(SendClaim::Settled(settled)),
+        }
+    }
+
+    async fn finish_sending(
+        &self,
+        id: &str,
+        outcome: &AttemptOutcome,
+        _now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut contexts = self.contexts.lock().unwrap();
+        let Some(context) = contexts.get_mut(id) else {
+            return Ok(false);
+        };
+        let sending = context.status == DeliveryStatus::Sending;
+        match outcome {
+            AttemptOutcome::Sent { fchat_message_id } if sending => {
+                context.status = DeliveryStatus::Sent;
+                context.fchat_message_id = Some(fchat_message_id.clone());
+                context.last_error = None;
+            }
+            AttemptOutcome::WillRetry { error } if sending => {
+                context.status = DeliveryStatus::Queued;
+                context.last_error = Some(error.clone());
+            }
+            AttemptOutcome::Failed { error }
+                if sending || context.status == DeliveryStatus::Queued =>
+            {
+                context.status = DeliveryStatus::Failed;
+                context.last_error = Some(error.clone());
+            }
+            _ => return Ok(false),
+        }
+        context.lease_until = None;
+        Ok(true)
+    }
 }
 
 /// A queue that keeps what it is given, and can be told to fail.
@@ -157,5 +224,66 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> UnixTime {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// FChat in memory: a directory of users, the messages it showed (once per
+/// `client_message_id`), and scripted failures.
+#[derive(Default)]
+pub struct MemoryFChat {
+    shown: Mutex<Vec<(String, OutgoingMessage)>>,
+    users: Mutex<HashMap<String, FChatUser>>,
+    failures: Mutex<VecDeque<FChatError>>,
+    send_calls: AtomicUsize,
+    lookups: AtomicUsize,
+}
+
+impl MemoryFChat {
+    pub fn add_user(&self, email: &str, id: &str) {
+        let user = FChatUser { id: id.into(), email: email.into(), name: None };
+        self.users.lock().unwrap().insert(email.into(), user);
+    }
+
+    /// The next sends fail with these errors, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = FChatError>) {
+        self.failures.lock().unwrap().extend(errors);
+    }
+
+    /// The messages FChat showed, with their message ids.
+    pub fn shown(&self) -> Vec<(String, OutgoingMessage)> {
+        self.shown.lock().unwrap().clone()
+    }
+
+    pub fn send_calls(&self) -> usize {
+        self.send_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl FChat for MemoryFChat {
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<String, FChatError> {
+        self.send_calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(error) = self.failures.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        let mut shown = self.shown.lock().unwrap();
+        if let Some((id, _)) = shown
+            .iter()
+            .find(|(_, m)| m.client_message_id == message.client_message_id)
+        {
+            return Ok(id.clone());
+        }
+        let id = format!("m-{}", shown.len() + 1);
+        shown.push((id.clone(), message.clone()));
+        Ok(id)
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        Ok(self.users.lock().unwrap().get(email).cloned())
     }
 }

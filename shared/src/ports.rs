@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use crate::domain::{App, Context, Group, IdempotencyRecord, UnixTime, User};
+use crate::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User};
 use crate::job::Job;
 
 /// A storage or queue failure. Its text is for logs; callers answer a generic 5xx.
@@ -58,6 +58,48 @@ pub trait ContextStore: Send + Sync {
         now: UnixTime,
     ) -> Result<IdempotencyClaim, StoreError>;
     async fn release_idempotency(&self, app: &str, key_hash: &str) -> Result<(), StoreError>;
+
+    /// The context as stored, even past its expiry (until the store purges it): for status
+    /// reports only.
+    async fn context_record(&self, id: &str) -> Result<Option<Context>, StoreError>;
+    /// Takes the right to send: `queued`, or `sending` whose lease ran out, becomes `sending`
+    /// until `lease_until`, with one more attempt counted. Atomic.
+    async fn begin_sending(
+        &self,
+        id: &str,
+        now: UnixTime,
+        lease_until: UnixTime,
+    ) -> Result<SendClaim, StoreError>;
+    /// Records how an attempt ended. Only a context that is `sending` (or, for `Failed` and
+    /// `Expired`, still `queued`) changes; answers whether it did.
+    async fn finish_sending(
+        &self,
+        id: &str,
+        outcome: &AttemptOutcome,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+}
+
+/// What `begin_sending` found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendClaim {
+    /// This attempt may send; the context as it is now.
+    Claimed(Context),
+    /// Nothing to do: the context is `sent`, `failed` or `expired` already.
+    Settled(DeliveryStatus),
+    /// Another attempt holds the lease until then.
+    Leased(UnixTime),
+    /// The context expired before it was sent (it is now marked `expired`), or is gone.
+    Gone,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Sent { fchat_message_id: String },
+    /// Back to `queued`, to be retried.
+    WillRetry { error: String },
+    Failed { error: String },
 }
 
 #[async_trait]
@@ -78,4 +120,43 @@ impl Clock for SystemClock {
             .map(|d| d.as_secs())
             .unwrap_or_default()
     }
+}
+
+/// A message for FChat: where, what, and the id that makes a repeated send harmless.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingMessage {
+    pub chat_id: String,
+    pub content: crate::message::MessageContent,
+    /// The context id: FChat shows one message per `client_message_id`.
+    pub client_message_id: String,
+}
+
+/// A person as FChat knows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FChatUser {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FChatError {
+    /// Worth retrying: 5xx, 408, 429, timeouts, connection errors.
+    #[error("FChat is unavailable: {reason}")]
+    Transient {
+        reason: String,
+        retry_after: Option<u64>,
+    },
+    /// Retrying would fail the same way.
+    #[error("FChat refused the message: {reason}")]
+    Permanent { reason: String },
+}
+
+/// FChat's bot API. `docs/fchat-api.md` is its contract.
+#[async_trait]
+pub trait FChat: Send + Sync {
+    /// Sends a message and answers FChat's message id.
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<String, FChatError>;
+    /// The user with this (lower-cased) email, or `None` if FChat does not know them.
+    async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError>;
 }

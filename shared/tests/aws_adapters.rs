@@ -51,6 +51,7 @@ fn context(id: &str, expires_at: u64) -> Context {
         fchat_message_id: None,
         created_at: NOW,
         expires_at,
+        lease_until: None,
     }
 }
 

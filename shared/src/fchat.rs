@@ -1,0 +1,208 @@
+//! The FChat adapter: the only code that knows FChat's wire format (`docs/fchat-api.md`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::message::{Button, InlineKeyboard};
+use crate::ports::{FChat, FChatError, FChatUser, OutgoingMessage};
+
+/// An HTTP client of FChat's bot API, built once per cold start.
+#[derive(Clone)]
+pub struct FChatClient {
+    http: reqwest::Client,
+    base_url: String,
+    bot_token: String,
+}
+
+impl FChatClient {
+    /// `timeout` bounds a whole call; connecting gets at most half of it.
+    pub fn new(base_url: &str, bot_token: &str, timeout: Duration) -> Result<Self, FChatError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout / 2)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| FChatError::Permanent {
+                reason: format!("the HTTP client cannot be built: {e}"),
+            })?;
+        Ok(FChatClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            bot_token: bot_token.to_owned(),
+        })
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, FChatError> {
+        let response = request
+            .bearer_auth(&self.bot_token)
+            .send()
+            .await
+            .map_err(|e| transient(describe(e), None))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transient(describe(e), None))?;
+        let answer: Answer = serde_json::from_slice(&body).unwrap_or(Answer {
+            ok: false,
+            result: Value::Null,
+            description: Some(format!("HTTP {status} with a body that is not FChat's JSON")),
+            parameters: None,
+        });
+        if (200..300).contains(&status) && answer.ok {
+            return Ok(answer.result);
+        }
+        let reason = format!(
+            "{status} {}",
+            answer.description.as_deref().unwrap_or("(no description)")
+        );
+        let retry_after = answer.parameters.and_then(|p| p.retry_after);
+        Err(match status {
+            408 | 429 | 500..=599 => transient(reason, retry_after),
+            200..=299 => transient(reason, retry_after),
+            _ => FChatError::Permanent { reason },
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    result: Value,
+    description: Option<String>,
+    parameters: Option<Parameters>,
+}
+
+#[derive(Deserialize)]
+struct Parameters {
+    retry_after: Option<u64>,
+}
+
+#[async_trait]
+impl FChat for FChatClient {
+    async fn send_message(&self, message: &OutgoingMessage) -> Result<String, FChatError> {
+        let mut body = json!({
+            "chat_id": message.chat_id,
+            "text": message.content.text,
+            "client_message_id": message.client_message_id,
+        });
+        if !message.content.keyboard.is_empty() {
+            body["reply_markup"] = json!({"inline_keyboard": wire_keyboard(&message.content.keyboard)});
+        }
+        let result = self
+            .call(self.http.post(format!("{}/sendMessage", self.base_url)).json_body(&body))
+            .await?;
+        match &result["message_id"] {
+            Value::String(id) => Ok(id.clone()),
+            Value::Number(id) => Ok(id.to_string()),
+            _ => Err(transient("FChat answered without a message_id".into(), None)),
+        }
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError> {
+        let request = self
+            .http
+            .get(format!("{}/getUserByEmail", self.base_url))
+            .query(&[("email", email)]);
+        match self.call(request).await {
+            Ok(result) => Ok(Some(FChatUser {
+                id: match &result["id"] {
+                    Value::String(id) => id.clone(),
+                    Value::Number(id) => id.to_string(),
+                    _ => return Err(transient("FChat answered a user without an id".into(), None)),
+                },
+                email: result["email"].as_str().unwrap_or(email).to_lowercase(),
+                name: result["name"].as_str().map(str::to_owned),
+            })),
+            Err(FChatError::Permanent { reason }) if reason.starts_with("404") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Buttons as FChat takes them: `callback_data` is the sender's string as is, or the JSON
+/// text of any other value.
+pub fn wire_keyboard(keyboard: &InlineKeyboard) -> Value {
+    Value::Array(
+        keyboard
+            .iter()
+            .map(|row| Value::Array(row.iter().map(wire_button).collect()))
+            .collect(),
+    )
+}
+
+fn wire_button(button: &Button) -> Value {
+    json!({"text": button.text, "callback_data": callback_data(&button.callback_data)})
+}
+
+/// What a click on a button with this `callbackData` sends back.
+pub fn callback_data(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn transient(reason: String, retry_after: Option<u64>) -> FChatError {
+    FChatError::Transient {
+        reason,
+        retry_after,
+    }
+}
+
+/// An error's description without the URL (and so without anything sensitive in it).
+fn describe(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "the answer was cut short"
+    } else {
+        "the request failed"
+    };
+    format!("{kind}: {}", error.without_url())
+}
+
+trait JsonBody {
+    fn json_body(self, body: &Value) -> Self;
+}
+
+impl JsonBody for reqwest::RequestBuilder {
+    fn json_body(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(body.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_data_is_the_string_or_the_json_text() {
+        assert_eq!(callback_data(&json!("option_a")), "option_a");
+        assert_eq!(
+            callback_data(&json!({"action": "approve", "data": "approve_request"})),
+            r#"{"action":"approve","data":"approve_request"}"#
+        );
+        assert_eq!(callback_data(&json!(7)), "7");
+    }
+
+    #[test]
+    fn keyboards_keep_their_rows() {
+        let keyboard = vec![
+            vec![Button { text: "Yes".into(), callback_data: json!({"a": 1}) }],
+            vec![Button { text: "No".into(), callback_data: json!("no") }],
+        ];
+        assert_eq!(
+            wire_keyboard(&keyboard),
+            json!([[{"text": "Yes", "callback_data": "{\"a\":1}"}], [{"text": "No", "callback_data": "no"}]])
+        );
+    }
+}
