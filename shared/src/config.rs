@@ -2,18 +2,44 @@
 //! `template.yaml` (or the local stack) sets, and validated with a clear message.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::tables::TableNames;
+
+/// The delivery function's timeout when `DELIVERY_TIMEOUT_SECONDS` is not set.
+pub const DEFAULT_DELIVERY_TIMEOUT_SECONDS: u64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: TableNames,
     pub delivery_queue_url: String,
+    pub fchat: FChatConfig,
+    /// The delivery function's timeout: how long one attempt may hold a context.
+    pub delivery_lease: Duration,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct FChatConfig {
+    pub api_url: String,
+    pub bot_token: String,
+}
+
+impl std::fmt::Debug for FChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FChatConfig")
+            .field("api_url", &self.api_url)
+            .field("bot_token", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("configuration: {0} is not set; the deployment (template.yaml) or the local stack sets it")]
-pub struct ConfigError(pub &'static str);
+pub enum ConfigError {
+    #[error("configuration: {0} is not set; the deployment (template.yaml) or the local stack sets it")]
+    Missing(&'static str),
+    #[error("configuration: {0} must be {1}")]
+    Invalid(&'static str, &'static str),
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -25,7 +51,19 @@ impl Config {
             vars.get(name)
                 .filter(|v| !v.trim().is_empty())
                 .cloned()
-                .ok_or(ConfigError(name))
+                .ok_or(ConfigError::Missing(name))
+        };
+        let api_url = get("FCHAT_API_URL")?;
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid("FCHAT_API_URL", "an http(s) URL"));
+        }
+        let lease_seconds = match vars.get("DELIVERY_TIMEOUT_SECONDS") {
+            None => DEFAULT_DELIVERY_TIMEOUT_SECONDS,
+            Some(value) => value
+                .parse()
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or(ConfigError::Invalid("DELIVERY_TIMEOUT_SECONDS", "a positive whole number"))?,
         };
         Ok(Config {
             tables: TableNames {
@@ -35,6 +73,11 @@ impl Config {
                 contexts: get("CONTEXTS_TABLE")?,
             },
             delivery_queue_url: get("DELIVERY_QUEUE_URL")?,
+            fchat: FChatConfig {
+                api_url,
+                bot_token: get("FCHAT_BOT_TOKEN")?,
+            },
+            delivery_lease: Duration::from_secs(lease_seconds),
         })
     }
 }
@@ -51,12 +94,24 @@ mod tests {
             ("USERS_TABLE", "u"),
             ("CONTEXTS_TABLE", "c"),
             ("DELIVERY_QUEUE_URL", "http://q"),
+            ("FCHAT_API_URL", "http://127.0.0.1:9001"),
+            ("FCHAT_BOT_TOKEN", "t"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        assert_eq!(Config::from_vars(&vars).unwrap().tables.contexts, "c");
+        let config = Config::from_vars(&vars).unwrap();
+        assert_eq!(config.tables.contexts, "c");
+        assert_eq!(config.delivery_lease, Duration::from_secs(30));
+        assert!(!format!("{config:?}").contains("bot_token: \"t\""));
+        vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "0".into());
+        assert!(matches!(Config::from_vars(&vars), Err(ConfigError::Invalid(..))));
+        vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "45".into());
+        vars.insert("FCHAT_API_URL".into(), "ftp://x".into());
+        assert!(matches!(Config::from_vars(&vars), Err(ConfigError::Invalid(..))));
+        vars.insert("FCHAT_API_URL".into(), "https://fchat.example.com".into());
+        assert_eq!(Config::from_vars(&vars).unwrap().delivery_lease, Duration::from_secs(45));
         vars.insert("USERS_TABLE".into(), " ".into());
-        assert_eq!(Config::from_vars(&vars), Err(ConfigError("USERS_TABLE")));
+        assert_eq!(Config::from_vars(&vars), Err(ConfigError::Missing("USERS_TABLE")));
     }
 }

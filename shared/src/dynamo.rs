@@ -28,6 +28,7 @@ type Item = HashMap<String, AttributeValue>;
 const KIND: &str = "kind";
 const KIND_CONTEXT: &str = "context";
 const KIND_IDEMPOTENCY: &str = "idempotency";
+const KIND_UNKNOWN_USER: &str = "unknown_user";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -200,6 +201,32 @@ impl UserStore for DynamoStore {
         item.insert("created_at".into(), n(user.created_at));
         self.put(&self.tables.users, item).await
     }
+
+    // Short-lived facts live in the contexts table, which has a TTL.
+    async fn remember_unknown(&self, email: &str, until: UnixTime) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(CONTEXTS_KEY.into(), s(&unknown_user_id(email)));
+        item.insert(KIND.into(), s(KIND_UNKNOWN_USER));
+        item.insert(EXPIRY_ATTRIBUTE.into(), n(until));
+        self.put(&self.tables.contexts, item).await
+    }
+
+    async fn known_unknown(&self, email: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let item = self
+            .get(&self.tables.contexts, CONTEXTS_KEY, &unknown_user_id(email))
+            .await?;
+        Ok(item.is_some_and(|item| {
+            optional_text(&item, KIND).as_deref() == Some(KIND_UNKNOWN_USER)
+                && optional_number(&item, EXPIRY_ATTRIBUTE)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|until| until > now)
+        }))
+    }
+}
+
+fn unknown_user_id(email: &str) -> String {
+    format!("unknown-user#{email}")
 }
 
 #[async_trait]

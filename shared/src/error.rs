@@ -66,6 +66,8 @@ pub enum ApiError {
     BodyTooLarge,
     #[error("Not Found: no such route")]
     RouteNotFound,
+    #[error("Not Found: no such message")]
+    MessageNotFound,
     #[error("Method Not Allowed: this route accepts {0} only")]
     MethodNotAllowed(&'static str),
 
@@ -87,7 +89,8 @@ impl ApiError {
             | UserRouteNotAuthenticated
             | NoUserPermission
             | UserNotFound(_)
-            | RouteNotFound => 404,
+            | RouteNotFound
+            | MessageNotFound => 404,
             MethodNotAllowed(_) => 405,
             BodyTooLarge => 413,
             IdempotencyKeyReused => 422,

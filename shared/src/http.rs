@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::domain::{Context, DeliveryStatus, UnixTime};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Default)]
@@ -64,6 +65,38 @@ impl HttpResponse {
     }
 }
 
+impl HttpResponse {
+    /// The answer of the status route. A message still waiting when its context expired
+    /// reads `expired`; `sending` is reported as `queued`.
+    pub fn status(context: &Context, now: UnixTime) -> Self {
+        let status = match context.status {
+            DeliveryStatus::Queued | DeliveryStatus::Sending if context.expires_at <= now => {
+                DeliveryStatus::Expired
+            }
+            DeliveryStatus::Sending => DeliveryStatus::Queued,
+            other => other,
+        };
+        Self::json(
+            200,
+            &serde_json::json!({
+                "ok": true,
+                "error_code": 200,
+                "description": "OK",
+                "context": {
+                    "id": context.id,
+                    "status": status.as_str(),
+                    "attempts": context.attempts,
+                    "last_error": context.last_error,
+                    "fchat_message_id": context.fchat_message_id,
+                    "created_at": context.created_at,
+                    "expires_at": context.expires_at,
+                    "parameters": context.parameters,
+                }
+            }),
+        )
+    }
+}
+
 #[derive(Serialize)]
 struct AcceptedBody<'a> {
     ok: bool,
@@ -85,15 +118,26 @@ pub enum Route {
     GroupMessage { app: String, token: String },
     /// `POST /{token}/fchat`
     UserMessage { token: String },
+    /// `GET /{token}/messages/{context_id}`
+    MessageStatus { token: String, context_id: String },
 }
 
 impl Route {
     pub fn parse(method: &str, path: &str) -> Result<Route, ApiError> {
         let mut segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        if segments.len() == 3 && segments[0] == BASE_PATH_SEGMENT {
+        if segments.len() >= 3 && segments[0] == BASE_PATH_SEGMENT {
             segments.remove(0);
         }
         let route = match segments.as_slice() {
+            [token, "messages", id] if !token.is_empty() && !id.is_empty() => {
+                if !method.eq_ignore_ascii_case("GET") {
+                    return Err(ApiError::MethodNotAllowed("GET"));
+                }
+                return Ok(Route::MessageStatus {
+                    token: (*token).to_owned(),
+                    context_id: (*id).to_owned(),
+                });
+            }
             [token, "fchat"] if !token.is_empty() => Route::UserMessage {
                 token: (*token).to_owned(),
             },
@@ -113,6 +157,7 @@ impl Route {
         match self {
             Route::GroupMessage { .. } => "group_message",
             Route::UserMessage { .. } => "user_message",
+            Route::MessageStatus { .. } => "message_status",
         }
     }
 }
@@ -155,7 +200,12 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_methods_are_refused() {
-        for path in ["/", "/one", "/a/b/c", "/a//", "//b", "/a/b/c/d"] {
+        assert_eq!(
+            Route::parse("GET", "/webhooks/T/messages/c1"),
+            Ok(Route::MessageStatus { token: "T".into(), context_id: "c1".into() })
+        );
+        assert_eq!(Route::parse("POST", "/T/messages/c1"), Err(ApiError::MethodNotAllowed("GET")));
+        for path in ["/", "/one", "/a/b/c", "/a//", "//b", "/a/b/c/d", "/t/messages//x"] {
             assert_eq!(Route::parse("POST", path), Err(ApiError::RouteNotFound), "{path}");
         }
         assert_eq!(Route::parse("GET", "/a/b"), Err(ApiError::MethodNotAllowed("POST")));

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::{
-    new_context_id, App, Context, DeliveryStatus, IdempotencyRecord, Target,
+    new_context_id, App, Context, DeliveryStatus, IdempotencyRecord, Target, User,
     IDEMPOTENCY_TTL_SECONDS,
 };
 use crate::error::ApiError;
@@ -18,7 +18,8 @@ use crate::http::{HttpRequest, HttpResponse, Route};
 use crate::job::{Job, JobKind};
 use crate::message::{parse_group_message, parse_user_message, MessageContent};
 use crate::ports::{
-    AppStore, Clock, ContextStore, GroupStore, IdempotencyClaim, JobQueue, StoreError,
+    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, StoreError,
+    UserStore,
 };
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -30,10 +31,16 @@ pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 pub struct Ingest {
     pub apps: Arc<dyn AppStore>,
     pub groups: Arc<dyn GroupStore>,
+    pub users: Arc<dyn UserStore>,
     pub contexts: Arc<dyn ContextStore>,
     pub queue: Arc<dyn JobQueue>,
+    /// Asked, briefly, about emails the gateway has not messaged yet.
+    pub fchat: Arc<dyn FChat>,
     pub clock: Arc<dyn Clock>,
 }
+
+/// How long FChat's "no such user" is believed.
+pub const UNKNOWN_USER_MEMORY_SECONDS: u64 = 10 * 60;
 
 /// What one request did, logged once when it ends.
 #[derive(Default)]
@@ -59,30 +66,32 @@ impl Ingest {
             ..Default::default()
         };
         let result = match Route::parse(&request.method, &request.path) {
+            Ok(Route::MessageStatus { token, context_id }) => {
+                log.route = "message_status";
+                self.status(&token, &context_id, &mut log).await
+            }
             Ok(route) => {
                 log.route = route.name();
-                self.send(route, request, &mut log).await
+                self.send(route, request, &mut log).await.map(|accepted| {
+                    let mut response =
+                        HttpResponse::accepted(&accepted.context_id, &accepted.parameters);
+                    if accepted.replayed {
+                        response
+                            .headers
+                            .push((REPLAYED_HEADER.to_ascii_lowercase(), "true".into()));
+                    }
+                    response
+                })
             }
             Err(error) => Err(error),
         };
-        let response = match &result {
-            Ok(accepted) => {
-                let mut response =
-                    HttpResponse::accepted(&accepted.context_id, &accepted.parameters);
-                if accepted.replayed {
-                    response
-                        .headers
-                        .push((REPLAYED_HEADER.to_ascii_lowercase(), "true".into()));
-                }
-                response
-            }
-            Err(error) => HttpResponse::error(error),
-        };
         let outcome = match &result {
-            Ok(accepted) if accepted.replayed => "replayed",
+            Ok(_) if log.replayed => "replayed",
+            Ok(_) if log.route == "message_status" => "answered",
             Ok(_) => "queued",
             Err(error) => error.outcome(),
         };
+        let response = result.unwrap_or_else(|error| HttpResponse::error(&error));
         tracing::info!(
             route = log.route,
             app = log.app.as_deref().unwrap_or(""),
@@ -138,6 +147,7 @@ impl Ingest {
                 }
                 let message = parse_user_message(&request.body)?;
                 log.email = Some(message.email.clone());
+                self.check_user_exists(&message.email).await?;
                 let pending = Pending {
                     target: Target::User(message.email),
                     content: message.content,
@@ -145,6 +155,63 @@ impl Ingest {
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
+            }
+            Route::MessageStatus { .. } => Err(ApiError::RouteNotFound),
+        }
+    }
+
+    /// `GET /{token}/messages/{id}`: the delivery status, to the app that sent it only.
+    async fn status(
+        &self,
+        token: &str,
+        context_id: &str,
+        log: &mut RequestLog,
+    ) -> Result<HttpResponse, ApiError> {
+        let app = self.app_by_token(token).await?;
+        log.app = Some(app.name.clone());
+        log.context_id = Some(context_id.to_owned());
+        let context = self
+            .contexts
+            .context_record(context_id)
+            .await
+            .map_err(internal)?
+            .filter(|c| c.app == app.name)
+            .ok_or(ApiError::MessageNotFound)?;
+        Ok(HttpResponse::status(&context, self.clock.now()))
+    }
+
+    /// The contract's `User {email} not found!`, asked of FChat only for an email the gateway
+    /// has not messaged yet. If FChat cannot answer, the message is accepted and delivery
+    /// decides.
+    async fn check_user_exists(&self, email: &str) -> Result<(), ApiError> {
+        if self.users.user(email).await.map_err(internal)?.is_some() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        if self.users.known_unknown(email, now).await.map_err(internal)? {
+            return Err(ApiError::UserNotFound(email.to_owned()));
+        }
+        match self.fchat.find_user(email).await {
+            Ok(Some(found)) => {
+                let user = User {
+                    email: email.to_owned(),
+                    fchat_id: found.id,
+                    name: found.name,
+                    created_at: now,
+                };
+                self.users.put_user(&user).await.map_err(internal)?;
+                Ok(())
+            }
+            Ok(None) => {
+                self.users
+                    .remember_unknown(email, now + UNKNOWN_USER_MEMORY_SECONDS)
+                    .await
+                    .map_err(internal)?;
+                Err(ApiError::UserNotFound(email.to_owned()))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "FChat could not say whether the user exists; accepting");
+                Ok(())
             }
         }
     }
@@ -309,7 +376,8 @@ fn internal(error: StoreError) -> ApiError {
 mod tests {
     use super::*;
     use crate::domain::Group;
-    use crate::memory::{FixedClock, MemoryQueue, MemoryStore};
+    use crate::memory::{FixedClock, MemoryFChat, MemoryQueue, MemoryStore};
+    use crate::ports::{AttemptOutcome, UserStore};
     use serde_json::json;
 
     const NOW: u64 = 1_800_000_000;
@@ -318,6 +386,7 @@ mod tests {
         ingest: Ingest,
         store: Arc<MemoryStore>,
         queue: Arc<MemoryQueue>,
+        fchat: Arc<MemoryFChat>,
         clock: Arc<FixedClock>,
     }
 
@@ -366,14 +435,20 @@ mod tests {
         }
         let queue = Arc::new(MemoryQueue::default());
         let clock = Arc::new(FixedClock::at(NOW));
+        let fchat = Arc::new(MemoryFChat::default());
+        for email in ["a@b.co", "user@example.com", "secret.person@example.com"] {
+            fchat.add_user(email, &format!("fchat-{email}"));
+        }
         let ingest = Ingest {
             apps: store.clone(),
             groups: store.clone(),
+            users: store.clone(),
             contexts: store.clone(),
             queue: queue.clone(),
+            fchat: fchat.clone(),
             clock: clock.clone(),
         };
-        World { ingest, store, queue, clock }
+        World { ingest, store, queue, fchat, clock }
     }
 
     fn post(path: &str, body: Value) -> HttpRequest {
@@ -451,6 +526,9 @@ mod tests {
                 {"text": "No", "callbackData": {"action": "confirm", "data": "no"}}]]}
         });
         let (status, _) = w.send(post("/webhooks/tok-alerts/fchat", body)).await;
+        // The user was looked up once and is now the gateway's.
+        assert_eq!(w.fchat.lookups(), 1);
+        assert!(w.store.user("user@example.com").await.unwrap().is_some());
         assert_eq!(status, 200);
         let jobs = w.queue.jobs();
         let JobKind::SendUser { email, content, .. } = &jobs[0].kind else {
@@ -496,6 +574,7 @@ mod tests {
             ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [1]}}), error(400, "Bad Request: inlineKeyboard must be a list of list of dicts")),
             ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [thirty_one]}}), error(400, "Limit 30 buttons")),
             ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "buttons": "a"}), error(400, "Bad Request: invalid request")),
+            ("/tok-alerts/fchat", json!({"email": "ghost@example.com", "text": "x"}), error(404, "User ghost@example.com not found!")),
         ];
         for (path, body, expected) in cases {
             let w = world().await;
@@ -571,5 +650,68 @@ mod tests {
         assert_eq!(later.status, 200);
         assert_ne!(later.body, first.body);
         assert_eq!(w.queue.jobs().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_email_is_remembered_so_fchat_is_asked_once() {
+        let w = world().await;
+        let request = post("/tok-alerts/fchat", json!({"email": "typo@example.con", "text": "x"}));
+        for _ in 0..3 {
+            assert_eq!(w.send(request.clone()).await, error(404, "User typo@example.con not found!"));
+        }
+        assert_eq!(w.fchat.lookups(), 1);
+        w.assert_unchanged();
+        // Briefly: after ten minutes FChat is asked again.
+        w.clock.advance(UNKNOWN_USER_MEMORY_SECONDS);
+        w.send(request).await;
+        assert_eq!(w.fchat.lookups(), 2);
+    }
+
+    #[tokio::test]
+    async fn when_fchat_cannot_be_reached_the_message_is_accepted_for_delivery_to_decide() {
+        let w = world().await;
+        w.fchat.set_unreachable(true);
+        let (status, _) = w.send(post("/tok-alerts/fchat", json!({"email": "new@example.com", "text": "x"}))).await;
+        assert_eq!(status, 200);
+        assert_eq!(w.queue.jobs().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_status_route_reports_delivery_to_the_sending_app_only() {
+        let w = world().await;
+        let (_, body) = w.send(post("/alerts/tok-alerts", json!({"text": "x", "parameters": {"k": 1}}))).await;
+        let id = body["context"]["id"].as_str().unwrap().to_owned();
+        let get = |path: String| HttpRequest { method: "GET".into(), path, headers: vec![], body: vec![] };
+
+        let (status, body) = w.send(get(format!("/tok-alerts/messages/{id}"))).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["context"]["status"], "queued");
+        assert_eq!(body["context"]["parameters"], json!({"k": 1}));
+
+        w.store.begin_sending(&id, NOW, NOW + 30).await.unwrap();
+        w.store
+            .finish_sending(&id, &AttemptOutcome::Sent { fchat_message_id: "m-9".into() }, NOW)
+            .await
+            .unwrap();
+        let (_, body) = w.send(get(format!("/webhooks/tok-alerts/messages/{id}"))).await;
+        assert_eq!(body["context"]["status"], "sent");
+        assert_eq!(body["context"]["fchat_message_id"], "m-9");
+        assert_eq!(body["context"]["attempts"], 1);
+
+        // Another app, a wrong token, an unknown id.
+        assert_eq!(w.send(get(format!("/tok-grouponly/messages/{id}"))).await, error(404, "Not Found: no such message"));
+        assert_eq!(w.send(get(format!("/nope/messages/{id}"))).await, error(404, "channel or token not found"));
+        assert_eq!(w.send(get("/tok-alerts/messages/unknown".into())).await, error(404, "Not Found: no such message"));
+    }
+
+    #[tokio::test]
+    async fn a_message_still_queued_when_its_context_expires_reads_expired() {
+        let w = world().await;
+        let (_, body) = w.send(post("/alerts/tok-alerts", json!({"text": "x"}))).await;
+        let id = body["context"]["id"].as_str().unwrap();
+        w.clock.advance(600);
+        let request = HttpRequest { method: "GET".into(), path: format!("/tok-alerts/messages/{id}"), headers: vec![], body: vec![] };
+        let (_, body) = w.send(request).await;
+        assert_eq!(body["context"]["status"], "expired");
     }
 }

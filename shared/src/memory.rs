@@ -19,6 +19,7 @@ pub struct MemoryStore {
     groups: Mutex<HashMap<String, Group>>,
     users: Mutex<HashMap<String, User>>,
     contexts: Mutex<HashMap<String, Context>>,
+    unknown_users: Mutex<HashMap<String, UnixTime>>,
     idempotency: Mutex<HashMap<(String, String), IdempotencyRecord>>,
 }
 
@@ -66,6 +67,16 @@ impl UserStore for MemoryStore {
     async fn put_user(&self, user: &User) -> Result<(), StoreError> {
         self.users.lock().unwrap().insert(user.email.clone(), user.clone());
         Ok(())
+    }
+
+    async fn remember_unknown(&self, email: &str, until: UnixTime) -> Result<(), StoreError> {
+        self.unknown_users.lock().unwrap().insert(email.into(), until);
+        Ok(())
+    }
+
+    async fn known_unknown(&self, email: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let unknown = self.unknown_users.lock().unwrap();
+        Ok(unknown.get(email).is_some_and(|until| *until > now))
     }
 }
 
@@ -236,6 +247,7 @@ pub struct MemoryFChat {
     failures: Mutex<VecDeque<FChatError>>,
     send_calls: AtomicUsize,
     lookups: AtomicUsize,
+    unreachable: AtomicBool,
 }
 
 impl MemoryFChat {
@@ -261,6 +273,11 @@ impl MemoryFChat {
     pub fn lookups(&self) -> usize {
         self.lookups.load(Ordering::SeqCst)
     }
+
+    /// While set, user lookups fail as if FChat could not be reached.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.unreachable.store(unreachable, Ordering::SeqCst);
+    }
 }
 
 #[async_trait]
@@ -284,6 +301,12 @@ impl FChat for MemoryFChat {
 
     async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(FChatError::Transient {
+                reason: "could not connect".into(),
+                retry_after: None,
+            });
+        }
         Ok(self.users.lock().unwrap().get(email).cloned())
     }
 }

@@ -34,6 +34,10 @@ pub trait GroupStore: Send + Sync {
 pub trait UserStore: Send + Sync {
     async fn user(&self, email: &str) -> Result<Option<User>, StoreError>;
     async fn put_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Remembers that FChat does not know `email`, until `until`, so that a typo cannot make
+    /// every request ask FChat again.
+    async fn remember_unknown(&self, email: &str, until: UnixTime) -> Result<(), StoreError>;
+    async fn known_unknown(&self, email: &str, now: UnixTime) -> Result<bool, StoreError>;
 }
 
 /// The outcome of claiming an `Idempotency-Key`.

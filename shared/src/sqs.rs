@@ -1,9 +1,13 @@
 //! The SQS adapter of the job queue.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
 
+use crate::delivery::{QueuedJob, Redelivery};
 use crate::job::Job;
 use crate::ports::{JobQueue, StoreError};
 
@@ -33,5 +37,61 @@ impl JobQueue for SqsQueue {
             .await
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Redelivery for SqsQueue {
+    async fn redeliver_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), StoreError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(i32::try_from(delay.as_secs()).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+}
+
+/// The jobs of an SQS event. A record without an id cannot be reported as failed, so it is
+/// processed like any other and only logged.
+pub fn jobs_from_event(event: SqsEvent) -> Vec<QueuedJob> {
+    event
+        .records
+        .into_iter()
+        .map(|record| QueuedJob {
+            message_id: record.message_id.unwrap_or_default(),
+            receipt_handle: record.receipt_handle.unwrap_or_default(),
+            body: record.body.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The partial batch response: the messages that stay on the queue.
+pub fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
+    let failures: Vec<serde_json::Value> = failed_message_ids
+        .into_iter()
+        .map(|id| serde_json::json!({ "itemIdentifier": id }))
+        .collect();
+    serde_json::from_value(serde_json::json!({ "batchItemFailures": failures }))
+        .expect("a batch response is built from strings only")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqs_event_fixture_becomes_jobs_and_failures_a_batch_response() {
+        let event: SqsEvent =
+            serde_json::from_str(include_str!("../tests/fixtures/sqs-delivery-batch.json")).unwrap();
+        let jobs = jobs_from_event(event);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].message_id, "059f36b4-87a3-44ab-83d2-661975830a7d");
+        assert!(jobs[1].body.contains("send_user"));
+        let response = serde_json::to_value(batch_response(vec!["m-2".into()])).unwrap();
+        assert_eq!(response["batchItemFailures"], serde_json::json!([{"itemIdentifier": "m-2"}]));
     }
 }

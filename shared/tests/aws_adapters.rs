@@ -148,7 +148,9 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
     let ingest_with = |queue_url: String| Ingest {
         apps: store.clone(),
         groups: store.clone(),
+        users: store.clone(),
         contexts: store.clone(),
+        fchat: Arc::new(gateway::memory::MemoryFChat::default()),
         queue: Arc::new(SqsQueue::new(aws.sqs(), queue_url)),
         clock: Arc::new(FixedClock::at(NOW)),
     };

@@ -45,7 +45,13 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
     let ingest = Ingest {
         apps: store.clone(),
         groups: store.clone(),
+        users: store.clone(),
         contexts: store.clone(),
+        fchat: {
+            let fchat = gateway::memory::MemoryFChat::default();
+            fchat.add_user("secret.person@example.com", "fchat-1");
+            Arc::new(fchat)
+        },
         queue: Arc::new(MemoryQueue::default()),
         clock: Arc::new(FixedClock::at(1_800_000_000)),
     };

@@ -1,7 +1,7 @@
 //! `fchat-local`: the local stack's commands.
 //!
 //! ```text
-//! fchat-local setup   [--template template.yaml] [--seed infra/local/seed.json] [--env-file .dev/functions.env]
+//! fchat-local setup   [--template template.yaml] [--seed infra/local/seed.json] [--env-file .dev/functions.env] [--param Name=Value]...
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
 //! ```
 //! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account.
@@ -19,7 +19,7 @@ use fchat_local::seed::Seed;
 use gateway::config::Config;
 use gateway::dynamo::DynamoStore;
 
-const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F]\n       fchat-local gateway [--template F] [--port N] [--invoke URL]";
+const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]...\n       fchat-local gateway [--template F] [--port N] [--invoke URL]";
 
 #[tokio::main]
 async fn main() {
@@ -59,7 +59,7 @@ async fn setup(template: &PathBuf, options: &Options) -> Result<()> {
         .context("AWS_ENDPOINT_URL is not set: setup only provisions a local emulator")?;
     let seed = Seed::load(&options.path("--seed", "infra/local/seed.json"))?;
     let sdk = local_sdk_config(&endpoint).await;
-    let provisioned = provision(&sdk, &Template::load(template)?, "").await?;
+    let provisioned = provision(&sdk, &Template::load(template)?, "", &options.params).await?;
     let config = Config::from_vars(&provisioned.environment)?;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables));
     seed.load_into(store.as_ref(), store.as_ref()).await?;
@@ -87,24 +87,35 @@ async fn setup(template: &PathBuf, options: &Options) -> Result<()> {
     Ok(())
 }
 
-struct Options(HashMap<String, String>);
+struct Options {
+    flags: HashMap<String, String>,
+    /// `--param Name=Value`, repeatable: template parameters.
+    params: HashMap<String, String>,
+}
 
 impl Options {
     fn parse(args: &[String]) -> Result<Self> {
-        let mut options = HashMap::new();
+        let mut options = Options { flags: HashMap::new(), params: HashMap::new() };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
             if !flag.starts_with("--") {
                 bail!("unexpected argument {flag:?}\n{USAGE}");
             }
             let value = args.next().with_context(|| format!("{flag} needs a value"))?;
-            options.insert(flag.clone(), value.clone());
+            if flag == "--param" {
+                let (name, value) = value
+                    .split_once('=')
+                    .with_context(|| format!("--param {value}: expected Name=Value"))?;
+                options.params.insert(name.to_owned(), value.to_owned());
+            } else {
+                options.flags.insert(flag.clone(), value.clone());
+            }
         }
-        Ok(Options(options))
+        Ok(options)
     }
 
     fn get(&self, flag: &str) -> Option<&str> {
-        self.0.get(flag).map(String::as_str)
+        self.flags.get(flag).map(String::as_str)
     }
 
     fn path(&self, flag: &str, default: &str) -> PathBuf {

@@ -288,6 +288,7 @@ pub async fn provision(
     sdk: &aws_config::SdkConfig,
     template: &Template,
     prefix: &str,
+    parameters: &HashMap<String, String>,
 ) -> Result<Provisioned> {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -350,6 +351,7 @@ pub async fn provision(
                 .table_names
                 .get(id)
                 .or_else(|| provisioned.queue_urls.get(id))
+                .or_else(|| parameters.get(id))
                 .cloned()
                 .or_else(|| template.parameter_default(id))
                 .ok_or_else(|| anyhow!("{name}: !Ref {id} names nothing the local stack creates"))?,
@@ -483,5 +485,26 @@ mod tests {
             assert!(names.contains(&expected), "{expected}");
         }
         assert!(environment.contains(&("DELIVERY_QUEUE_URL".into(), EnvValue::Ref("DeliveryQueue".into()))));
+    }
+
+    #[test]
+    fn the_delivery_lease_and_the_queue_visibility_fit_the_delivery_timeout() {
+        let doc: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(crate::workspace_root().join("template.yaml")).unwrap(),
+        )
+        .unwrap();
+        let function = &doc["Resources"]["DeliveryFunction"]["Properties"];
+        let timeout = function["Timeout"].as_u64().unwrap();
+        let lease: u64 = function["Environment"]["Variables"]["DELIVERY_TIMEOUT_SECONDS"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(lease, timeout);
+        let queues = template().queues().unwrap();
+        let delivery = queues.iter().find(|q| q.logical_id == "DeliveryQueue").unwrap();
+        assert!(delivery.visibility_timeout.unwrap() >= 6 * timeout);
+        let events = &function["Events"]["DeliveryJobs"]["Properties"];
+        assert_eq!(events["FunctionResponseTypes"][0], "ReportBatchItemFailures");
     }
 }
