@@ -9,17 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use crate::invoke::Invoker;
 use crate::provision::HttpRoute;
 
 /// API Gateway's own payload limit.
@@ -27,18 +27,16 @@ const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 pub struct LocalGateway {
     routes: Vec<HttpRoute>,
-    invoke_base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    invoker: Invoker,
     requests: AtomicU64,
 }
 
 impl LocalGateway {
     /// `invoke_base` is where the Invoke API listens, e.g. `http://127.0.0.1:9010`.
-    pub fn new(routes: Vec<HttpRoute>, invoke_base: impl Into<String>) -> Self {
+    pub fn new(routes: Vec<HttpRoute>, invoker: Invoker) -> Self {
         LocalGateway {
             routes,
-            invoke_base: invoke_base.into().trim_end_matches('/').to_owned(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            invoker,
             requests: AtomicU64::new(0),
         }
     }
@@ -91,23 +89,8 @@ impl LocalGateway {
     }
 
     async fn invoke(&self, function: &str, event: Value) -> Result<Response<Full<Bytes>>> {
-        let request = Request::post(format!(
-            "{}/2015-03-31/functions/{function}/invocations",
-            self.invoke_base
-        ))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(event.to_string())))?;
-        let response = self.client.request(request).await?;
-        let failed = response.headers().contains_key("x-amz-function-error");
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        if failed || !status.is_success() {
-            return Err(anyhow!(
-                "the function failed ({status}): {}",
-                String::from_utf8_lossy(&body)
-            ));
-        }
-        http_response_from_function(&body)
+        let answer = self.invoker.invoke(function, &event).await?;
+        http_response_from_function(&answer)
     }
 }
 

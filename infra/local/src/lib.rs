@@ -5,12 +5,15 @@
 //! - [`seed`]: loads groups, apps and users from a seed file.
 //! - [`runtime`]: a Lambda Runtime API emulator that runs the real function binaries.
 //! - [`gateway`]: an API Gateway (HTTP API) stand-in that turns requests into invocations.
+//! - [`poller`]: an SQS event source mapping stand-in that feeds queue batches to a function.
 
 use std::path::PathBuf;
 
 pub mod gateway;
 pub mod harness;
+pub mod invoke;
 pub mod moto;
+pub mod poller;
 pub mod provision;
 pub mod runtime;
 pub mod seed;

@@ -3,6 +3,7 @@
 //! ```text
 //! fchat-local setup   [--template template.yaml] [--seed infra/local/seed.json] [--env-file .dev/functions.env] [--param Name=Value]...
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
+//! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010]
 //! ```
 //! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account.
 
@@ -13,13 +14,15 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use fchat_local::gateway::LocalGateway;
+use fchat_local::invoke::Invoker;
+use fchat_local::poller::Poller;
 use fchat_local::moto::{local_aws_environment, local_sdk_config};
 use fchat_local::provision::{provision, Template};
 use fchat_local::seed::Seed;
 use gateway::config::Config;
 use gateway::dynamo::DynamoStore;
 
-const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]...\n       fchat-local gateway [--template F] [--port N] [--invoke URL]";
+const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]...\n       fchat-local gateway [--template F] [--port N] [--invoke URL]\n       fchat-local poller [--template F] [--invoke URL]";
 
 #[tokio::main]
 async fn main() {
@@ -42,12 +45,52 @@ async fn run(args: Vec<String>) -> Result<()> {
             let routes = Template::load(&template)?.http_routes()?;
             let port: u16 = options.get("--port").unwrap_or("9000").parse().context("--port")?;
             let invoke = options.get("--invoke").unwrap_or("http://127.0.0.1:9010");
-            let bound = LocalGateway::new(routes, invoke)
+            let bound = LocalGateway::new(routes, Invoker::new(invoke))
                 .serve(SocketAddr::from(([127, 0, 0, 1], port)))
                 .await
                 .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
             println!("local API gateway on http://{bound}, invoking functions at {invoke}");
             std::future::pending::<()>().await;
+            Ok(())
+        }
+        "poller" => {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .context("AWS_ENDPOINT_URL is not set: the poller serves the local emulator only")?;
+            let sqs = aws_sdk_sqs::Client::new(&local_sdk_config(&endpoint).await);
+            let invoker = Invoker::new(options.get("--invoke").unwrap_or("http://127.0.0.1:9010"));
+            let mut pollers = tokio::task::JoinSet::new();
+            for source in Template::load(&template)?.queue_sources()? {
+                let queue_url = sqs
+                    .get_queue_url()
+                    .queue_name(&source.queue)
+                    .send()
+                    .await
+                    .with_context(|| format!("finding queue {}", source.queue))?
+                    .queue_url
+                    .unwrap_or_default();
+                let queue_arn = sqs
+                    .get_queue_attributes()
+                    .queue_url(&queue_url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .send()
+                    .await?
+                    .attributes
+                    .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+                    .unwrap_or_default();
+                println!("local poller: {} -> {}", source.queue, source.function);
+                pollers.spawn(
+                    Poller {
+                        sqs: sqs.clone(),
+                        queue_url,
+                        queue_arn,
+                        function: source.function,
+                        invoker: invoker.clone(),
+                        batch_size: source.batch_size,
+                    }
+                    .run(),
+                );
+            }
+            while pollers.join_next().await.is_some() {}
             Ok(())
         }
         _ => bail!("unknown command {command:?}\n{USAGE}"),

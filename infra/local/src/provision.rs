@@ -199,6 +199,14 @@ impl Template {
     }
 }
 
+/// An SQS event source: which function (binary) takes batches from which queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSource {
+    pub queue: String,
+    pub function: String,
+    pub batch_size: i32,
+}
+
 /// A route of the HTTP API and the function (its binary's name) behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRoute {
@@ -211,6 +219,39 @@ impl Template {
     /// Every `HttpApi` event of every function, with the binary the function is built from.
     pub fn http_routes(&self) -> Result<Vec<HttpRoute>> {
         let mut routes = Vec::new();
+        for (binary, event) in self.function_events("HttpApi")? {
+            let properties = event.get("Properties").unwrap_or(&Value::Null);
+            routes.push(HttpRoute {
+                method: string(properties.get("Method"), "Method")?.to_uppercase(),
+                path: string(properties.get("Path"), "Path")?,
+                function: binary,
+            });
+        }
+        Ok(routes)
+    }
+
+    /// Every `SQS` event of every function.
+    pub fn queue_sources(&self) -> Result<Vec<QueueSource>> {
+        let mut sources = Vec::new();
+        for (binary, event) in self.function_events("SQS")? {
+            let properties = event.get("Properties").unwrap_or(&Value::Null);
+            let queue = properties
+                .get("Queue")
+                .and_then(get_att_arn)
+                .ok_or_else(|| anyhow!("{binary}: an SQS event's Queue must be !GetAtt X.Arn"))?;
+            let batch_size = properties.get("BatchSize").and_then(Value::as_i64).unwrap_or(10);
+            sources.push(QueueSource {
+                queue,
+                function: binary,
+                batch_size: batch_size.clamp(1, 10) as i32,
+            });
+        }
+        Ok(sources)
+    }
+
+    /// The events of the given type of every function, with the function's binary name.
+    fn function_events(&self, kind: &str) -> Result<Vec<(String, &Value)>> {
+        let mut found = Vec::new();
         for (logical_id, resource) in &self.resources {
             if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
                 continue;
@@ -227,18 +268,12 @@ impl Template {
                 .and_then(|p| p.get("Events"))
                 .and_then(Value::as_mapping);
             for event in events.into_iter().flat_map(|e| e.values()) {
-                if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
-                    continue;
+                if event.get("Type").and_then(Value::as_str) == Some(kind) {
+                    found.push((binary.to_owned(), event));
                 }
-                let properties = event.get("Properties").unwrap_or(&Value::Null);
-                routes.push(HttpRoute {
-                    method: string(properties.get("Method"), "Method")?.to_uppercase(),
-                    path: string(properties.get("Path"), "Path")?,
-                    function: binary.to_owned(),
-                });
             }
         }
-        Ok(routes)
+        Ok(found)
     }
 }
 
@@ -485,6 +520,17 @@ mod tests {
             assert!(names.contains(&expected), "{expected}");
         }
         assert!(environment.contains(&("DELIVERY_QUEUE_URL".into(), EnvValue::Ref("DeliveryQueue".into()))));
+    }
+
+    #[test]
+    fn the_delivery_function_takes_the_delivery_queue_and_the_ingest_function_the_api() {
+        let template = template();
+        assert_eq!(
+            template.queue_sources().unwrap(),
+            vec![QueueSource { queue: "DeliveryQueue".into(), function: "delivery".into(), batch_size: 10 }]
+        );
+        let routes = template.http_routes().unwrap();
+        assert!(routes.contains(&HttpRoute { method: "ANY".into(), path: "/{proxy+}".into(), function: "ingest".into() }));
     }
 
     #[test]
