@@ -67,6 +67,7 @@ pub fn delivery(
         fchat: Arc::new(fchat),
         clock: Arc::new(SystemClock),
         lease: config.delivery_lease,
+        max_retry_delay: config.max_retry_delay,
     };
     let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),

@@ -16,6 +16,8 @@ pub struct Config {
     pub fchat: FChatConfig,
     /// The delivery function's timeout: how long one attempt may hold a context.
     pub delivery_lease: Duration,
+    /// The longest wait between two delivery attempts.
+    pub max_retry_delay: Duration,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -65,6 +67,18 @@ impl Config {
                 .filter(|s| *s > 0)
                 .ok_or(ConfigError::Invalid("DELIVERY_TIMEOUT_SECONDS", "a positive whole number"))?,
         };
+        let max_retry_delay = match vars.get("DELIVERY_MAX_RETRY_DELAY_SECONDS") {
+            None => crate::delivery::MAX_RETRY_DELAY,
+            Some(value) => value
+                .parse()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs)
+                .ok_or(ConfigError::Invalid(
+                    "DELIVERY_MAX_RETRY_DELAY_SECONDS",
+                    "a positive whole number",
+                ))?,
+        };
         Ok(Config {
             tables: TableNames {
                 apps: get("APPS_TABLE")?,
@@ -78,6 +92,7 @@ impl Config {
                 bot_token: get("FCHAT_BOT_TOKEN")?,
             },
             delivery_lease: Duration::from_secs(lease_seconds),
+            max_retry_delay,
         })
     }
 }

@@ -30,6 +30,8 @@ pub struct Delivery {
     pub clock: Arc<dyn Clock>,
     /// How long an attempt may hold a context: the function's timeout.
     pub lease: Duration,
+    /// The longest wait between two attempts (FChat's `retry_after` may ask for longer).
+    pub max_retry_delay: Duration,
 }
 
 /// What to do with a job's queue message.
@@ -98,7 +100,7 @@ impl Delivery {
             }
             Err(error) => {
                 tracing::error!(%error, context_id, "the context cannot be read");
-                return JobOutcome::RetryAfter(retry_delay(1, None));
+                return JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay));
             }
         };
         let (target, content) = match job.kind {
@@ -112,7 +114,7 @@ impl Delivery {
                 (AttemptOutcome::Sent { fchat_message_id: message_id }, JobOutcome::Done)
             }
             Err(Stop::Retry { error, retry_after }) => {
-                let delay = retry_delay(context.attempts, retry_after);
+                let delay = retry_delay(context.attempts, retry_after, self.max_retry_delay);
                 (AttemptOutcome::WillRetry { error }, JobOutcome::RetryAfter(delay))
             }
             Err(Stop::Fail(error)) => {
@@ -124,7 +126,7 @@ impl Delivery {
             // The lease runs out and the job comes back; a sent message is not shown twice
             // because FChat keys it by the context id.
             tracing::error!(%error, context_id, "the outcome could not be recorded");
-            return JobOutcome::RetryAfter(retry_delay(context.attempts, None));
+            return JobOutcome::RetryAfter(retry_delay(context.attempts, None, self.max_retry_delay));
         }
         answer
     }
@@ -220,11 +222,9 @@ pub async fn deliver_batch(
 }
 
 /// Exponential backoff with jitter, never sooner than FChat's `retry_after`.
-pub fn retry_delay(attempts: u32, retry_after: Option<u64>) -> Duration {
+pub fn retry_delay(attempts: u32, retry_after: Option<u64>, max: Duration) -> Duration {
     let exponent = attempts.saturating_sub(1).min(16);
-    let ceiling = FIRST_RETRY_DELAY
-        .saturating_mul(1 << exponent)
-        .min(MAX_RETRY_DELAY);
+    let ceiling = FIRST_RETRY_DELAY.saturating_mul(1 << exponent).min(max);
     // Half the delay is fixed, half random: retries of many jobs spread out.
     let mut random = [0u8; 4];
     let fraction = match getrandom::fill(&mut random) {
@@ -253,12 +253,13 @@ mod tests {
     #[test]
     fn retry_delays_grow_with_jitter_and_honour_retry_after() {
         for _ in 0..50 {
-            let first = retry_delay(1, None);
+            let first = retry_delay(1, None, MAX_RETRY_DELAY);
             assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2), "{first:?}");
-            let fourth = retry_delay(4, None);
+            let fourth = retry_delay(4, None, MAX_RETRY_DELAY);
             assert!(fourth >= Duration::from_secs(8) && fourth <= Duration::from_secs(16), "{fourth:?}");
-            assert!(retry_delay(40, None) <= MAX_RETRY_DELAY);
-            assert!(retry_delay(1, Some(30)) >= Duration::from_secs(30));
+            assert!(retry_delay(40, None, MAX_RETRY_DELAY) <= MAX_RETRY_DELAY);
+            assert_eq!(retry_delay(9, None, Duration::from_secs(1)), Duration::from_secs(1));
+            assert!(retry_delay(1, Some(30), MAX_RETRY_DELAY) >= Duration::from_secs(30));
         }
     }
 
@@ -329,6 +330,7 @@ mod tests {
             fchat: fchat.clone(),
             clock: clock.clone(),
             lease: Duration::from_secs(30),
+            max_retry_delay: MAX_RETRY_DELAY,
         };
         World { delivery, store, forgetful, fchat, clock }
     }
