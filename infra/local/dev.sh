@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine.
 #   moto's server (DynamoDB + SQS)   http://127.0.0.1:$MOTO_PORT  (default 4566)
+#   the FChat simulator               http://127.0.0.1:$FCHAT_PORT (default 9001)
 #   the functions, cargo lambda watch http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
+#   the delivery queue's poller       (feeds SQS batches to the delivery function)
 # Tenants come from $SEED_FILE (default infra/local/seed.json). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,21 +12,23 @@ cd "$(dirname "$0")/../.."
 API_PORT=${API_PORT:-9000}
 MOTO_PORT=${MOTO_PORT:-4566}
 INVOKE_PORT=${INVOKE_PORT:-9010}
+FCHAT_PORT=${FCHAT_PORT:-9001}
+FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN:-local-bot-token}
 SEED_FILE=${SEED_FILE:-infra/local/seed.json}
 VENV=.venv
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 
-for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT"; do
+for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT" "$FCHAT_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT or INVOKE_PORT" >&2
+    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, INVOKE_PORT or FCHAT_PORT" >&2
     exit 1
   fi
 done
 
 echo "==> building the local stack and the functions"
-cargo build --quiet -p fchat-local -p ingest
+cargo build --quiet -p fchat-local -p fchat-simulator -p ingest -p delivery
 
 pids=()
 stop() {
@@ -54,7 +58,13 @@ pids+=($!)
 wait_for_port "${MOTO_PORT}" "moto"
 
 echo "==> creating what template.yaml declares, loading ${SEED_FILE}"
-target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.env
+target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.env \
+  --param "FChatApiUrl=http://127.0.0.1:${FCHAT_PORT}" --param "FChatBotToken=${FCHAT_BOT_TOKEN}"
+
+echo "==> starting the FChat simulator on 127.0.0.1:${FCHAT_PORT}"
+target/debug/fchat-simulator --port "${FCHAT_PORT}" --seed "${SEED_FILE}" --token "${FCHAT_BOT_TOKEN}" &
+pids+=($!)
+wait_for_port "${FCHAT_PORT}" "the FChat simulator"
 
 echo "==> serving the functions with cargo lambda watch on 127.0.0.1:${INVOKE_PORT}"
 PATH="$PWD/${VENV}/bin:$PATH" cargo-lambda lambda watch --quiet \
@@ -67,6 +77,9 @@ target/debug/fchat-local gateway --port "${API_PORT}" --invoke "http://127.0.0.1
 pids+=($!)
 wait_for_port "${API_PORT}" "the local API gateway"
 
+target/debug/fchat-local poller --invoke "http://127.0.0.1:${INVOKE_PORT}" &
+pids+=($!)
+
 cat <<MSG
 
 The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
@@ -74,6 +87,9 @@ The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
   curl -X POST http://127.0.0.1:${API_PORT}/webhooks/MY_APP/MY_TOKEN \\
     -H "Content-Type: application/json" \\
     -d '{"text": "System notification: All services running"}'
+
+What FChat received:   curl http://127.0.0.1:${FCHAT_PORT}/_sim/messages
+A message's status:    curl http://127.0.0.1:${API_PORT}/webhooks/MY_TOKEN/messages/<context id>
 
 Ctrl-C stops everything.
 MSG

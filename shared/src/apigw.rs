@@ -17,7 +17,9 @@ pub fn request_from_event(event: ApiGatewayV2httpRequest) -> Result<HttpRequest,
     let headers = event
         .headers
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect();
     let body = match (event.body, event.is_base64_encoded) {
         (None, _) => Vec::new(),
@@ -61,7 +63,10 @@ mod tests {
         assert_eq!(request.method, "POST");
         assert_eq!(request.path, "/webhooks/MY_TOKEN/fchat");
         assert_eq!(request.header("Idempotency-Key"), Some("order-42"));
-        assert_eq!(request.body, br#"{"email": "user@example.com", "text": "Hello!"}"#);
+        assert_eq!(
+            request.body,
+            br#"{"email": "user@example.com", "text": "Hello!"}"#
+        );
     }
 
     #[test]

@@ -59,7 +59,11 @@ pub fn delivery(
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(10),
     );
-    let fchat = FChatClient::new(&config.fchat.api_url, &config.fchat.bot_token, fchat_timeout)?;
+    let fchat = FChatClient::new(
+        &config.fchat.api_url,
+        &config.fchat.bot_token,
+        fchat_timeout,
+    )?;
     let delivery = Delivery {
         contexts: store.clone(),
         groups: store.clone(),

@@ -37,7 +37,9 @@ impl std::fmt::Debug for FChatConfig {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("configuration: {0} is not set; the deployment (template.yaml) or the local stack sets it")]
+    #[error(
+        "configuration: {0} is not set; the deployment (template.yaml) or the local stack sets it"
+    )]
     Missing(&'static str),
     #[error("configuration: {0} must be {1}")]
     Invalid(&'static str, &'static str),
@@ -65,7 +67,10 @@ impl Config {
                 .parse()
                 .ok()
                 .filter(|s| *s > 0)
-                .ok_or(ConfigError::Invalid("DELIVERY_TIMEOUT_SECONDS", "a positive whole number"))?,
+                .ok_or(ConfigError::Invalid(
+                    "DELIVERY_TIMEOUT_SECONDS",
+                    "a positive whole number",
+                ))?,
         };
         let max_retry_delay = match vars.get("DELIVERY_MAX_RETRY_DELAY_SECONDS") {
             None => crate::delivery::MAX_RETRY_DELAY,
@@ -120,13 +125,25 @@ mod tests {
         assert_eq!(config.delivery_lease, Duration::from_secs(30));
         assert!(!format!("{config:?}").contains("bot_token: \"t\""));
         vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "0".into());
-        assert!(matches!(Config::from_vars(&vars), Err(ConfigError::Invalid(..))));
+        assert!(matches!(
+            Config::from_vars(&vars),
+            Err(ConfigError::Invalid(..))
+        ));
         vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "45".into());
         vars.insert("FCHAT_API_URL".into(), "ftp://x".into());
-        assert!(matches!(Config::from_vars(&vars), Err(ConfigError::Invalid(..))));
+        assert!(matches!(
+            Config::from_vars(&vars),
+            Err(ConfigError::Invalid(..))
+        ));
         vars.insert("FCHAT_API_URL".into(), "https://fchat.example.com".into());
-        assert_eq!(Config::from_vars(&vars).unwrap().delivery_lease, Duration::from_secs(45));
+        assert_eq!(
+            Config::from_vars(&vars).unwrap().delivery_lease,
+            Duration::from_secs(45)
+        );
         vars.insert("USERS_TABLE".into(), " ".into());
-        assert_eq!(Config::from_vars(&vars), Err(ConfigError::Missing("USERS_TABLE")));
+        assert_eq!(
+            Config::from_vars(&vars),
+            Err(ConfigError::Missing("USERS_TABLE"))
+        );
     }
 }

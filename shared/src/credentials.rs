@@ -59,7 +59,9 @@ mod tests {
         let b = generate_token();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 
     #[test]
@@ -76,7 +78,13 @@ mod tests {
     fn webhook_secrets_have_the_standard_prefix() {
         let secret = generate_webhook_secret();
         let raw = secret.strip_prefix("whsec_").unwrap();
-        assert_eq!(base64::engine::general_purpose::STANDARD.decode(raw).unwrap().len(), 32);
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .unwrap()
+                .len(),
+            32
+        );
     }
 
     #[test]

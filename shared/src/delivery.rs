@@ -13,8 +13,8 @@ use crate::domain::{Target, User};
 use crate::job::{Job, JobKind};
 use crate::message::MessageContent;
 use crate::ports::{
-    AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, OutgoingMessage,
-    SendClaim, StoreError, UserStore,
+    AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, OutgoingMessage, SendClaim,
+    StoreError, UserStore,
 };
 
 /// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`].
@@ -47,13 +47,19 @@ pub enum JobOutcome {
 
 /// Why an attempt did not send.
 enum Stop {
-    Retry { error: String, retry_after: Option<u64> },
+    Retry {
+        error: String,
+        retry_after: Option<u64>,
+    },
     Fail(String),
 }
 
 impl From<StoreError> for Stop {
     fn from(error: StoreError) -> Self {
-        Stop::Retry { error: error.to_string(), retry_after: None }
+        Stop::Retry {
+            error: error.to_string(),
+            retry_after: None,
+        }
     }
 }
 
@@ -72,7 +78,11 @@ impl Delivery {
         match &outcome {
             JobOutcome::Done => {}
             JobOutcome::RetryAfter(delay) => {
-                tracing::info!(context_id, delay_s = delay.as_secs(), "delivery will be retried")
+                tracing::info!(
+                    context_id,
+                    delay_s = delay.as_secs(),
+                    "delivery will be retried"
+                )
             }
             JobOutcome::Unprocessable(error) => {
                 tracing::error!(context_id, error, "delivery cannot proceed")
@@ -85,14 +95,24 @@ impl Delivery {
         let now = self.clock.now();
         let context_id = job.context_id().to_owned();
         let lease_until = now + self.lease.as_secs().max(1);
-        let context = match self.contexts.begin_sending(&context_id, now, lease_until).await {
+        let context = match self
+            .contexts
+            .begin_sending(&context_id, now, lease_until)
+            .await
+        {
             Ok(SendClaim::Claimed(context)) => context,
             Ok(SendClaim::Settled(status)) => {
-                tracing::info!(context_id, status = status.as_str(), "already settled; nothing sent");
+                tracing::info!(
+                    context_id,
+                    status = status.as_str(),
+                    "already settled; nothing sent"
+                );
                 return JobOutcome::Done;
             }
             Ok(SendClaim::Leased(until)) => {
-                return JobOutcome::RetryAfter(Duration::from_secs(until.saturating_sub(now).max(1)))
+                return JobOutcome::RetryAfter(Duration::from_secs(
+                    until.saturating_sub(now).max(1),
+                ))
             }
             Ok(SendClaim::Gone) => {
                 tracing::warn!(context_id, "the context expired before delivery; not sent");
@@ -104,53 +124,93 @@ impl Delivery {
             }
         };
         let (target, content) = match job.kind {
-            JobKind::SendGroup { group_id, content, .. } => (Target::Group(group_id), content),
+            JobKind::SendGroup {
+                group_id, content, ..
+            } => (Target::Group(group_id), content),
             JobKind::SendUser { email, content, .. } => (Target::User(email), content),
         };
         let attempt = self.attempt(&target, content, &context_id).await;
         let (outcome, answer) = match attempt {
             Ok(message_id) => {
                 tracing::info!(context_id, fchat_message_id = %message_id, attempts = context.attempts, "sent");
-                (AttemptOutcome::Sent { fchat_message_id: message_id }, JobOutcome::Done)
+                (
+                    AttemptOutcome::Sent {
+                        fchat_message_id: message_id,
+                    },
+                    JobOutcome::Done,
+                )
             }
             Err(Stop::Retry { error, retry_after }) => {
                 let delay = retry_delay(context.attempts, retry_after, self.max_retry_delay);
-                (AttemptOutcome::WillRetry { error }, JobOutcome::RetryAfter(delay))
+                (
+                    AttemptOutcome::WillRetry { error },
+                    JobOutcome::RetryAfter(delay),
+                )
             }
             Err(Stop::Fail(error)) => {
                 tracing::warn!(context_id, error, "delivery failed for good");
                 (AttemptOutcome::Failed { error }, JobOutcome::Done)
             }
         };
-        if let Err(error) = self.contexts.finish_sending(&context_id, &outcome, self.clock.now()).await {
+        if let Err(error) = self
+            .contexts
+            .finish_sending(&context_id, &outcome, self.clock.now())
+            .await
+        {
             // The lease runs out and the job comes back; a sent message is not shown twice
             // because FChat keys it by the context id.
             tracing::error!(%error, context_id, "the outcome could not be recorded");
-            return JobOutcome::RetryAfter(retry_delay(context.attempts, None, self.max_retry_delay));
+            return JobOutcome::RetryAfter(retry_delay(
+                context.attempts,
+                None,
+                self.max_retry_delay,
+            ));
         }
         answer
     }
 
-    async fn attempt(&self, target: &Target, content: MessageContent, context_id: &str) -> Result<String, Stop> {
+    async fn attempt(
+        &self,
+        target: &Target,
+        content: MessageContent,
+        context_id: &str,
+    ) -> Result<String, Stop> {
         let chat_id = match target {
             Target::Group(group_id) => {
                 let group = self.groups.group(group_id).await?;
                 match group {
                     None => return Err(Stop::Fail(format!("group {group_id} was deleted"))),
-                    Some(group) if !group.active => return Err(Stop::Fail(format!("group {group_id} is not active"))),
+                    Some(group) if !group.active => {
+                        return Err(Stop::Fail(format!("group {group_id} is not active")))
+                    }
                     Some(group) => match group.beatchat_id.filter(|id| !id.trim().is_empty()) {
                         Some(id) => id,
-                        None => return Err(Stop::Fail(format!("group {group_id} has no beatchat id"))),
+                        None => {
+                            return Err(Stop::Fail(format!("group {group_id} has no beatchat id")))
+                        }
                     },
                 }
             }
             Target::User(email) => self.fchat_user_id(email).await?,
         };
-        let message = OutgoingMessage { chat_id, content, client_message_id: context_id.to_owned() };
-        self.fchat.send_message(&message).await.map_err(|error| match error {
-            FChatError::Transient { reason, retry_after } => Stop::Retry { error: reason, retry_after },
-            FChatError::Permanent { reason } => Stop::Fail(reason),
-        })
+        let message = OutgoingMessage {
+            chat_id,
+            content,
+            client_message_id: context_id.to_owned(),
+        };
+        self.fchat
+            .send_message(&message)
+            .await
+            .map_err(|error| match error {
+                FChatError::Transient {
+                    reason,
+                    retry_after,
+                } => Stop::Retry {
+                    error: reason,
+                    retry_after,
+                },
+                FChatError::Permanent { reason } => Stop::Fail(reason),
+            })
     }
 
     /// The user's FChat id, from the gateway's users table or, the first time, from FChat
@@ -173,7 +233,13 @@ impl Delivery {
                 Ok(found.id)
             }
             Ok(None) => Err(Stop::Fail(format!("User {email} not found!"))),
-            Err(FChatError::Transient { reason, retry_after }) => Err(Stop::Retry { error: reason, retry_after }),
+            Err(FChatError::Transient {
+                reason,
+                retry_after,
+            }) => Err(Stop::Retry {
+                error: reason,
+                retry_after,
+            }),
             Err(FChatError::Permanent { reason }) => Err(Stop::Fail(reason)),
         }
     }
@@ -193,7 +259,11 @@ pub struct QueuedJob {
 /// Puts a received message back on the queue after a delay (SQS: its visibility timeout).
 #[async_trait::async_trait]
 pub trait Redelivery: Send + Sync {
-    async fn redeliver_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), StoreError>;
+    async fn redeliver_after(
+        &self,
+        receipt_handle: &str,
+        delay: Duration,
+    ) -> Result<(), StoreError>;
 }
 
 /// Delivers a batch concurrently and answers the ids of the messages that stay on the queue
@@ -254,11 +324,20 @@ mod tests {
     fn retry_delays_grow_with_jitter_and_honour_retry_after() {
         for _ in 0..50 {
             let first = retry_delay(1, None, MAX_RETRY_DELAY);
-            assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2), "{first:?}");
+            assert!(
+                first >= Duration::from_secs(1) && first <= Duration::from_secs(2),
+                "{first:?}"
+            );
             let fourth = retry_delay(4, None, MAX_RETRY_DELAY);
-            assert!(fourth >= Duration::from_secs(8) && fourth <= Duration::from_secs(16), "{fourth:?}");
+            assert!(
+                fourth >= Duration::from_secs(8) && fourth <= Duration::from_secs(16),
+                "{fourth:?}"
+            );
             assert!(retry_delay(40, None, MAX_RETRY_DELAY) <= MAX_RETRY_DELAY);
-            assert_eq!(retry_delay(9, None, Duration::from_secs(1)), Duration::from_secs(1));
+            assert_eq!(
+                retry_delay(9, None, Duration::from_secs(1)),
+                Duration::from_secs(1)
+            );
             assert!(retry_delay(1, Some(30), MAX_RETRY_DELAY) >= Duration::from_secs(30));
         }
     }
@@ -294,10 +373,20 @@ mod tests {
         async fn context_record(&self, id: &str) -> Result<Option<Context>, StoreError> {
             self.inner.context_record(id).await
         }
-        async fn begin_sending(&self, id: &str, now: u64, lease: u64) -> Result<SendClaim, StoreError> {
+        async fn begin_sending(
+            &self,
+            id: &str,
+            now: u64,
+            lease: u64,
+        ) -> Result<SendClaim, StoreError> {
             self.inner.begin_sending(id, now, lease).await
         }
-        async fn finish_sending(&self, id: &str, o: &AttemptOutcome, now: u64) -> Result<bool, StoreError> {
+        async fn finish_sending(
+            &self,
+            id: &str,
+            o: &AttemptOutcome,
+            now: u64,
+        ) -> Result<bool, StoreError> {
             if self.broken.load(Ordering::SeqCst) {
                 return Err(StoreError::Unavailable("the function crashed".into()));
             }
@@ -315,14 +404,25 @@ mod tests {
 
     async fn world() -> World {
         let store = Arc::new(MemoryStore::default());
-        for (id, beatchat, active) in [("ops", Some("beatchat-1"), true), ("archive", Some("beatchat-2"), false)] {
-            let group = Group { id: id.into(), beatchat_id: beatchat.map(Into::into), active, name: None };
+        for (id, beatchat, active) in [
+            ("ops", Some("beatchat-1"), true),
+            ("archive", Some("beatchat-2"), false),
+        ] {
+            let group = Group {
+                id: id.into(),
+                beatchat_id: beatchat.map(Into::into),
+                active,
+                name: None,
+            };
             store.put_group(&group).await.unwrap();
         }
         let fchat = Arc::new(MemoryFChat::default());
         fchat.add_user("known@example.com", "fchat-7");
         let clock = Arc::new(FixedClock::at(NOW));
-        let forgetful = Arc::new(Forgetful { inner: store.clone(), broken: AtomicBool::new(false) });
+        let forgetful = Arc::new(Forgetful {
+            inner: store.clone(),
+            broken: AtomicBool::new(false),
+        });
         let delivery = Delivery {
             contexts: forgetful.clone(),
             groups: store.clone(),
@@ -332,7 +432,13 @@ mod tests {
             lease: Duration::from_secs(30),
             max_retry_delay: MAX_RETRY_DELAY,
         };
-        World { delivery, store, forgetful, fchat, clock }
+        World {
+            delivery,
+            store,
+            forgetful,
+            fchat,
+            clock,
+        }
     }
 
     impl World {
@@ -354,11 +460,24 @@ mod tests {
             self.store.create_context(&context).await.unwrap();
             let content = MessageContent {
                 text: "Approve?".into(),
-                keyboard: vec![vec![Button { text: "Yes".into(), callback_data: json!({"a": 1}) }]],
+                keyboard: vec![vec![Button {
+                    text: "Yes".into(),
+                    callback_data: json!({"a": 1}),
+                }]],
             };
             let kind = match target {
-                Target::Group(group_id) => JobKind::SendGroup { context_id: id.into(), app: "alerts".into(), group_id, content },
-                Target::User(email) => JobKind::SendUser { context_id: id.into(), app: "alerts".into(), email, content },
+                Target::Group(group_id) => JobKind::SendGroup {
+                    context_id: id.into(),
+                    app: "alerts".into(),
+                    group_id,
+                    content,
+                },
+                Target::User(email) => JobKind::SendUser {
+                    context_id: id.into(),
+                    app: "alerts".into(),
+                    email,
+                    content,
+                },
             };
             Job::new(kind).to_json()
         }
@@ -369,7 +488,10 @@ mod tests {
     }
 
     fn transient(retry_after: Option<u64>) -> FChatError {
-        FChatError::Transient { reason: "503 Service Unavailable".into(), retry_after }
+        FChatError::Transient {
+            reason: "503 Service Unavailable".into(),
+            retry_after,
+        }
     }
 
     #[tokio::test]
@@ -391,14 +513,18 @@ mod tests {
     #[tokio::test]
     async fn a_user_known_to_fchat_but_not_to_the_gateway_is_created_then_messaged() {
         let w = world().await;
-        let job = w.accepted("c1", Target::User("known@example.com".into())).await;
+        let job = w
+            .accepted("c1", Target::User("known@example.com".into()))
+            .await;
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         assert_eq!(w.fchat.shown()[0].1.chat_id, "fchat-7");
         let user = w.store.user("known@example.com").await.unwrap().unwrap();
         assert_eq!((user.fchat_id.as_str(), user.created_at), ("fchat-7", NOW));
 
         // The second message needs no lookup.
-        let job = w.accepted("c2", Target::User("known@example.com".into())).await;
+        let job = w
+            .accepted("c2", Target::User("known@example.com".into()))
+            .await;
         w.delivery.deliver(&job).await;
         assert_eq!(w.fchat.lookups(), 1);
         assert_eq!(w.fchat.shown().len(), 2);
@@ -407,11 +533,16 @@ mod tests {
     #[tokio::test]
     async fn a_user_fchat_does_not_know_fails_the_message_for_good() {
         let w = world().await;
-        let job = w.accepted("c1", Target::User("nobody@example.com".into())).await;
+        let job = w
+            .accepted("c1", Target::User("nobody@example.com".into()))
+            .await;
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         let context = w.context("c1").await;
         assert_eq!(context.status, DeliveryStatus::Failed);
-        assert_eq!(context.last_error.as_deref(), Some("User nobody@example.com not found!"));
+        assert_eq!(
+            context.last_error.as_deref(),
+            Some("User nobody@example.com not found!")
+        );
         assert_eq!(w.fchat.send_calls(), 0);
     }
 
@@ -420,24 +551,36 @@ mod tests {
         let w = world().await;
         w.fchat.fail_next([transient(Some(20))]);
         let job = w.accepted("c1", Target::Group("ops".into())).await;
-        let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job).await else { panic!("not retried") };
+        let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job).await else {
+            panic!("not retried")
+        };
         assert!(delay >= Duration::from_secs(20));
         let waiting = w.context("c1").await;
-        assert_eq!((waiting.status, waiting.last_error.as_deref()), (DeliveryStatus::Queued, Some("503 Service Unavailable")));
+        assert_eq!(
+            (waiting.status, waiting.last_error.as_deref()),
+            (DeliveryStatus::Queued, Some("503 Service Unavailable"))
+        );
 
         w.clock.advance(20);
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         let context = w.context("c1").await;
-        assert_eq!((context.status, context.attempts), (DeliveryStatus::Sent, 2));
+        assert_eq!(
+            (context.status, context.attempts),
+            (DeliveryStatus::Sent, 2)
+        );
     }
 
     #[tokio::test]
     async fn three_server_errors_then_success_show_exactly_one_message() {
         let w = world().await;
-        w.fchat.fail_next([transient(None), transient(None), transient(None)]);
+        w.fchat
+            .fail_next([transient(None), transient(None), transient(None)]);
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         for _ in 0..3 {
-            assert!(matches!(w.delivery.deliver(&job).await, JobOutcome::RetryAfter(_)));
+            assert!(matches!(
+                w.delivery.deliver(&job).await,
+                JobOutcome::RetryAfter(_)
+            ));
         }
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         assert_eq!(w.fchat.shown().len(), 1);
@@ -448,12 +591,17 @@ mod tests {
     #[tokio::test]
     async fn a_permanent_refusal_fails_the_message_without_retry() {
         let w = world().await;
-        w.fchat.fail_next([FChatError::Permanent { reason: "400 Bad Request: chat not found".into() }]);
+        w.fchat.fail_next([FChatError::Permanent {
+            reason: "400 Bad Request: chat not found".into(),
+        }]);
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         let context = w.context("c1").await;
         assert_eq!(context.status, DeliveryStatus::Failed);
-        assert_eq!(context.last_error.as_deref(), Some("400 Bad Request: chat not found"));
+        assert_eq!(
+            context.last_error.as_deref(),
+            Some("400 Bad Request: chat not found")
+        );
         // A duplicate of the job changes nothing.
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         assert_eq!(w.fchat.send_calls(), 1);
@@ -464,7 +612,10 @@ mod tests {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("archive".into())).await;
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
-        assert_eq!(w.context("c1").await.last_error.as_deref(), Some("group archive is not active"));
+        assert_eq!(
+            w.context("c1").await.last_error.as_deref(),
+            Some("group archive is not active")
+        );
         let job = w.accepted("c2", Target::Group("gone".into())).await;
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         assert_eq!(w.context("c2").await.status, DeliveryStatus::Failed);
@@ -486,19 +637,27 @@ mod tests {
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         // FChat shows the message, then the attempt dies before recording it.
         w.forgetful.broken.store(true, Ordering::SeqCst);
-        assert!(matches!(w.delivery.deliver(&job).await, JobOutcome::RetryAfter(_)));
+        assert!(matches!(
+            w.delivery.deliver(&job).await,
+            JobOutcome::RetryAfter(_)
+        ));
         w.forgetful.broken.store(false, Ordering::SeqCst);
         assert_eq!(w.context("c1").await.status, DeliveryStatus::Sending);
 
         // While the lease holds, a redelivered copy waits.
-        let JobOutcome::RetryAfter(wait) = w.delivery.deliver(&job).await else { panic!("not leased") };
+        let JobOutcome::RetryAfter(wait) = w.delivery.deliver(&job).await else {
+            panic!("not leased")
+        };
         assert!(wait <= Duration::from_secs(30));
         // After it, the job is taken over; FChat recognises the context id.
         w.clock.advance(31);
         assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
         assert_eq!(w.fchat.shown().len(), 1);
         assert_eq!(w.fchat.send_calls(), 2);
-        assert_eq!(w.context("c1").await.fchat_message_id.as_deref(), Some("m-1"));
+        assert_eq!(
+            w.context("c1").await.fchat_message_id.as_deref(),
+            Some("m-1")
+        );
     }
 
     #[tokio::test]
@@ -526,10 +685,16 @@ mod tests {
     async fn a_batch_reports_only_its_poison_and_retried_jobs() {
         let w = world().await;
         let good = w.accepted("c1", Target::Group("ops".into())).await;
-        let also_good = w.accepted("c2", Target::User("known@example.com".into())).await;
+        let also_good = w
+            .accepted("c2", Target::User("known@example.com".into()))
+            .await;
         let blocked = w.accepted("c3", Target::Group("ops".into())).await;
         w.store.begin_sending("c3", NOW, NOW + 30).await.unwrap();
-        let job = |id: &str, body: &str| QueuedJob { message_id: id.into(), receipt_handle: format!("r-{id}"), body: body.into() };
+        let job = |id: &str, body: &str| QueuedJob {
+            message_id: id.into(),
+            receipt_handle: format!("r-{id}"),
+            body: body.into(),
+        };
         let batch = [
             job("1", &good),
             job("2", "{\"v\":1,\"kind\":\"nonsense\"}"),

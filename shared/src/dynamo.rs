@@ -113,7 +113,10 @@ impl AppStore for DynamoStore {
         if let Some(group) = &app.group_id {
             item.insert("group_id".into(), s(group));
         }
-        item.insert("user_messaging".into(), AttributeValue::Bool(app.user_messaging));
+        item.insert(
+            "user_messaging".into(),
+            AttributeValue::Bool(app.user_messaging),
+        );
         if let Some(url) = &app.webhook_url {
             item.insert("webhook_url".into(), s(url));
         }
@@ -137,10 +140,9 @@ fn app_from_item(item: &Item) -> Result<App, StoreError> {
         user_messaging: flag(item, "user_messaging", false),
         webhook_url: optional_text(item, "webhook_url"),
         webhook_secrets: match item.get("webhook_secrets") {
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .filter_map(|v| v.as_s().ok().cloned())
-                .collect(),
+            Some(AttributeValue::L(list)) => {
+                list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+            }
             _ => Vec::new(),
         },
         context_ttl_seconds: optional_number(item, "context_ttl_seconds")?
@@ -257,7 +259,10 @@ impl ContextStore for DynamoStore {
     }
 
     async fn context(&self, id: &str, now: UnixTime) -> Result<Option<Context>, StoreError> {
-        Ok(self.context_record(id).await?.filter(|c| c.expires_at > now))
+        Ok(self
+            .context_record(id)
+            .await?
+            .filter(|c| c.expires_at > now))
     }
 
     async fn delete_context(&self, id: &str) -> Result<(), StoreError> {
@@ -364,7 +369,10 @@ impl ContextStore for DynamoStore {
                 let Some(context) = self.context_record(id).await? else {
                     return Ok(SendClaim::Gone);
                 };
-                let unsettled = matches!(context.status, DeliveryStatus::Queued | DeliveryStatus::Sending);
+                let unsettled = matches!(
+                    context.status,
+                    DeliveryStatus::Queued | DeliveryStatus::Sending
+                );
                 if context.expires_at <= now {
                     if unsettled {
                         self.settle(id, DeliveryStatus::Expired, None, now).await?;
@@ -372,9 +380,13 @@ impl ContextStore for DynamoStore {
                     return Ok(SendClaim::Gone);
                 }
                 Ok(match (context.status, context.lease_until) {
-                    (DeliveryStatus::Sending, Some(until)) if until > now => SendClaim::Leased(until),
+                    (DeliveryStatus::Sending, Some(until)) if until > now => {
+                        SendClaim::Leased(until)
+                    }
                     // The lease ran out between the write and the read: the next try claims it.
-                    (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => SendClaim::Leased(now + 1),
+                    (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
+                        SendClaim::Leased(now + 1)
+                    }
                     (settled, _) => SendClaim::Settled(settled),
                 })
             }

@@ -49,7 +49,9 @@ impl FChatClient {
         let answer: Answer = serde_json::from_slice(&body).unwrap_or(Answer {
             ok: false,
             result: Value::Null,
-            description: Some(format!("HTTP {status} with a body that is not FChat's JSON")),
+            description: Some(format!(
+                "HTTP {status} with a body that is not FChat's JSON"
+            )),
             parameters: None,
         });
         if (200..300).contains(&status) && answer.ok {
@@ -91,15 +93,23 @@ impl FChat for FChatClient {
             "client_message_id": message.client_message_id,
         });
         if !message.content.keyboard.is_empty() {
-            body["reply_markup"] = json!({"inline_keyboard": wire_keyboard(&message.content.keyboard)});
+            body["reply_markup"] =
+                json!({"inline_keyboard": wire_keyboard(&message.content.keyboard)});
         }
         let result = self
-            .call(self.http.post(format!("{}/sendMessage", self.base_url)).json_body(&body))
+            .call(
+                self.http
+                    .post(format!("{}/sendMessage", self.base_url))
+                    .json_body(&body),
+            )
             .await?;
         match &result["message_id"] {
             Value::String(id) => Ok(id.clone()),
             Value::Number(id) => Ok(id.to_string()),
-            _ => Err(transient("FChat answered without a message_id".into(), None)),
+            _ => Err(transient(
+                "FChat answered without a message_id".into(),
+                None,
+            )),
         }
     }
 
@@ -113,7 +123,12 @@ impl FChat for FChatClient {
                 id: match &result["id"] {
                     Value::String(id) => id.clone(),
                     Value::Number(id) => id.to_string(),
-                    _ => return Err(transient("FChat answered a user without an id".into(), None)),
+                    _ => {
+                        return Err(transient(
+                            "FChat answered a user without an id".into(),
+                            None,
+                        ))
+                    }
                 },
                 email: result["email"].as_str().unwrap_or(email).to_lowercase(),
                 name: result["name"].as_str().map(str::to_owned),
@@ -197,8 +212,14 @@ mod tests {
     #[test]
     fn keyboards_keep_their_rows() {
         let keyboard = vec![
-            vec![Button { text: "Yes".into(), callback_data: json!({"a": 1}) }],
-            vec![Button { text: "No".into(), callback_data: json!("no") }],
+            vec![Button {
+                text: "Yes".into(),
+                callback_data: json!({"a": 1}),
+            }],
+            vec![Button {
+                text: "No".into(),
+                callback_data: json!("no"),
+            }],
         ];
         assert_eq!(
             wire_keyboard(&keyboard),

@@ -173,11 +173,16 @@ mod tests {
     fn routes_follow_the_contract() {
         assert_eq!(
             Route::parse("POST", "/MY_APP/MY_TOKEN"),
-            Ok(Route::GroupMessage { app: "MY_APP".into(), token: "MY_TOKEN".into() })
+            Ok(Route::GroupMessage {
+                app: "MY_APP".into(),
+                token: "MY_TOKEN".into()
+            })
         );
         assert_eq!(
             Route::parse("POST", "/MY_TOKEN/fchat"),
-            Ok(Route::UserMessage { token: "MY_TOKEN".into() })
+            Ok(Route::UserMessage {
+                token: "MY_TOKEN".into()
+            })
         );
     }
 
@@ -185,7 +190,10 @@ mod tests {
     fn the_webhooks_base_path_is_accepted() {
         assert_eq!(
             Route::parse("POST", "/webhooks/MY_APP/MY_TOKEN"),
-            Ok(Route::GroupMessage { app: "MY_APP".into(), token: "MY_TOKEN".into() })
+            Ok(Route::GroupMessage {
+                app: "MY_APP".into(),
+                token: "MY_TOKEN".into()
+            })
         );
         assert_eq!(
             Route::parse("post", "/webhooks/T/fchat"),
@@ -194,7 +202,10 @@ mod tests {
         // An app may itself be called "webhooks".
         assert_eq!(
             Route::parse("POST", "/webhooks/T"),
-            Ok(Route::GroupMessage { app: "webhooks".into(), token: "T".into() })
+            Ok(Route::GroupMessage {
+                app: "webhooks".into(),
+                token: "T".into()
+            })
         );
     }
 
@@ -202,13 +213,34 @@ mod tests {
     fn unknown_paths_and_methods_are_refused() {
         assert_eq!(
             Route::parse("GET", "/webhooks/T/messages/c1"),
-            Ok(Route::MessageStatus { token: "T".into(), context_id: "c1".into() })
+            Ok(Route::MessageStatus {
+                token: "T".into(),
+                context_id: "c1".into()
+            })
         );
-        assert_eq!(Route::parse("POST", "/T/messages/c1"), Err(ApiError::MethodNotAllowed("GET")));
-        for path in ["/", "/one", "/a/b/c", "/a//", "//b", "/a/b/c/d", "/t/messages//x"] {
-            assert_eq!(Route::parse("POST", path), Err(ApiError::RouteNotFound), "{path}");
+        assert_eq!(
+            Route::parse("POST", "/T/messages/c1"),
+            Err(ApiError::MethodNotAllowed("GET"))
+        );
+        for path in [
+            "/",
+            "/one",
+            "/a/b/c",
+            "/a//",
+            "//b",
+            "/a/b/c/d",
+            "/t/messages//x",
+        ] {
+            assert_eq!(
+                Route::parse("POST", path),
+                Err(ApiError::RouteNotFound),
+                "{path}"
+            );
         }
-        assert_eq!(Route::parse("GET", "/a/b"), Err(ApiError::MethodNotAllowed("POST")));
+        assert_eq!(
+            Route::parse("GET", "/a/b"),
+            Err(ApiError::MethodNotAllowed("POST"))
+        );
         let response = HttpResponse::error(&ApiError::MethodNotAllowed("POST"));
         assert_eq!(response.status, 405);
         assert!(response.headers.contains(&("allow".into(), "POST".into())));

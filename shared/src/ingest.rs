@@ -188,7 +188,12 @@ impl Ingest {
             return Ok(());
         }
         let now = self.clock.now();
-        if self.users.known_unknown(email, now).await.map_err(internal)? {
+        if self
+            .users
+            .known_unknown(email, now)
+            .await
+            .map_err(internal)?
+        {
             return Err(ApiError::UserNotFound(email.to_owned()));
         }
         match self.fchat.find_user(email).await {
@@ -352,7 +357,9 @@ fn job_kind(context: &Context, content: MessageContent) -> JobKind {
 fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
     match request.header(IDEMPOTENCY_HEADER) {
         None => Ok(None),
-        Some(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+        Some(key)
+            if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
             Ok(Some(key))
         }
         Some(_) => Err(ApiError::IdempotencyKeyInvalid),
@@ -422,7 +429,10 @@ mod tests {
             app("sleepy", "tok-sleepy", Some("archive"), false),
             app("nameless", "tok-nameless", Some("no-beatchat"), false),
             app("grouponly", "tok-grouponly", Some("ops"), false),
-            App { active: false, ..app("disabled", "tok-disabled", Some("ops"), true) },
+            App {
+                active: false,
+                ..app("disabled", "tok-disabled", Some("ops"), true)
+            },
         ] {
             store.put_app(&a).await.unwrap();
         }
@@ -448,7 +458,13 @@ mod tests {
             fchat: fchat.clone(),
             clock: clock.clone(),
         };
-        World { ingest, store, queue, fchat, clock }
+        World {
+            ingest,
+            store,
+            queue,
+            fchat,
+            clock,
+        }
     }
 
     fn post(path: &str, body: Value) -> HttpRequest {
@@ -466,11 +482,17 @@ mod tests {
     }
 
     fn answer(response: &HttpResponse) -> (u16, Value) {
-        (response.status, serde_json::from_str(&response.body).unwrap())
+        (
+            response.status,
+            serde_json::from_str(&response.body).unwrap(),
+        )
     }
 
     fn error(status: u16, description: &str) -> (u16, Value) {
-        (status, json!({"ok": false, "error_code": status, "description": description}))
+        (
+            status,
+            json!({"ok": false, "error_code": status, "description": description}),
+        )
     }
 
     impl World {
@@ -489,7 +511,10 @@ mod tests {
     async fn a_group_message_writes_a_context_and_queues_one_job() {
         let w = world().await;
         let (status, body) = w
-            .send(post("/alerts/tok-alerts", json!({"text": "disk full", "parameters": {"host": "db1"}})))
+            .send(post(
+                "/alerts/tok-alerts",
+                json!({"text": "disk full", "parameters": {"host": "db1"}}),
+            ))
             .await;
         assert_eq!(status, 200);
         assert_eq!(body["description"], "Message sent to queue");
@@ -511,7 +536,10 @@ mod tests {
                 context_id: id.into(),
                 app: "alerts".into(),
                 group_id: "ops".into(),
-                content: MessageContent { text: "disk full".into(), keyboard: vec![] },
+                content: MessageContent {
+                    text: "disk full".into(),
+                    keyboard: vec![]
+                },
             })]
         );
     }
@@ -536,26 +564,69 @@ mod tests {
         };
         assert_eq!(email, "user@example.com");
         assert_eq!(content.keyboard[0].len(), 2);
-        assert_eq!(w.store.contexts()[0].target, Target::User("user@example.com".into()));
+        assert_eq!(
+            w.store.contexts()[0].target,
+            Target::User("user@example.com".into())
+        );
     }
 
     #[tokio::test]
     async fn every_group_error_of_the_contract_answers_its_status_and_changes_nothing() {
         let text = json!({"text": "hello"});
         let cases = [
-            ("/nobody/tok-alerts", text.clone(), error(404, "Channel or token not found")),
-            ("/alerts/wrong-token", text.clone(), error(404, "Channel or token not found")),
-            ("/disabled/tok-disabled", text.clone(), error(404, "Channel or token not found")),
-            ("/groupless/tok-groupless", text.clone(), error(404, "Application does not have a group assigned")),
-            ("/orphan/tok-orphan", text.clone(), error(404, "Group not found")),
-            ("/sleepy/tok-sleepy", text.clone(), error(400, "Bad Request: group is not active")),
-            ("/nameless/tok-nameless", text.clone(), error(400, "Bad Request: beatchat group id not found")),
-            ("/alerts/tok-alerts", json!({"text": ""}), error(400, "Bad Request: message text is empty")),
-            ("/alerts/tok-alerts", json!({"text": "x".repeat(2001)}), error(400, "Bad Request: message is too long")),
+            (
+                "/nobody/tok-alerts",
+                text.clone(),
+                error(404, "Channel or token not found"),
+            ),
+            (
+                "/alerts/wrong-token",
+                text.clone(),
+                error(404, "Channel or token not found"),
+            ),
+            (
+                "/disabled/tok-disabled",
+                text.clone(),
+                error(404, "Channel or token not found"),
+            ),
+            (
+                "/groupless/tok-groupless",
+                text.clone(),
+                error(404, "Application does not have a group assigned"),
+            ),
+            (
+                "/orphan/tok-orphan",
+                text.clone(),
+                error(404, "Group not found"),
+            ),
+            (
+                "/sleepy/tok-sleepy",
+                text.clone(),
+                error(400, "Bad Request: group is not active"),
+            ),
+            (
+                "/nameless/tok-nameless",
+                text.clone(),
+                error(400, "Bad Request: beatchat group id not found"),
+            ),
+            (
+                "/alerts/tok-alerts",
+                json!({"text": ""}),
+                error(400, "Bad Request: message text is empty"),
+            ),
+            (
+                "/alerts/tok-alerts",
+                json!({"text": "x".repeat(2001)}),
+                error(400, "Bad Request: message is too long"),
+            ),
         ];
         for (path, body, expected) in cases {
             let w = world().await;
-            assert_eq!(w.send(post(path, body.clone())).await, expected, "{path} {body}");
+            assert_eq!(
+                w.send(post(path, body.clone())).await,
+                expected,
+                "{path} {body}"
+            );
             w.assert_unchanged();
         }
     }
@@ -564,21 +635,72 @@ mod tests {
     async fn every_user_error_of_the_contract_answers_its_status_and_changes_nothing() {
         let thirty_one: Vec<Value> = (0..31).map(|i| json!({"text": format!("b{i}")})).collect();
         let cases = [
-            ("/wrong/fchat", json!({"email": "a@b.co", "text": "x"}), error(404, "channel or token not found")),
-            ("/tok-disabled/fchat", json!({"email": "a@b.co", "text": "x"}), error(404, "channel or token not found")),
-            ("/tok-grouponly/fchat", json!({"email": "a@b.co", "text": "x"}), error(404, "this app have not permission to send fchat message")),
-            ("/tok-alerts/fchat", json!({"text": "x"}), error(400, "Bad Request: email is empty")),
-            ("/tok-alerts/fchat", json!({"email": "a@b.co"}), error(400, "Bad Request: message text is empty")),
-            ("/tok-alerts/fchat", json!({"email": "a@b.co", "message": "ệ".repeat(2001)}), error(400, "Bad Request: message is too long")),
-            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": []}), error(400, "Bad Request: reply_markup must be a dictionary")),
-            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [1]}}), error(400, "Bad Request: inlineKeyboard must be a list of list of dicts")),
-            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [thirty_one]}}), error(400, "Limit 30 buttons")),
-            ("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "buttons": "a"}), error(400, "Bad Request: invalid request")),
-            ("/tok-alerts/fchat", json!({"email": "ghost@example.com", "text": "x"}), error(404, "User ghost@example.com not found!")),
+            (
+                "/wrong/fchat",
+                json!({"email": "a@b.co", "text": "x"}),
+                error(404, "channel or token not found"),
+            ),
+            (
+                "/tok-disabled/fchat",
+                json!({"email": "a@b.co", "text": "x"}),
+                error(404, "channel or token not found"),
+            ),
+            (
+                "/tok-grouponly/fchat",
+                json!({"email": "a@b.co", "text": "x"}),
+                error(404, "this app have not permission to send fchat message"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"text": "x"}),
+                error(400, "Bad Request: email is empty"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co"}),
+                error(400, "Bad Request: message text is empty"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co", "message": "ệ".repeat(2001)}),
+                error(400, "Bad Request: message is too long"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co", "text": "x", "reply_markup": []}),
+                error(400, "Bad Request: reply_markup must be a dictionary"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [1]}}),
+                error(
+                    400,
+                    "Bad Request: inlineKeyboard must be a list of list of dicts",
+                ),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [thirty_one]}}),
+                error(400, "Limit 30 buttons"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co", "text": "x", "buttons": "a"}),
+                error(400, "Bad Request: invalid request"),
+            ),
+            (
+                "/tok-alerts/fchat",
+                json!({"email": "ghost@example.com", "text": "x"}),
+                error(404, "User ghost@example.com not found!"),
+            ),
         ];
         for (path, body, expected) in cases {
             let w = world().await;
-            assert_eq!(w.send(post(path, body.clone())).await, expected, "{path} {body}");
+            assert_eq!(
+                w.send(post(path, body.clone())).await,
+                expected,
+                "{path} {body}"
+            );
             w.assert_unchanged();
         }
     }
@@ -593,16 +715,46 @@ mod tests {
             body: body.to_vec(),
         };
         let cases = [
-            (raw("/alerts/tok-alerts", b"{oops"), error(400, "Bad Request: body is not valid JSON")),
-            (raw("/tok-alerts/fchat", b"[]"), error(400, "Bad Request: body must be a JSON object")),
-            (raw("/tok-alerts/fchat", br#"{"email":"nope","text":"x"}"#), error(400, "Bad Request: email is not a valid email address")),
-            (raw("/tok-alerts/fchat", &vec![b' '; 70_000]), error(413, "Payload Too Large: body exceeds 65536 bytes")),
+            (
+                raw("/alerts/tok-alerts", b"{oops"),
+                error(400, "Bad Request: body is not valid JSON"),
+            ),
+            (
+                raw("/tok-alerts/fchat", b"[]"),
+                error(400, "Bad Request: body must be a JSON object"),
+            ),
+            (
+                raw("/tok-alerts/fchat", br#"{"email":"nope","text":"x"}"#),
+                error(400, "Bad Request: email is not a valid email address"),
+            ),
+            (
+                raw("/tok-alerts/fchat", &vec![b' '; 70_000]),
+                error(413, "Payload Too Large: body exceeds 65536 bytes"),
+            ),
             (raw("/a/b/c", b"{}"), error(404, "Not Found: no such route")),
-            (HttpRequest { method: "GET".into(), ..raw("/alerts/tok-alerts", b"") }, error(405, "Method Not Allowed: this route accepts POST only")),
-            (with_key(raw("/alerts/tok-alerts", br#"{"text":"x"}"#), "bad key"), error(400, "Bad Request: Idempotency-Key must be 1 to 255 printable ASCII characters")),
+            (
+                HttpRequest {
+                    method: "GET".into(),
+                    ..raw("/alerts/tok-alerts", b"")
+                },
+                error(405, "Method Not Allowed: this route accepts POST only"),
+            ),
+            (
+                with_key(raw("/alerts/tok-alerts", br#"{"text":"x"}"#), "bad key"),
+                error(
+                    400,
+                    "Bad Request: Idempotency-Key must be 1 to 255 printable ASCII characters",
+                ),
+            ),
         ];
         for (request, expected) in cases {
-            assert_eq!(w.send(request.clone()).await, expected, "{} {}", request.method, request.path);
+            assert_eq!(
+                w.send(request.clone()).await,
+                expected,
+                "{} {}",
+                request.method,
+                request.path
+            );
         }
         w.assert_unchanged();
     }
@@ -614,7 +766,10 @@ mod tests {
         let request = with_key(post("/alerts/tok-alerts", json!({"text": "x"})), "k-1");
         assert_eq!(
             w.send(request.clone()).await,
-            error(503, "Service Unavailable: the message could not be queued, please retry")
+            error(
+                503,
+                "Service Unavailable: the message could not be queued, please retry"
+            )
         );
         w.assert_unchanged();
 
@@ -628,20 +783,37 @@ mod tests {
     #[tokio::test]
     async fn a_retried_idempotent_request_returns_the_first_context_without_queueing() {
         let w = world().await;
-        let request = with_key(post("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "x", "parameters": {"n": 1}})), "order-7");
+        let request = with_key(
+            post(
+                "/tok-alerts/fchat",
+                json!({"email": "a@b.co", "text": "x", "parameters": {"n": 1}}),
+            ),
+            "order-7",
+        );
         let first = w.ingest.handle(&request).await;
         let again = w.ingest.handle(&request).await;
         assert_eq!(first.body, again.body);
-        assert!(again.headers.contains(&("idempotent-replayed".into(), "true".into())));
-        assert!(!first.headers.iter().any(|(name, _)| name == "idempotent-replayed"));
+        assert!(again
+            .headers
+            .contains(&("idempotent-replayed".into(), "true".into())));
+        assert!(!first
+            .headers
+            .iter()
+            .any(|(name, _)| name == "idempotent-replayed"));
         assert_eq!(w.queue.jobs().len(), 1);
         assert_eq!(w.store.contexts().len(), 1);
 
         // The same key with another body is refused.
-        let other = with_key(post("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "y"})), "order-7");
+        let other = with_key(
+            post("/tok-alerts/fchat", json!({"email": "a@b.co", "text": "y"})),
+            "order-7",
+        );
         assert_eq!(
             w.send(other).await,
-            error(422, "Unprocessable Entity: Idempotency-Key was already used with a different request")
+            error(
+                422,
+                "Unprocessable Entity: Idempotency-Key was already used with a different request"
+            )
         );
 
         // After 24 hours the key is forgotten.
@@ -655,9 +827,15 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_email_is_remembered_so_fchat_is_asked_once() {
         let w = world().await;
-        let request = post("/tok-alerts/fchat", json!({"email": "typo@example.con", "text": "x"}));
+        let request = post(
+            "/tok-alerts/fchat",
+            json!({"email": "typo@example.con", "text": "x"}),
+        );
         for _ in 0..3 {
-            assert_eq!(w.send(request.clone()).await, error(404, "User typo@example.con not found!"));
+            assert_eq!(
+                w.send(request.clone()).await,
+                error(404, "User typo@example.con not found!")
+            );
         }
         assert_eq!(w.fchat.lookups(), 1);
         w.assert_unchanged();
@@ -671,7 +849,12 @@ mod tests {
     async fn when_fchat_cannot_be_reached_the_message_is_accepted_for_delivery_to_decide() {
         let w = world().await;
         w.fchat.set_unreachable(true);
-        let (status, _) = w.send(post("/tok-alerts/fchat", json!({"email": "new@example.com", "text": "x"}))).await;
+        let (status, _) = w
+            .send(post(
+                "/tok-alerts/fchat",
+                json!({"email": "new@example.com", "text": "x"}),
+            ))
+            .await;
         assert_eq!(status, 200);
         assert_eq!(w.queue.jobs().len(), 1);
     }
@@ -679,9 +862,19 @@ mod tests {
     #[tokio::test]
     async fn the_status_route_reports_delivery_to_the_sending_app_only() {
         let w = world().await;
-        let (_, body) = w.send(post("/alerts/tok-alerts", json!({"text": "x", "parameters": {"k": 1}}))).await;
+        let (_, body) = w
+            .send(post(
+                "/alerts/tok-alerts",
+                json!({"text": "x", "parameters": {"k": 1}}),
+            ))
+            .await;
         let id = body["context"]["id"].as_str().unwrap().to_owned();
-        let get = |path: String| HttpRequest { method: "GET".into(), path, headers: vec![], body: vec![] };
+        let get = |path: String| HttpRequest {
+            method: "GET".into(),
+            path,
+            headers: vec![],
+            body: vec![],
+        };
 
         let (status, body) = w.send(get(format!("/tok-alerts/messages/{id}"))).await;
         assert_eq!(status, 200);
@@ -690,27 +883,51 @@ mod tests {
 
         w.store.begin_sending(&id, NOW, NOW + 30).await.unwrap();
         w.store
-            .finish_sending(&id, &AttemptOutcome::Sent { fchat_message_id: "m-9".into() }, NOW)
+            .finish_sending(
+                &id,
+                &AttemptOutcome::Sent {
+                    fchat_message_id: "m-9".into(),
+                },
+                NOW,
+            )
             .await
             .unwrap();
-        let (_, body) = w.send(get(format!("/webhooks/tok-alerts/messages/{id}"))).await;
+        let (_, body) = w
+            .send(get(format!("/webhooks/tok-alerts/messages/{id}")))
+            .await;
         assert_eq!(body["context"]["status"], "sent");
         assert_eq!(body["context"]["fchat_message_id"], "m-9");
         assert_eq!(body["context"]["attempts"], 1);
 
         // Another app, a wrong token, an unknown id.
-        assert_eq!(w.send(get(format!("/tok-grouponly/messages/{id}"))).await, error(404, "Not Found: no such message"));
-        assert_eq!(w.send(get(format!("/nope/messages/{id}"))).await, error(404, "channel or token not found"));
-        assert_eq!(w.send(get("/tok-alerts/messages/unknown".into())).await, error(404, "Not Found: no such message"));
+        assert_eq!(
+            w.send(get(format!("/tok-grouponly/messages/{id}"))).await,
+            error(404, "Not Found: no such message")
+        );
+        assert_eq!(
+            w.send(get(format!("/nope/messages/{id}"))).await,
+            error(404, "channel or token not found")
+        );
+        assert_eq!(
+            w.send(get("/tok-alerts/messages/unknown".into())).await,
+            error(404, "Not Found: no such message")
+        );
     }
 
     #[tokio::test]
     async fn a_message_still_queued_when_its_context_expires_reads_expired() {
         let w = world().await;
-        let (_, body) = w.send(post("/alerts/tok-alerts", json!({"text": "x"}))).await;
+        let (_, body) = w
+            .send(post("/alerts/tok-alerts", json!({"text": "x"})))
+            .await;
         let id = body["context"]["id"].as_str().unwrap();
         w.clock.advance(600);
-        let request = HttpRequest { method: "GET".into(), path: format!("/tok-alerts/messages/{id}"), headers: vec![], body: vec![] };
+        let request = HttpRequest {
+            method: "GET".into(),
+            path: format!("/tok-alerts/messages/{id}"),
+            headers: vec![],
+            body: vec![],
+        };
         let (_, body) = w.send(request).await;
         assert_eq!(body["context"]["status"], "expired");
     }

@@ -46,7 +46,10 @@ pub enum JobError {
 
 impl Job {
     pub fn new(kind: JobKind) -> Self {
-        Job { v: JOB_VERSION, kind }
+        Job {
+            v: JOB_VERSION,
+            kind,
+        }
     }
 
     pub fn context_id(&self) -> &str {
@@ -84,7 +87,10 @@ mod tests {
             email: "u@x.io".into(),
             content: MessageContent {
                 text: "hi".into(),
-                keyboard: vec![vec![Button { text: "Yes".into(), callback_data: json!({"a": 1}) }]],
+                keyboard: vec![vec![Button {
+                    text: "Yes".into(),
+                    callback_data: json!({"a": 1}),
+                }]],
             },
         });
         let value: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
@@ -98,8 +104,12 @@ mod tests {
 
     #[test]
     fn unknown_versions_and_kinds_are_refused() {
-        let future = r#"{"v":2,"kind":"send_group","context_id":"c","app":"a","group_id":"g","text":"t"}"#;
-        assert!(matches!(Job::from_json(future), Err(JobError::UnsupportedVersion(2))));
+        let future =
+            r#"{"v":2,"kind":"send_group","context_id":"c","app":"a","group_id":"g","text":"t"}"#;
+        assert!(matches!(
+            Job::from_json(future),
+            Err(JobError::UnsupportedVersion(2))
+        ));
         assert!(Job::from_json(r#"{"v":1,"kind":"teleport"}"#).is_err());
         assert!(Job::from_json("not json").is_err());
     }

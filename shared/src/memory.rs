@@ -41,7 +41,10 @@ impl AppStore for MemoryStore {
     }
 
     async fn put_app(&self, app: &App) -> Result<(), StoreError> {
-        self.apps.lock().unwrap().insert(app.name.clone(), app.clone());
+        self.apps
+            .lock()
+            .unwrap()
+            .insert(app.name.clone(), app.clone());
         Ok(())
     }
 }
@@ -53,7 +56,10 @@ impl GroupStore for MemoryStore {
     }
 
     async fn put_group(&self, group: &Group) -> Result<(), StoreError> {
-        self.groups.lock().unwrap().insert(group.id.clone(), group.clone());
+        self.groups
+            .lock()
+            .unwrap()
+            .insert(group.id.clone(), group.clone());
         Ok(())
     }
 }
@@ -65,12 +71,18 @@ impl UserStore for MemoryStore {
     }
 
     async fn put_user(&self, user: &User) -> Result<(), StoreError> {
-        self.users.lock().unwrap().insert(user.email.clone(), user.clone());
+        self.users
+            .lock()
+            .unwrap()
+            .insert(user.email.clone(), user.clone());
         Ok(())
     }
 
     async fn remember_unknown(&self, email: &str, until: UnixTime) -> Result<(), StoreError> {
-        self.unknown_users.lock().unwrap().insert(email.into(), until);
+        self.unknown_users
+            .lock()
+            .unwrap()
+            .insert(email.into(), until);
         Ok(())
     }
 
@@ -138,7 +150,10 @@ impl ContextStore for MemoryStore {
         let Some(context) = contexts.get_mut(id) else {
             return Ok(SendClaim::Gone);
         };
-        let unsettled = matches!(context.status, DeliveryStatus::Queued | DeliveryStatus::Sending);
+        let unsettled = matches!(
+            context.status,
+            DeliveryStatus::Queued | DeliveryStatus::Sending
+        );
         if context.expires_at <= now {
             if unsettled {
                 context.status = DeliveryStatus::Expired;
@@ -252,7 +267,11 @@ pub struct MemoryFChat {
 
 impl MemoryFChat {
     pub fn add_user(&self, email: &str, id: &str) {
-        let user = FChatUser { id: id.into(), email: email.into(), name: None };
+        let user = FChatUser {
+            id: id.into(),
+            email: email.into(),
+            name: None,
+        };
         self.users.lock().unwrap().insert(email.into(), user);
     }
 

@@ -19,7 +19,11 @@ pub const MAX_BUTTONS: usize = 30;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Button {
     pub text: String,
-    #[serde(rename = "callbackData", default, skip_serializing_if = "Value::is_null")]
+    #[serde(
+        rename = "callbackData",
+        default,
+        skip_serializing_if = "Value::is_null"
+    )]
     pub callback_data: Value,
 }
 
@@ -297,9 +301,20 @@ mod tests {
         // "ệ" is three bytes in UTF-8: 2000 of them are 6000 bytes and still pass.
         let at_limit = "ệ".repeat(2000);
         assert_eq!(at_limit.len(), 6000);
-        assert_eq!(group(json!({ "text": at_limit })).unwrap().content.text.chars().count(), 2000);
+        assert_eq!(
+            group(json!({ "text": at_limit }))
+                .unwrap()
+                .content
+                .text
+                .chars()
+                .count(),
+            2000
+        );
         let over = "ệ".repeat(2001);
-        assert_eq!(group(json!({ "text": over })), Err(ApiError::MessageTooLong));
+        assert_eq!(
+            group(json!({ "text": over })),
+            Err(ApiError::MessageTooLong)
+        );
         let over_ascii = "a".repeat(2001);
         assert_eq!(
             user(json!({"email": "a@b.co", "message": over_ascii})).unwrap_err(),
@@ -309,8 +324,14 @@ mod tests {
 
     #[test]
     fn wrong_field_types_are_named() {
-        assert_eq!(group(json!({"text": 5})), Err(ApiError::FieldNotString("text")));
-        assert_eq!(group(json!({"message": ["x"]})), Err(ApiError::FieldNotString("message")));
+        assert_eq!(
+            group(json!({"text": 5})),
+            Err(ApiError::FieldNotString("text"))
+        );
+        assert_eq!(
+            group(json!({"message": ["x"]})),
+            Err(ApiError::FieldNotString("message"))
+        );
         assert_eq!(
             user(json!({"email": 1, "text": "x"})).unwrap_err(),
             ApiError::FieldNotString("email")
@@ -319,21 +340,44 @@ mod tests {
 
     #[test]
     fn malformed_bodies_have_their_own_answers() {
-        assert_eq!(parse_group_message(b"{not json"), Err(ApiError::MalformedJson));
+        assert_eq!(
+            parse_group_message(b"{not json"),
+            Err(ApiError::MalformedJson)
+        );
         assert_eq!(parse_group_message(b""), Err(ApiError::MalformedJson));
         assert_eq!(parse_user_message(b"[1,2]"), Err(ApiError::BodyNotObject));
-        assert_eq!(parse_user_message(b"\"text\""), Err(ApiError::BodyNotObject));
+        assert_eq!(
+            parse_user_message(b"\"text\""),
+            Err(ApiError::BodyNotObject)
+        );
         let huge = format!("{{\"text\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
-        assert_eq!(parse_group_message(huge.as_bytes()), Err(ApiError::BodyTooLarge));
+        assert_eq!(
+            parse_group_message(huge.as_bytes()),
+            Err(ApiError::BodyTooLarge)
+        );
     }
 
     #[test]
     fn email_is_required_trimmed_lowercased_and_checked() {
-        assert_eq!(user(json!({"text": "x"})).unwrap_err(), ApiError::EmailEmpty);
-        assert_eq!(user(json!({"email": " ", "text": "x"})).unwrap_err(), ApiError::EmailEmpty);
+        assert_eq!(
+            user(json!({"text": "x"})).unwrap_err(),
+            ApiError::EmailEmpty
+        );
+        assert_eq!(
+            user(json!({"email": " ", "text": "x"})).unwrap_err(),
+            ApiError::EmailEmpty
+        );
         let m = user(json!({"email": "  User@Example.COM ", "text": "x"})).unwrap();
         assert_eq!(m.email, "user@example.com");
-        for bad in ["user", "user@", "@example.com", "a b@c.d", "a@b", "a@-b.com", "a..b@c.d"] {
+        for bad in [
+            "user",
+            "user@",
+            "@example.com",
+            "a b@c.d",
+            "a@b",
+            "a@-b.com",
+            "a..b@c.d",
+        ] {
             assert_eq!(
                 user(json!({"email": bad, "text": "x"})).unwrap_err(),
                 ApiError::EmailInvalid,
@@ -378,26 +422,40 @@ mod tests {
         assert_eq!(
             m.content.keyboard,
             vec![
-                vec![Button { text: "Option A".into(), callback_data: json!("option_a") }],
-                vec![Button { text: "Option B".into(), callback_data: json!("option_b") }],
+                vec![Button {
+                    text: "Option A".into(),
+                    callback_data: json!("option_a")
+                }],
+                vec![Button {
+                    text: "Option B".into(),
+                    callback_data: json!("option_b")
+                }],
             ]
         );
     }
 
     #[test]
     fn thirty_buttons_pass_and_thirty_one_fail_in_either_format() {
-        let ok = user(json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(30)]}}));
+        let ok = user(
+            json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(30)]}}),
+        );
         assert_eq!(ok.unwrap().content.keyboard[0].len(), 30);
-        let over = user(json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(15), buttons(16)]}}));
+        let over = user(
+            json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(15), buttons(16)]}}),
+        );
         assert_eq!(over.unwrap_err(), ApiError::TooManyButtons);
-        let legacy: Vec<Value> = (0..31).map(|i| json!({"title": format!("t{i}"), "payload": i})).collect();
+        let legacy: Vec<Value> = (0..31)
+            .map(|i| json!({"title": format!("t{i}"), "payload": i}))
+            .collect();
         let over = user(json!({"email": "a@b.co", "text": "x", "buttons": legacy}));
         assert_eq!(over.unwrap_err(), ApiError::TooManyButtons);
     }
 
     #[test]
     fn both_button_formats_count_together() {
-        let legacy: Vec<Value> = (0..10).map(|i| json!({"title": format!("t{i}"), "payload": i})).collect();
+        let legacy: Vec<Value> = (0..10)
+            .map(|i| json!({"title": format!("t{i}"), "payload": i}))
+            .collect();
         let body = json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [buttons(20)]}, "buttons": legacy});
         assert_eq!(user(body.clone()).unwrap().content.keyboard.len(), 11);
         let mut body = body;
@@ -433,10 +491,14 @@ mod tests {
     fn a_button_needs_text() {
         let body = json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [[{"callbackData": 1}]]}});
         assert_eq!(user(body).unwrap_err(), ApiError::ButtonTextEmpty);
-        let body = json!({"email": "a@b.co", "text": "x", "buttons": [{"title": " ", "payload": 1}]});
+        let body =
+            json!({"email": "a@b.co", "text": "x", "buttons": [{"title": " ", "payload": 1}]});
         assert_eq!(user(body).unwrap_err(), ApiError::ButtonTextEmpty);
         let body = json!({"email": "a@b.co", "text": "x", "buttons": [{"title": 7}]});
-        assert_eq!(user(body).unwrap_err(), ApiError::FieldNotString("button title"));
+        assert_eq!(
+            user(body).unwrap_err(),
+            ApiError::FieldNotString("button title")
+        );
     }
 
     #[test]
@@ -450,8 +512,14 @@ mod tests {
     #[test]
     fn parameters_are_kept_and_must_be_a_dictionary() {
         let m = group(json!({"text": "x", "parameters": {"ticket": 42, "tags": ["a"]}})).unwrap();
-        assert_eq!(Value::Object(m.parameters), json!({"ticket": 42, "tags": ["a"]}));
-        assert_eq!(group(json!({"text": "x", "parameters": [1]})), Err(ApiError::ParametersNotObject));
+        assert_eq!(
+            Value::Object(m.parameters),
+            json!({"ticket": 42, "tags": ["a"]})
+        );
+        assert_eq!(
+            group(json!({"text": "x", "parameters": [1]})),
+            Err(ApiError::ParametersNotObject)
+        );
     }
 
     #[test]

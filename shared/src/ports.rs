@@ -100,10 +100,16 @@ pub enum SendClaim {
 /// How one delivery attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
-    Sent { fchat_message_id: String },
+    Sent {
+        fchat_message_id: String,
+    },
     /// Back to `queued`, to be retried.
-    WillRetry { error: String },
-    Failed { error: String },
+    WillRetry {
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 #[async_trait]

@@ -42,7 +42,11 @@ impl JobQueue for SqsQueue {
 
 #[async_trait]
 impl Redelivery for SqsQueue {
-    async fn redeliver_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), StoreError> {
+    async fn redeliver_after(
+        &self,
+        receipt_handle: &str,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
@@ -86,12 +90,16 @@ mod tests {
     #[test]
     fn an_sqs_event_fixture_becomes_jobs_and_failures_a_batch_response() {
         let event: SqsEvent =
-            serde_json::from_str(include_str!("../tests/fixtures/sqs-delivery-batch.json")).unwrap();
+            serde_json::from_str(include_str!("../tests/fixtures/sqs-delivery-batch.json"))
+                .unwrap();
         let jobs = jobs_from_event(event);
         assert_eq!(jobs.len(), 2);
         assert_eq!(jobs[0].message_id, "059f36b4-87a3-44ab-83d2-661975830a7d");
         assert!(jobs[1].body.contains("send_user"));
         let response = serde_json::to_value(batch_response(vec!["m-2".into()])).unwrap();
-        assert_eq!(response["batchItemFailures"], serde_json::json!([{"itemIdentifier": "m-2"}]));
+        assert_eq!(
+            response["batchItemFailures"],
+            serde_json::json!([{"itemIdentifier": "m-2"}])
+        );
     }
 }

@@ -19,7 +19,9 @@ use serde_json::{json, Map};
 const NOW: u64 = 1_800_000_000;
 
 async fn local() -> (LocalAws, DynamoStore) {
-    let aws = LocalAws::start().await.expect("moto starts (run `make venv` first)");
+    let aws = LocalAws::start()
+        .await
+        .expect("moto starts (run `make venv` first)");
     let store = DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
     (aws, store)
 }
@@ -62,21 +64,46 @@ async fn apps_are_found_by_name_and_by_token_hash_without_a_scan() {
     store.put_app(&alerts).await.unwrap();
     store.put_app(&app("other", "tok-2")).await.unwrap();
 
-    assert_eq!(store.app_by_name("alerts").await.unwrap(), Some(alerts.clone()));
+    assert_eq!(
+        store.app_by_name("alerts").await.unwrap(),
+        Some(alerts.clone())
+    );
     assert_eq!(store.app_by_name("nobody").await.unwrap(), None);
-    assert_eq!(store.app_by_token_hash(&sha256_hex(b"tok-1")).await.unwrap(), Some(alerts));
-    assert_eq!(store.app_by_token_hash(&sha256_hex(b"tok-3")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .app_by_token_hash(&sha256_hex(b"tok-1"))
+            .await
+            .unwrap(),
+        Some(alerts)
+    );
+    assert_eq!(
+        store
+            .app_by_token_hash(&sha256_hex(b"tok-3"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absent() {
     let (_aws, store) = local().await;
-    let group = Group { id: "ops".into(), beatchat_id: Some("b-1".into()), active: false, name: Some("Ops".into()) };
+    let group = Group {
+        id: "ops".into(),
+        beatchat_id: Some("b-1".into()),
+        active: false,
+        name: Some("Ops".into()),
+    };
     store.put_group(&group).await.unwrap();
     assert_eq!(store.group("ops").await.unwrap(), Some(group));
     assert_eq!(store.group("none").await.unwrap(), None);
 
-    let user = User { email: "a@b.co".into(), fchat_id: "f-1".into(), name: Some("Nguyễn".into()), created_at: NOW };
+    let user = User {
+        email: "a@b.co".into(),
+        fchat_id: "f-1".into(),
+        name: Some("Nguyễn".into()),
+        created_at: NOW,
+    };
     store.put_user(&user).await.unwrap();
     assert_eq!(store.user("a@b.co").await.unwrap(), Some(user));
 
@@ -84,7 +111,10 @@ async fn groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absen
     store.create_context(&live).await.unwrap();
     assert_eq!(store.context("c-live", NOW).await.unwrap(), Some(live));
     // The emulator, like DynamoDB for up to two days, still holds an expired item.
-    store.create_context(&context("c-old", NOW - 1)).await.unwrap();
+    store
+        .create_context(&context("c-old", NOW - 1))
+        .await
+        .unwrap();
     assert_eq!(store.context("c-old", NOW).await.unwrap(), None);
     assert_eq!(store.context("c-live", NOW + 300).await.unwrap(), None);
 
@@ -103,21 +133,51 @@ async fn an_idempotency_key_is_claimed_once_until_it_expires_or_is_released() {
         parameters: Map::new(),
         expires_at: NOW + 86_400,
     };
-    assert_eq!(store.claim_idempotency(&record, NOW).await.unwrap(), IdempotencyClaim::Claimed);
-    let second = IdempotencyRecord { context_id: "c-2".into(), ..record.clone() };
+    assert_eq!(
+        store.claim_idempotency(&record, NOW).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    let second = IdempotencyRecord {
+        context_id: "c-2".into(),
+        ..record.clone()
+    };
     assert_eq!(
         store.claim_idempotency(&second, NOW + 10).await.unwrap(),
         IdempotencyClaim::Existing(record.clone())
     );
     // The same key of another app is another key.
-    let elsewhere = IdempotencyRecord { app: "other".into(), ..record.clone() };
-    assert_eq!(store.claim_idempotency(&elsewhere, NOW).await.unwrap(), IdempotencyClaim::Claimed);
+    let elsewhere = IdempotencyRecord {
+        app: "other".into(),
+        ..record.clone()
+    };
+    assert_eq!(
+        store.claim_idempotency(&elsewhere, NOW).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
     // An idempotency record is never mistaken for a context.
-    assert_eq!(store.context(&format!("idempotency#alerts#{}", record.key_hash), NOW).await.unwrap(), None);
+    assert_eq!(
+        store
+            .context(&format!("idempotency#alerts#{}", record.key_hash), NOW)
+            .await
+            .unwrap(),
+        None
+    );
     // Expired but not yet deleted: the key is free again.
-    assert_eq!(store.claim_idempotency(&second, NOW + 86_400).await.unwrap(), IdempotencyClaim::Claimed);
-    store.release_idempotency("alerts", &record.key_hash).await.unwrap();
-    assert_eq!(store.claim_idempotency(&record, NOW).await.unwrap(), IdempotencyClaim::Claimed);
+    assert_eq!(
+        store
+            .claim_idempotency(&second, NOW + 86_400)
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    store
+        .release_idempotency("alerts", &record.key_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_idempotency(&record, NOW).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
 }
 
 #[tokio::test]
@@ -128,7 +188,10 @@ async fn jobs_are_sent_to_the_delivery_queue_as_versioned_json() {
         context_id: "c-1".into(),
         app: "alerts".into(),
         group_id: "ops".into(),
-        content: MessageContent { text: "Xin chào".into(), keyboard: vec![] },
+        content: MessageContent {
+            text: "Xin chào".into(),
+            keyboard: vec![],
+        },
     });
     queue.enqueue(&job).await.unwrap();
     let bodies = aws.peek(&aws.config.delivery_queue_url).await.unwrap();
@@ -142,7 +205,12 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
     let store = Arc::new(store);
     store.put_app(&app("alerts", "tok-1")).await.unwrap();
     store
-        .put_group(&Group { id: "ops".into(), beatchat_id: Some("b-1".into()), active: true, name: None })
+        .put_group(&Group {
+            id: "ops".into(),
+            beatchat_id: Some("b-1".into()),
+            active: true,
+            name: None,
+        })
         .await
         .unwrap();
     let ingest_with = |queue_url: String| Ingest {
@@ -162,18 +230,32 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
     };
 
     // A queue that does not exist stands for SQS being unavailable.
-    let missing = aws.config.delivery_queue_url.replace("DeliveryQueue", "NoSuchQueue");
+    let missing = aws
+        .config
+        .delivery_queue_url
+        .replace("DeliveryQueue", "NoSuchQueue");
     let refused = ingest_with(missing).handle(&request).await;
     assert_eq!(refused.status, 503);
-    let items = aws.dynamodb().scan().table_name(&aws.config.tables.contexts).send().await.unwrap();
+    let items = aws
+        .dynamodb()
+        .scan()
+        .table_name(&aws.config.tables.contexts)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(items.count, 0, "a context was left behind");
 
-    let accepted = ingest_with(aws.config.delivery_queue_url.clone()).handle(&request).await;
+    let accepted = ingest_with(aws.config.delivery_queue_url.clone())
+        .handle(&request)
+        .await;
     assert_eq!(accepted.status, 200);
     let body: serde_json::Value = serde_json::from_str(&accepted.body).unwrap();
     let id = body["context"]["id"].as_str().unwrap();
     let stored = store.context(id, NOW).await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.expires_at), (DeliveryStatus::Queued, NOW + 120));
+    assert_eq!(
+        (stored.status, stored.expires_at),
+        (DeliveryStatus::Queued, NOW + 120)
+    );
     let jobs = aws.peek(&aws.config.delivery_queue_url).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(Job::from_json(&jobs[0]).unwrap().context_id(), id);

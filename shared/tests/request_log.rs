@@ -92,6 +92,12 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
     assert_eq!(fields["context_id"], body["context"]["id"]);
     assert_eq!(fields["email"], "s***@example.com");
     assert!(fields["latency_ms"].is_number());
-    assert!(!logged.contains("tok-alerts"), "the token was logged: {logged}");
-    assert!(!logged.contains("secret.person"), "the email was logged: {logged}");
+    assert!(
+        !logged.contains("tok-alerts"),
+        "the token was logged: {logged}"
+    );
+    assert!(
+        !logged.contains("secret.person"),
+        "the email was logged: {logged}"
+    );
 }

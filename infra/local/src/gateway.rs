@@ -75,14 +75,19 @@ impl LocalGateway {
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return gateway_answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+            Err(_) => {
+                return gateway_answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+            }
         };
         let number = self.requests.fetch_add(1, Ordering::Relaxed);
         let event = api_gateway_event(route, &parts, &body, peer, number);
         match self.invoke(&route.function, event).await {
             Ok(response) => response,
             Err(error) => {
-                eprintln!("local gateway: {method} {path} -> {}: {error:#}", route.function);
+                eprintln!(
+                    "local gateway: {method} {path} -> {}: {error:#}",
+                    route.function
+                );
                 gateway_answer(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         }
@@ -100,7 +105,9 @@ pub fn match_route<'a>(routes: &'a [HttpRoute], method: &str, path: &str) -> Opt
     routes
         .iter()
         .filter(|r| r.method == "ANY" || r.method.eq_ignore_ascii_case(method))
-        .filter_map(|r| path_specificity(&r.path, path).map(|score| ((score, r.method != "ANY"), r)))
+        .filter_map(|r| {
+            path_specificity(&r.path, path).map(|score| ((score, r.method != "ANY"), r))
+        })
         .max_by_key(|(score, _)| *score)
         .map(|(_, route)| route)
 }
@@ -113,7 +120,8 @@ fn path_specificity(pattern: &str, path: &str) -> Option<(bool, usize)> {
     for (i, segment) in pattern.iter().enumerate() {
         if segment.starts_with('{') && segment.ends_with("+}") {
             let rest = &path[i.min(path.len())..];
-            return (!rest.is_empty() && rest.iter().any(|s| !s.is_empty())).then_some((false, literals));
+            return (!rest.is_empty() && rest.iter().any(|s| !s.is_empty()))
+                .then_some((false, literals));
         }
         let actual = path.get(i)?;
         if segment.starts_with('{') {
@@ -146,7 +154,9 @@ fn api_gateway_event(
             .collect();
         headers.insert(name.as_str().to_owned(), Value::from(values.join(",")));
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let route_key = format!("{} {}", route.method, route.path);
     let path = parts.uri.path();
     let (body, encoded) = match std::str::from_utf8(body) {
@@ -215,11 +225,14 @@ fn http_response_from_function(payload: &[u8]) -> Result<Response<Full<Bytes>>> 
 
 /// An answer API Gateway gives by itself, in its own format.
 fn gateway_answer(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(json!({ "message": message }).to_string())));
+    let mut response = Response::new(Full::new(Bytes::from(
+        json!({ "message": message }).to_string(),
+    )));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -228,7 +241,11 @@ mod tests {
     use super::*;
 
     fn route(method: &str, path: &str, function: &str) -> HttpRoute {
-        HttpRoute { method: method.into(), path: path.into(), function: function.into() }
+        HttpRoute {
+            method: method.into(),
+            path: path.into(),
+            function: function.into(),
+        }
     }
 
     #[test]

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use fchat_local::gateway::LocalGateway;
 use fchat_local::invoke::Invoker;
-use fchat_local::poller::Poller;
 use fchat_local::moto::{local_aws_environment, local_sdk_config};
+use fchat_local::poller::Poller;
 use fchat_local::provision::{provision, Template};
 use fchat_local::seed::Seed;
 use gateway::config::Config;
@@ -43,7 +43,11 @@ async fn run(args: Vec<String>) -> Result<()> {
         "setup" => setup(&template, &options).await,
         "gateway" => {
             let routes = Template::load(&template)?.http_routes()?;
-            let port: u16 = options.get("--port").unwrap_or("9000").parse().context("--port")?;
+            let port: u16 = options
+                .get("--port")
+                .unwrap_or("9000")
+                .parse()
+                .context("--port")?;
             let invoke = options.get("--invoke").unwrap_or("http://127.0.0.1:9010");
             let bound = LocalGateway::new(routes, Invoker::new(invoke))
                 .serve(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -54,8 +58,9 @@ async fn run(args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "poller" => {
-            let endpoint = std::env::var("AWS_ENDPOINT_URL")
-                .context("AWS_ENDPOINT_URL is not set: the poller serves the local emulator only")?;
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").context(
+                "AWS_ENDPOINT_URL is not set: the poller serves the local emulator only",
+            )?;
             let sqs = aws_sdk_sqs::Client::new(&local_sdk_config(&endpoint).await);
             let invoker = Invoker::new(options.get("--invoke").unwrap_or("http://127.0.0.1:9010"));
             let mut pollers = tokio::task::JoinSet::new();
@@ -104,13 +109,19 @@ async fn setup(template: &PathBuf, options: &Options) -> Result<()> {
     let sdk = local_sdk_config(&endpoint).await;
     let provisioned = provision(&sdk, &Template::load(template)?, "", &options.params).await?;
     let config = Config::from_vars(&provisioned.environment)?;
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables));
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        config.tables,
+    ));
     seed.load_into(store.as_ref(), store.as_ref()).await?;
 
     let mut environment: HashMap<String, String> = provisioned.environment;
     environment.extend(local_aws_environment(&endpoint));
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
-    let mut lines: Vec<String> = environment.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut lines: Vec<String> = environment
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     lines.sort();
     let env_file = options.path("--env-file", ".dev/functions.env");
     if let Some(parent) = env_file.parent() {
@@ -138,13 +149,18 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> Result<Self> {
-        let mut options = Options { flags: HashMap::new(), params: HashMap::new() };
+        let mut options = Options {
+            flags: HashMap::new(),
+            params: HashMap::new(),
+        };
         let mut args = args.iter();
         while let Some(flag) = args.next() {
             if !flag.starts_with("--") {
                 bail!("unexpected argument {flag:?}\n{USAGE}");
             }
-            let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+            let value = args
+                .next()
+                .with_context(|| format!("{flag} needs a value"))?;
             if flag == "--param" {
                 let (name, value) = value
                     .split_once('=')

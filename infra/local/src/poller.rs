@@ -88,7 +88,11 @@ impl Poller {
             .collect();
         let done: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
-            .filter(|m| !failed.iter().any(|id| Some(id.as_str()) == m.message_id.as_deref()))
+            .filter(|m| {
+                !failed
+                    .iter()
+                    .any(|id| Some(id.as_str()) == m.message_id.as_deref())
+            })
             .enumerate()
             .filter_map(|(i, m)| {
                 DeleteMessageBatchRequestEntry::builder()

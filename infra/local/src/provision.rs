@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -57,8 +57,8 @@ pub enum EnvValue {
 
 impl Template {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text)
     }
 
@@ -100,7 +100,11 @@ impl Template {
     pub fn tables(&self) -> Result<Vec<TableSpec>> {
         self.resources_of_type("AWS::DynamoDB::Table")
             .map(|(logical_id, properties)| {
-                let attributes = pairs(properties.get("AttributeDefinitions"), "AttributeName", "AttributeType")?;
+                let attributes = pairs(
+                    properties.get("AttributeDefinitions"),
+                    "AttributeName",
+                    "AttributeType",
+                )?;
                 let key = pairs(properties.get("KeySchema"), "AttributeName", "KeyType")?;
                 let indexes = match properties.get("GlobalSecondaryIndexes") {
                     Some(Value::Sequence(indexes)) => indexes
@@ -146,7 +150,9 @@ impl Template {
                         let target = policy
                             .get("deadLetterTargetArn")
                             .and_then(get_att_arn)
-                            .ok_or_else(|| anyhow!("{logical_id}: deadLetterTargetArn must be !GetAtt X.Arn"))?;
+                            .ok_or_else(|| {
+                                anyhow!("{logical_id}: deadLetterTargetArn must be !GetAtt X.Arn")
+                            })?;
                         let count = policy
                             .get("maxReceiveCount")
                             .and_then(Value::as_u64)
@@ -239,7 +245,10 @@ impl Template {
                 .get("Queue")
                 .and_then(get_att_arn)
                 .ok_or_else(|| anyhow!("{binary}: an SQS event's Queue must be !GetAtt X.Arn"))?;
-            let batch_size = properties.get("BatchSize").and_then(Value::as_i64).unwrap_or(10);
+            let batch_size = properties
+                .get("BatchSize")
+                .and_then(Value::as_i64)
+                .unwrap_or(10);
             sources.push(QueueSource {
                 queue,
                 function: binary,
@@ -262,7 +271,9 @@ impl Template {
                 .and_then(|m| m.get("BuildProperties"))
                 .and_then(|b| b.get("Binary"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| anyhow!("{logical_id}: Metadata.BuildProperties.Binary is missing"))?;
+                .ok_or_else(|| {
+                    anyhow!("{logical_id}: Metadata.BuildProperties.Binary is missing")
+                })?;
             let events = resource
                 .get("Properties")
                 .and_then(|p| p.get("Events"))
@@ -303,7 +314,12 @@ fn pairs(list: Option<&Value>, first: &str, second: &str) -> Result<Vec<(String,
     };
     items
         .iter()
-        .map(|item| Ok((string(item.get(first), first)?, string(item.get(second), second)?)))
+        .map(|item| {
+            Ok((
+                string(item.get(first), first)?,
+                string(item.get(second), second)?,
+            ))
+        })
         .collect()
 }
 
@@ -340,10 +356,14 @@ pub async fn provision(
         let name = format!("{prefix}{}", queue.logical_id);
         let mut request = sqs.create_queue().queue_name(&name);
         if let Some(seconds) = queue.visibility_timeout {
-            request = request.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());
+            request =
+                request.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());
         }
         if let Some(seconds) = queue.retention {
-            request = request.attributes(QueueAttributeName::MessageRetentionPeriod, seconds.to_string());
+            request = request.attributes(
+                QueueAttributeName::MessageRetentionPeriod,
+                seconds.to_string(),
+            );
         }
         let url = request
             .send()
@@ -369,7 +389,8 @@ pub async fn provision(
                 .queue_arns
                 .get(dead_letter)
                 .ok_or_else(|| anyhow!("{}: no queue {dead_letter}", queue.logical_id))?;
-            let policy = serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": count});
+            let policy =
+                serde_json::json!({"deadLetterTargetArn": target, "maxReceiveCount": count});
             sqs.set_queue_attributes()
                 .queue_url(&provisioned.queue_urls[&queue.logical_id])
                 .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
@@ -389,19 +410,23 @@ pub async fn provision(
                 .or_else(|| parameters.get(id))
                 .cloned()
                 .or_else(|| template.parameter_default(id))
-                .ok_or_else(|| anyhow!("{name}: !Ref {id} names nothing the local stack creates"))?,
-            EnvValue::Arn(id) => provisioned
-                .queue_arns
-                .get(id)
-                .cloned()
-                .ok_or_else(|| anyhow!("{name}: !GetAtt {id}.Arn names nothing the local stack creates"))?,
+                .ok_or_else(|| {
+                    anyhow!("{name}: !Ref {id} names nothing the local stack creates")
+                })?,
+            EnvValue::Arn(id) => provisioned.queue_arns.get(id).cloned().ok_or_else(|| {
+                anyhow!("{name}: !GetAtt {id}.Arn names nothing the local stack creates")
+            })?,
         };
         provisioned.environment.insert(name, resolved);
     }
     Ok(provisioned)
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &TableSpec) -> Result<()> {
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &TableSpec,
+) -> Result<()> {
     let key = |pairs: &[(String, String)]| -> Result<Vec<KeySchemaElement>> {
         pairs
             .iter()
@@ -441,7 +466,10 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &Tab
     }
     match request.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
             return Ok(())
         }
         Err(e) => {
@@ -488,10 +516,22 @@ mod tests {
 
     #[test]
     fn template_declares_the_keys_the_code_uses() {
-        assert_eq!(table("AppsTable").key, vec![(APPS_KEY.into(), "HASH".into())]);
-        assert_eq!(table("GroupsTable").key, vec![(GROUPS_KEY.into(), "HASH".into())]);
-        assert_eq!(table("UsersTable").key, vec![(USERS_KEY.into(), "HASH".into())]);
-        assert_eq!(table("ContextsTable").key, vec![(CONTEXTS_KEY.into(), "HASH".into())]);
+        assert_eq!(
+            table("AppsTable").key,
+            vec![(APPS_KEY.into(), "HASH".into())]
+        );
+        assert_eq!(
+            table("GroupsTable").key,
+            vec![(GROUPS_KEY.into(), "HASH".into())]
+        );
+        assert_eq!(
+            table("UsersTable").key,
+            vec![(USERS_KEY.into(), "HASH".into())]
+        );
+        assert_eq!(
+            table("ContextsTable").key,
+            vec![(CONTEXTS_KEY.into(), "HASH".into())]
+        );
     }
 
     #[test]
@@ -499,14 +539,23 @@ mod tests {
         let apps = table("AppsTable");
         assert_eq!(apps.indexes.len(), 1);
         assert_eq!(apps.indexes[0].name, APPS_TOKEN_INDEX);
-        assert_eq!(apps.indexes[0].key, vec![(APPS_TOKEN_ATTRIBUTE.into(), "HASH".into())]);
-        assert_eq!(table("ContextsTable").ttl_attribute.as_deref(), Some(EXPIRY_ATTRIBUTE));
+        assert_eq!(
+            apps.indexes[0].key,
+            vec![(APPS_TOKEN_ATTRIBUTE.into(), "HASH".into())]
+        );
+        assert_eq!(
+            table("ContextsTable").ttl_attribute.as_deref(),
+            Some(EXPIRY_ATTRIBUTE)
+        );
     }
 
     #[test]
     fn template_gives_the_delivery_queue_a_dead_letter_queue() {
         let queues = template().queues().unwrap();
-        let delivery = queues.iter().find(|q| q.logical_id == "DeliveryQueue").unwrap();
+        let delivery = queues
+            .iter()
+            .find(|q| q.logical_id == "DeliveryQueue")
+            .unwrap();
         let (dead_letter, count) = delivery.redrive.clone().unwrap();
         assert!(queues.iter().any(|q| q.logical_id == dead_letter));
         assert!(count >= 5);
@@ -516,10 +565,19 @@ mod tests {
     fn template_environment_names_every_resource_by_reference() {
         let environment = template().function_environment().unwrap();
         let names: Vec<_> = environment.iter().map(|(name, _)| name.as_str()).collect();
-        for expected in ["APPS_TABLE", "GROUPS_TABLE", "USERS_TABLE", "CONTEXTS_TABLE", "DELIVERY_QUEUE_URL"] {
+        for expected in [
+            "APPS_TABLE",
+            "GROUPS_TABLE",
+            "USERS_TABLE",
+            "CONTEXTS_TABLE",
+            "DELIVERY_QUEUE_URL",
+        ] {
             assert!(names.contains(&expected), "{expected}");
         }
-        assert!(environment.contains(&("DELIVERY_QUEUE_URL".into(), EnvValue::Ref("DeliveryQueue".into()))));
+        assert!(environment.contains(&(
+            "DELIVERY_QUEUE_URL".into(),
+            EnvValue::Ref("DeliveryQueue".into())
+        )));
     }
 
     #[test]
@@ -527,10 +585,18 @@ mod tests {
         let template = template();
         assert_eq!(
             template.queue_sources().unwrap(),
-            vec![QueueSource { queue: "DeliveryQueue".into(), function: "delivery".into(), batch_size: 10 }]
+            vec![QueueSource {
+                queue: "DeliveryQueue".into(),
+                function: "delivery".into(),
+                batch_size: 10
+            }]
         );
         let routes = template.http_routes().unwrap();
-        assert!(routes.contains(&HttpRoute { method: "ANY".into(), path: "/{proxy+}".into(), function: "ingest".into() }));
+        assert!(routes.contains(&HttpRoute {
+            method: "ANY".into(),
+            path: "/{proxy+}".into(),
+            function: "ingest".into()
+        }));
     }
 
     #[test]
@@ -548,9 +614,15 @@ mod tests {
             .unwrap();
         assert_eq!(lease, timeout);
         let queues = template().queues().unwrap();
-        let delivery = queues.iter().find(|q| q.logical_id == "DeliveryQueue").unwrap();
+        let delivery = queues
+            .iter()
+            .find(|q| q.logical_id == "DeliveryQueue")
+            .unwrap();
         assert!(delivery.visibility_timeout.unwrap() >= 6 * timeout);
         let events = &function["Events"]["DeliveryJobs"]["Properties"];
-        assert_eq!(events["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+        assert_eq!(
+            events["FunctionResponseTypes"][0],
+            "ReportBatchItemFailures"
+        );
     }
 }

@@ -68,8 +68,15 @@ impl Seed {
 
     fn check(&self) -> Result<()> {
         for app in &self.apps {
-            if app.name.is_empty() || app.name.contains('/') || app.token.is_empty() || app.token.contains('/') {
-                bail!("app {:?}: name and token must be non-empty path segments", app.name);
+            if app.name.is_empty()
+                || app.name.contains('/')
+                || app.token.is_empty()
+                || app.token.contains('/')
+            {
+                bail!(
+                    "app {:?}: name and token must be non-empty path segments",
+                    app.name
+                );
             }
             if let Some(group) = &app.group {
                 if !self.groups.iter().any(|g| &g.id == group) {
@@ -105,7 +112,9 @@ impl Seed {
                 user_messaging: app.user_messaging,
                 webhook_url: app.webhook_url.clone(),
                 webhook_secrets: app.webhook_secret.iter().cloned().collect(),
-                context_ttl_seconds: app.context_ttl_seconds.unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+                context_ttl_seconds: app
+                    .context_ttl_seconds
+                    .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
                 active: true,
             })
             .await?;

@@ -1,0 +1,728 @@
+//! The FChat side of `docs/fchat-api.md`, served on loopback.
+//!
+//! FChat's bot API is not public, so the gateway is developed and tested against this
+//! simulator: it answers `POST /sendMessage` and `GET /getUserByEmail` as the contract says,
+//! records what it accepted, and can be told to misbehave ([`Faults`]) so that the gateway's
+//! retry, backoff and once-only delivery can be exercised without the real service.
+//!
+//! Tests drive it through the [`Simulator`] handle; a running binary is driven over HTTP
+//! through the `/_sim/...` control endpoints, which mirror the handle's methods.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+
+/// Bigger bodies are refused: nothing the gateway sends comes close, and a bound keeps a
+/// runaway client from exhausting memory.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a "hung" call holds its connection: longer than any sane client timeout, short
+/// enough that a forgotten simulator does not pile up connections forever.
+const HANG: Duration = Duration::from_secs(60);
+
+/// Group chats are accepted by this prefix rather than a list: the simulator does not know
+/// the gateway's groups, and every `beatchat_id` has this form.
+const GROUP_CHAT_PREFIX: &str = "beatchat-";
+
+/// Someone FChat knows, as `getUserByEmail` returns them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimUser {
+    pub email: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// What a simulator starts with.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// The only token accepted in `Authorization: Bearer <token>`.
+    pub bot_token: String,
+    /// The directory `getUserByEmail` searches; their ids are also valid `chat_id`s.
+    pub users: Vec<SimUser>,
+}
+
+/// A message `sendMessage` accepted: what a test asserts the gateway delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub chat_id: String,
+    pub text: String,
+    pub reply_markup: Option<Value>,
+    pub client_message_id: Option<String>,
+    pub received_at_ms: u64,
+}
+
+/// Misbehaviour to inject, so the gateway's handling of a flaky FChat can be tested.
+///
+/// Counters apply to `sendMessage` only and are consumed one per call: after the latency, the
+/// first non-zero of `drop_next`, `hang_next`, `rate_limit_next`, `fail_next` (in that order)
+/// decides the call's fate and is decremented. They act before authentication and validation,
+/// as an overloaded or broken front end would.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Added to every FChat API request (not to the `/_sim/` control endpoints, so that a
+    /// test can always reset a slow simulator quickly).
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// The next N `sendMessage` calls fail with `fail_status`.
+    #[serde(default)]
+    pub fail_next: u32,
+    /// Status of a simulated failure; an invalid HTTP status falls back to 500.
+    #[serde(default = "default_fail_status")]
+    pub fail_status: u16,
+    /// The next N `sendMessage` calls answer 429 with `parameters.retry_after`.
+    #[serde(default)]
+    pub rate_limit_next: u32,
+    /// Seconds announced by a simulated 429.
+    #[serde(default = "default_retry_after")]
+    pub retry_after: u64,
+    /// The next N `sendMessage` calls close the connection without any answer.
+    #[serde(default)]
+    pub drop_next: u32,
+    /// The next N `sendMessage` calls never answer: the connection is held open about 60 s.
+    #[serde(default)]
+    pub hang_next: u32,
+}
+
+fn default_fail_status() -> u16 {
+    500
+}
+
+fn default_retry_after() -> u64 {
+    1
+}
+
+/// Written by hand rather than derived so that `Faults { fail_next: 1, ..Default::default() }`
+/// fails with 500 and rate-limits for 1 s, exactly like the same JSON without those fields.
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            latency_ms: 0,
+            fail_next: 0,
+            fail_status: default_fail_status(),
+            rate_limit_next: 0,
+            retry_after: default_retry_after(),
+            drop_next: 0,
+            hang_next: 0,
+        }
+    }
+}
+
+/// A running simulator. Dropping it stops the server and closes its connections, so a test's
+/// simulator never outlives the test.
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<State>,
+    _shutdown: watch::Sender<()>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Binds `addr` (tests use `127.0.0.1:0`), serves in a background tokio task and returns
+    /// the handle with the bound address.
+    pub async fn start(addr: SocketAddr, config: SimulatorConfig) -> anyhow::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (events, _) = broadcast::channel(1024);
+        let state = Arc::new(State {
+            token: config.bot_token,
+            users: Mutex::new(Vec::new()),
+            log: Mutex::new(Log::default()),
+            faults: Mutex::new(Faults::default()),
+            attempts: AtomicUsize::new(0),
+            events,
+        });
+        for user in config.users {
+            state.add_user(user);
+        }
+        let (shutdown, stopped) = watch::channel(());
+        tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        Ok(Simulator {
+            addr,
+            state,
+            _shutdown: shutdown,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give the gateway as `FCHAT_API_URL`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What `sendMessage` accepted, in order; a repeated `client_message_id` appears once.
+    pub fn messages(&self) -> Vec<ReceivedMessage> {
+        lock(&self.state.log).messages.clone()
+    }
+
+    /// Forgets the recorded messages and the `client_message_id`s seen, as a fresh simulator
+    /// would; message ids keep counting so that no id is ever handed out twice.
+    pub fn clear_messages(&self) {
+        lock(&self.state.log).clear();
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.state.faults) = faults;
+    }
+
+    /// The faults still pending (counters go down as calls consume them).
+    pub fn faults(&self) -> Faults {
+        lock(&self.state.faults).clone()
+    }
+
+    /// Every `sendMessage` request received, including failed, faulted and duplicate ones:
+    /// how a test sees retries that left no record.
+    pub fn send_attempts(&self) -> usize {
+        self.state.attempts.load(Ordering::SeqCst)
+    }
+
+    /// Adds someone to the directory, replacing whoever had the same email.
+    pub fn add_user(&self, user: SimUser) {
+        self.state.add_user(user);
+    }
+
+    /// Each message as it is accepted, for live logs (the binary prints them).
+    pub fn subscribe(&self) -> broadcast::Receiver<ReceivedMessage> {
+        self.state.events.subscribe()
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<()>) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move { state.handle(request, peer).await }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stopped.changed() => {}
+            }
+        });
+    }
+}
+
+/// Returned by the service to make hyper close the connection without writing an answer:
+/// this is how `drop_next` and the end of a hang look to the client.
+#[derive(Debug)]
+struct DropConnection;
+
+impl fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+type Answer = Response<Full<Bytes>>;
+
+struct State {
+    token: String,
+    users: Mutex<Vec<SimUser>>,
+    log: Mutex<Log>,
+    faults: Mutex<Faults>,
+    attempts: AtomicUsize,
+    events: broadcast::Sender<ReceivedMessage>,
+}
+
+#[derive(Default)]
+struct Log {
+    messages: Vec<ReceivedMessage>,
+    /// `client_message_id` → the answer its first send got.
+    by_client_id: HashMap<String, Value>,
+    last_id: u64,
+}
+
+impl Log {
+    fn clear(&mut self) {
+        self.messages.clear();
+        self.by_client_id.clear();
+    }
+}
+
+/// What a `sendMessage` call turns into once the faults have had their say.
+enum Fate {
+    Drop,
+    Hang,
+    RateLimit(u64),
+    Fail(u16),
+    Serve,
+}
+
+/// Locks through poisoning: state stays consistent between statements, and a panic in one
+/// request must not turn every later request into another panic.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    fn add_user(&self, user: SimUser) {
+        let mut users = lock(&self.users);
+        let email = user.email.to_lowercase();
+        users.retain(|known| known.email.to_lowercase() != email);
+        users.push(user);
+    }
+
+    async fn handle(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<Answer, DropConnection> {
+        let path = request.uri().path().to_owned();
+        let method = request.method().clone();
+        match path.as_str() {
+            "/sendMessage" if method == Method::POST => self.send_message(request).await,
+            "/getUserByEmail" if method == Method::GET => Ok(self.get_user_by_email(request).await),
+            "/sendMessage" | "/getUserByEmail" => Ok(method_not_allowed()),
+            _ if path.starts_with("/_sim/") => Ok(self.control(request, peer).await),
+            _ => Ok(error(StatusCode::NOT_FOUND, "Not Found")),
+        }
+    }
+
+    fn authorized(&self, request: &Request<Incoming>) -> bool {
+        let Some(value) = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        match value.trim().split_once(' ') {
+            Some((scheme, token)) => {
+                scheme.eq_ignore_ascii_case("bearer") && token.trim() == self.token
+            }
+            None => false,
+        }
+    }
+
+    async fn latency(&self) {
+        let latency_ms = lock(&self.faults).latency_ms;
+        if latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+        }
+    }
+
+    fn fate(&self) -> Fate {
+        let mut faults = lock(&self.faults);
+        if faults.drop_next > 0 {
+            faults.drop_next -= 1;
+            Fate::Drop
+        } else if faults.hang_next > 0 {
+            faults.hang_next -= 1;
+            Fate::Hang
+        } else if faults.rate_limit_next > 0 {
+            faults.rate_limit_next -= 1;
+            Fate::RateLimit(faults.retry_after)
+        } else if faults.fail_next > 0 {
+            faults.fail_next -= 1;
+            Fate::Fail(faults.fail_status)
+        } else {
+            Fate::Serve
+        }
+    }
+
+    async fn send_message(&self, request: Request<Incoming>) -> Result<Answer, DropConnection> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let authorized = self.authorized(&request);
+        // The whole request is read before any fault: a dropped call then looks like a server
+        // that took the request and died, not like a refused upload.
+        let body = read_body(request).await;
+        self.latency().await;
+        match self.fate() {
+            Fate::Drop => return Err(DropConnection),
+            Fate::Hang => {
+                tokio::time::sleep(HANG).await;
+                return Err(DropConnection);
+            }
+            Fate::RateLimit(seconds) => return Ok(rate_limited(seconds)),
+            Fate::Fail(status) => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Ok(error(status, "Simulated failure"));
+            }
+            Fate::Serve => {}
+        }
+        if !authorized {
+            return Ok(unauthorized());
+        }
+        let body = match body {
+            Ok(body) => body,
+            Err(answer) => return Ok(answer),
+        };
+        Ok(self.accept_message(&body))
+    }
+
+    fn accept_message(&self, body: &[u8]) -> Answer {
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON");
+        };
+        let Value::Object(body) = body else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the body must be a JSON object",
+            );
+        };
+        let chat_id = match body.get("chat_id") {
+            Some(Value::String(chat_id)) if !chat_id.is_empty() && self.chat_exists(chat_id) => {
+                chat_id.clone()
+            }
+            _ => return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found"),
+        };
+        let text = match body.get("text") {
+            Some(Value::String(text)) if !text.is_empty() => text.clone(),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: message text is empty",
+                )
+            }
+        };
+        let reply_markup = match body.get("reply_markup") {
+            None | Some(Value::Null) => None,
+            Some(markup) if valid_reply_markup(markup) => Some(markup.clone()),
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: reply_markup.inline_keyboard must be a list of rows of {text, callback_data} buttons",
+                )
+            }
+        };
+        let client_message_id = match body.get("client_message_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: client_message_id must be a string",
+                )
+            }
+        };
+
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut log = lock(&self.log);
+        if let Some(first) = client_message_id
+            .as_ref()
+            .and_then(|id| log.by_client_id.get(id))
+        {
+            return ok(first.clone());
+        }
+        log.last_id += 1;
+        let message = ReceivedMessage {
+            message_id: format!("m-{}", log.last_id),
+            chat_id,
+            text,
+            reply_markup,
+            client_message_id,
+            received_at_ms: now.as_millis() as u64,
+        };
+        let result = json!({
+            "message_id": message.message_id,
+            "chat_id": message.chat_id,
+            "date": now.as_secs(),
+        });
+        if let Some(id) = &message.client_message_id {
+            log.by_client_id.insert(id.clone(), result.clone());
+        }
+        log.messages.push(message.clone());
+        drop(log);
+        // Nobody listening is fine: the log is for people, the record above is for tests.
+        let _ = self.events.send(message);
+        ok(result)
+    }
+
+    fn chat_exists(&self, chat_id: &str) -> bool {
+        chat_id.starts_with(GROUP_CHAT_PREFIX)
+            || lock(&self.users).iter().any(|user| user.id == chat_id)
+    }
+
+    async fn get_user_by_email(&self, request: Request<Incoming>) -> Answer {
+        self.latency().await;
+        if !self.authorized(&request) {
+            return unauthorized();
+        }
+        let email = request
+            .uri()
+            .query()
+            .and_then(|query| query_param(query, "email"));
+        let email = match email {
+            Some(email) if !email.trim().is_empty() => email.trim().to_lowercase(),
+            _ => return error(StatusCode::BAD_REQUEST, "Bad Request: email is required"),
+        };
+        let users = lock(&self.users);
+        match users.iter().find(|user| user.email.to_lowercase() == email) {
+            Some(user) => ok(json!({"id": user.id, "email": user.email, "name": user.name})),
+            None => error(StatusCode::NOT_FOUND, "Not Found: user not found"),
+        }
+    }
+
+    /// The `/_sim/` endpoints: the HTTP face of the [`Simulator`] handle, for a simulator
+    /// running as a separate process. Loopback peers only, since they need no token.
+    async fn control(&self, request: Request<Incoming>, peer: SocketAddr) -> Answer {
+        if !peer.ip().is_loopback() {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Forbidden: control endpoints answer loopback only",
+            );
+        }
+        let method = request.method().clone();
+        let path = request.uri().path().trim_end_matches('/').to_owned();
+        match (path.as_str(), method) {
+            ("/_sim/health", Method::GET) => {
+                let messages = lock(&self.log).messages.len();
+                let users = lock(&self.users).len();
+                let attempts = self.attempts.load(Ordering::SeqCst);
+                ok(json!({"messages": messages, "users": users, "send_attempts": attempts}))
+            }
+            ("/_sim/messages", Method::GET) => {
+                json_answer(StatusCode::OK, &lock(&self.log).messages)
+            }
+            ("/_sim/messages", Method::DELETE) => {
+                lock(&self.log).clear();
+                ok(json!(true))
+            }
+            ("/_sim/faults", Method::GET) => json_answer(StatusCode::OK, &*lock(&self.faults)),
+            ("/_sim/faults", Method::PUT) => match read_json::<Faults>(request).await {
+                Ok(faults) => {
+                    *lock(&self.faults) = faults.clone();
+                    json_answer(StatusCode::OK, &faults)
+                }
+                Err(answer) => answer,
+            },
+            ("/_sim/faults", Method::DELETE) => {
+                *lock(&self.faults) = Faults::default();
+                ok(json!(true))
+            }
+            ("/_sim/users", Method::POST) => match read_json::<SimUser>(request).await {
+                Ok(user) if user.email.trim().is_empty() || user.id.is_empty() => error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: a user needs an email and an id",
+                ),
+                Ok(user) => {
+                    self.add_user(user.clone());
+                    ok(json!(user))
+                }
+                Err(answer) => answer,
+            },
+            ("/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users", _) => {
+                method_not_allowed()
+            }
+            _ => error(StatusCode::NOT_FOUND, "Not Found"),
+        }
+    }
+}
+
+fn valid_reply_markup(markup: &Value) -> bool {
+    let Some(Value::Array(rows)) = markup.get("inline_keyboard") else {
+        return false;
+    };
+    rows.iter().all(|row| match row {
+        Value::Array(buttons) => buttons.iter().all(|button| {
+            matches!(button.get("text"), Some(Value::String(_)))
+                && matches!(button.get("callback_data"), Some(Value::String(_)))
+        }),
+        _ => false,
+    })
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, Answer> {
+    match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+        )),
+        Err(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: could not read the body",
+        )),
+    }
+}
+
+async fn read_json<T: for<'de> Deserialize<'de>>(request: Request<Incoming>) -> Result<T, Answer> {
+    let body = read_body(request).await?;
+    serde_json::from_slice(&body)
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON"))
+}
+
+/// The first value of `name` in a query string, form-decoded (`+` is a space and `%40` an
+/// `@`), as HTTP clients encode query parameters.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(key) == name).then(|| form_decode(value))
+    })
+}
+
+/// Lenient on purpose: a malformed escape is kept as written and invalid UTF-8 becomes
+/// U+FFFD, so that no query can make the simulator fail.
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            b'%' => match (
+                bytes.get(i + 1).and_then(hex),
+                bytes.get(i + 2).and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    decoded.push(high << 4 | low);
+                    i += 3;
+                }
+                _ => {
+                    decoded.push(b'%');
+                    i += 1;
+                }
+            },
+            byte => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+fn hex(digit: &u8) -> Option<u8> {
+    (*digit as char).to_digit(16).map(|value| value as u8)
+}
+
+fn json_answer<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Answer {
+    // Serialising these types cannot fail (string keys, no custom serialisers).
+    let body = serde_json::to_vec(body).unwrap_or_else(|_| b"null".to_vec());
+    let mut answer = Response::new(Full::new(Bytes::from(body)));
+    *answer.status_mut() = status;
+    answer
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
+}
+
+fn ok(result: Value) -> Answer {
+    json_answer(StatusCode::OK, &json!({"ok": true, "result": result}))
+}
+
+fn error(status: StatusCode, description: &str) -> Answer {
+    json_answer(
+        status,
+        &json!({"ok": false, "error_code": status.as_u16(), "description": description}),
+    )
+}
+
+fn unauthorized() -> Answer {
+    error(StatusCode::UNAUTHORIZED, "Unauthorized")
+}
+
+fn method_not_allowed() -> Answer {
+    error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+fn rate_limited(seconds: u64) -> Answer {
+    let mut answer = json_answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({
+            "ok": false,
+            "error_code": 429,
+            "description": format!("Too Many Requests: retry after {seconds}"),
+            "parameters": {"retry_after": seconds},
+        }),
+    );
+    answer
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_is_lenient() {
+        assert_eq!(form_decode("user%40example.com"), "user@example.com");
+        assert_eq!(form_decode("a+b%2Bc"), "a b+c");
+        assert_eq!(form_decode("100%"), "100%");
+        assert_eq!(form_decode("%zz%4"), "%zz%4");
+        assert_eq!(form_decode("%ff"), "\u{fffd}");
+        assert_eq!(
+            query_param("x=1&email=A%40B.c", "email").as_deref(),
+            Some("A@B.c")
+        );
+        assert_eq!(query_param("email", "email").as_deref(), Some(""));
+        assert_eq!(query_param("x=1", "email"), None);
+    }
+
+    #[test]
+    fn faults_default_like_their_json() {
+        let from_json: Faults = serde_json::from_str("{}").unwrap();
+        assert_eq!(from_json, Faults::default());
+        assert_eq!(Faults::default().fail_status, 500);
+        assert_eq!(Faults::default().retry_after, 1);
+    }
+
+    #[test]
+    fn reply_markup_shape() {
+        assert!(valid_reply_markup(
+            &json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "y"}], []]})
+        ));
+        assert!(!valid_reply_markup(
+            &json!({"inline_keyboard": [{"text": "Yes"}]})
+        ));
+        assert!(!valid_reply_markup(
+            &json!({"inline_keyboard": [[{"text": "Yes", "callback_data": {"a": 1}}]]})
+        ));
+        assert!(!valid_reply_markup(&json!([])));
+    }
+}
