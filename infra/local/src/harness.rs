@@ -71,3 +71,142 @@ impl LocalAws {
             .collect())
     }
 }
+
+/// The whole product on loopback, for end-to-end tests: moto with the template's tables and
+/// queues, the FChat simulator, the real function binaries under the Lambda runtime emulator,
+/// the local API gateway in front of them, and the delivery queue's poller.
+pub struct Stack {
+    pub aws: LocalAws,
+    pub fchat: fchat_simulator::Simulator,
+    pub host: std::sync::Arc<crate::runtime::LambdaHost>,
+    pub invoker: crate::invoke::Invoker,
+    /// The local API gateway's base URL.
+    pub api: String,
+    http: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl Stack {
+    /// Starts everything, with the functions named by binary (`("ingest", path)`), and loads
+    /// the seed's tenants; the simulator knows the seed's users.
+    pub async fn start(
+        functions: &[(&str, &std::path::Path)],
+        seed: &crate::seed::Seed,
+    ) -> Result<Stack> {
+        use std::sync::Arc;
+
+        let users = seed
+            .users
+            .iter()
+            .map(|u| fchat_simulator::SimUser {
+                email: u.email.clone(),
+                id: u.fchat_id.clone(),
+                name: u.name.clone(),
+            })
+            .collect();
+        let fchat = fchat_simulator::Simulator::start(
+            ([127, 0, 0, 1], 0).into(),
+            fchat_simulator::SimulatorConfig {
+                bot_token: LOCAL_BOT_TOKEN.into(),
+                users,
+            },
+        )
+        .await?;
+        let aws = LocalAws::start_with_fchat(&fchat.url()).await?;
+        let store = gateway::dynamo::DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
+        seed.load_into(&store, &store).await?;
+
+        let mut env = aws.provisioned.environment.clone();
+        env.extend(crate::moto::local_aws_environment(&aws.moto.endpoint));
+        env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+        // The functions' logs go to the test's output: warnings and errors only.
+        env.insert("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into());
+        // Retries a second apart, so that retry scenarios finish quickly.
+        env.insert("DELIVERY_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
+        let specs = functions
+            .iter()
+            .map(|(name, binary)| crate::runtime::FunctionSpec {
+                name: (*name).to_owned(),
+                binary: binary.to_path_buf(),
+                env: env.clone(),
+                timeout: std::time::Duration::from_secs(30),
+            })
+            .collect();
+        let host = Arc::new(crate::runtime::LambdaHost::start(specs).await?);
+        let invoke_addr = host
+            .clone()
+            .serve_invoke_api(([127, 0, 0, 1], 0).into())
+            .await?;
+        let invoker = crate::invoke::Invoker::new(format!("http://{invoke_addr}"));
+        let template = Template::load(&crate::workspace_root().join("template.yaml"))?;
+        let api_addr = crate::gateway::LocalGateway::new(template.http_routes()?, invoker.clone())
+            .serve(([127, 0, 0, 1], 0).into())
+            .await?;
+        Ok(Stack {
+            aws,
+            fchat,
+            host,
+            invoker,
+            api: format!("http://{api_addr}"),
+            http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http(),
+        })
+    }
+
+    /// A poller of the delivery queue, as the template's event source declares it.
+    pub fn delivery_poller(&self) -> crate::poller::Poller {
+        crate::poller::Poller {
+            sqs: self.aws.sqs(),
+            queue_url: self.aws.config.delivery_queue_url.clone(),
+            queue_arn: self.aws.provisioned.queue_arns["DeliveryQueue"].clone(),
+            function: "delivery".into(),
+            invoker: self.invoker.clone(),
+            batch_size: 10,
+        }
+    }
+
+    /// Sends a request to the local API gateway; answers the status, the JSON body and the headers.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, serde_json::Value, hyper::HeaderMap)> {
+        use http_body_util::BodyExt;
+
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.api))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let response = self
+            .http
+            .request(request.body(http_body_util::Full::new(bytes::Bytes::from(body)))?)
+            .await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((status, json, headers))
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value)> {
+        let (status, json, _) = self.request("POST", path, Some(body), &[]).await?;
+        Ok((status, json))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let (status, json, _) = self.request("GET", path, None, &[]).await?;
+        Ok((status, json))
+    }
+}

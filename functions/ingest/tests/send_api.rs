@@ -1,0 +1,260 @@
+//! The send API end to end, over HTTP: the local API gateway, the real `ingest` binary under
+//! the Lambda Runtime API emulator, moto with the template's tables and queues, and the FChat
+//! simulator, loaded with `make dev`'s own seed. The contract's curl examples are sent as is.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use fchat_local::harness::Stack;
+use fchat_local::seed::Seed;
+use gateway::job::{Job, JobKind};
+use serde_json::{json, Value};
+
+async fn stack() -> Stack {
+    let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
+    Stack::start(
+        &[("ingest", Path::new(env!("CARGO_BIN_EXE_ingest")))],
+        &seed,
+    )
+    .await
+    .expect("the local stack starts (run `make venv` first)")
+}
+
+/// Everything on the delivery queue now, each job once.
+async fn queued_jobs(stack: &Stack) -> Vec<Job> {
+    let sqs = stack.aws.sqs();
+    let mut seen = HashSet::new();
+    let mut jobs = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&stack.aws.config.delivery_queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return jobs;
+        }
+        for message in messages {
+            if seen.insert(message.message_id.clone()) {
+                jobs.push(Job::from_json(message.body().unwrap()).unwrap());
+            }
+        }
+    }
+}
+
+fn error(status: u16, description: &str) -> (u16, Value) {
+    (
+        status,
+        json!({"ok": false, "error_code": status, "description": description}),
+    )
+}
+
+#[tokio::test]
+async fn the_contracts_curl_examples_are_accepted_and_each_leaves_one_job() {
+    let stack = stack().await;
+
+    // curl -X POST .../webhooks/MY_APP/MY_TOKEN -d '{"text": "System notification: All services running"}'
+    let (status, group) = stack
+        .post(
+            "/webhooks/MY_APP/MY_TOKEN",
+            &json!({"text": "System notification: All services running"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(group["ok"], true);
+    assert_eq!(group["error_code"], 200);
+    assert_eq!(group["description"], "Message sent to queue");
+    assert_eq!(group["context"]["parameters"], json!({}));
+
+    // curl -X POST .../webhooks/MY_TOKEN/fchat -d '{"email": "user@example.com", "text": "Hello!"}'
+    let (status, simple) = stack
+        .post(
+            "/webhooks/MY_TOKEN/fchat",
+            &json!({"email": "user@example.com", "text": "Hello!"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{simple}");
+
+    // The contract's "With Buttons" example.
+    let (status, buttons) = stack
+        .post(
+            "/webhooks/MY_TOKEN/fchat",
+            &json!({
+                "email": "user@example.com",
+                "text": "Approve this request?",
+                "reply_markup": {"inlineKeyboard": [[
+                    {"text": "Yes", "callbackData": {"action": "confirm", "data": "yes"}},
+                    {"text": "No", "callbackData": {"action": "confirm", "data": "no"}}
+                ]]}
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{buttons}");
+
+    let mut jobs = queued_jobs(&stack).await;
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    jobs.sort_by_key(|job| serde_json::to_string(job).unwrap());
+    let by_context = |id: &Value| {
+        jobs.iter()
+            .find(|j| j.context_id() == id.as_str().unwrap())
+            .unwrap()
+            .clone()
+    };
+
+    let JobKind::SendGroup {
+        app,
+        group_id,
+        content,
+        ..
+    } = by_context(&group["context"]["id"]).kind
+    else {
+        panic!("the group example did not queue a group job");
+    };
+    assert_eq!((app.as_str(), group_id.as_str()), ("MY_APP", "ops"));
+    assert_eq!(content.text, "System notification: All services running");
+
+    let JobKind::SendUser { email, content, .. } = by_context(&simple["context"]["id"]).kind else {
+        panic!("the user example did not queue a user job");
+    };
+    assert_eq!(
+        (email.as_str(), content.text.as_str()),
+        ("user@example.com", "Hello!")
+    );
+    assert!(content.keyboard.is_empty());
+
+    let JobKind::SendUser { content, .. } = by_context(&buttons["context"]["id"]).kind else {
+        panic!("the buttons example did not queue a user job");
+    };
+    assert_eq!(content.keyboard.len(), 1);
+    assert_eq!(content.keyboard[0][1].text, "No");
+    assert_eq!(
+        content.keyboard[0][1].callback_data,
+        json!({"action": "confirm", "data": "no"})
+    );
+
+    // The status route knows them.
+    let id = simple["context"]["id"].as_str().unwrap();
+    let (status, report) = stack
+        .get(&format!("/webhooks/MY_TOKEN/messages/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, report["context"]["status"].as_str()),
+        (200, Some("queued"))
+    );
+}
+
+#[tokio::test]
+async fn errors_answer_the_contracts_status_and_description_and_queue_nothing() {
+    let stack = stack().await;
+    let thirty_one: Vec<Value> = (0..31).map(|i| json!({"text": format!("b{i}")})).collect();
+    let cases = [
+        (
+            "/webhooks/MY_APP/WRONG",
+            json!({"text": "x"}),
+            error(404, "Channel or token not found"),
+        ),
+        (
+            "/webhooks/NOBODY/MY_TOKEN",
+            json!({"text": "x"}),
+            error(404, "Channel or token not found"),
+        ),
+        (
+            "/webhooks/MY_APP/MY_TOKEN",
+            json!({"text": "  "}),
+            error(400, "Bad Request: message text is empty"),
+        ),
+        (
+            "/webhooks/MY_APP/MY_TOKEN",
+            json!({"text": "ệ".repeat(2001)}),
+            error(400, "Bad Request: message is too long"),
+        ),
+        (
+            "/webhooks/WRONG/fchat",
+            json!({"email": "user@example.com", "text": "x"}),
+            error(404, "channel or token not found"),
+        ),
+        (
+            "/webhooks/MY_TOKEN/fchat",
+            json!({"text": "x"}),
+            error(400, "Bad Request: email is empty"),
+        ),
+        (
+            "/webhooks/MY_TOKEN/fchat",
+            json!({"email": "user@example.com", "text": "x", "reply_markup": "no"}),
+            error(400, "Bad Request: reply_markup must be a dictionary"),
+        ),
+        (
+            "/webhooks/MY_TOKEN/fchat",
+            json!({"email": "user@example.com", "text": "x", "reply_markup": {"inlineKeyboard": [thirty_one]}}),
+            error(400, "Limit 30 buttons"),
+        ),
+        (
+            "/webhooks/MY_TOKEN/fchat",
+            json!({"email": "ghost@example.com", "text": "x"}),
+            error(404, "User ghost@example.com not found!"),
+        ),
+        (
+            "/webhooks/a/b/c",
+            json!({}),
+            error(404, "Not Found: no such route"),
+        ),
+    ];
+    for (path, body, expected) in cases {
+        assert_eq!(
+            stack.post(path, &body).await.unwrap(),
+            expected,
+            "{path} {body}"
+        );
+    }
+    let (status, body, headers) = stack
+        .request("GET", "/webhooks/MY_APP/MY_TOKEN", None, &[])
+        .await
+        .unwrap();
+    assert_eq!((status, body["error_code"].as_u64()), (405, Some(405)));
+    assert_eq!(headers["allow"], "POST");
+
+    // 2000 Vietnamese characters are within the limit.
+    let (status, _) = stack
+        .post(
+            "/webhooks/MY_APP/MY_TOKEN",
+            &json!({"text": "ệ".repeat(2000)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        queued_jobs(&stack).await.len(),
+        1,
+        "only the valid request queued a job"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_request_with_the_same_idempotency_key_is_queued_once() {
+    let stack = stack().await;
+    let body = json!({"email": "user@example.com", "text": "Deploy #42 done", "parameters": {"deploy": 42}});
+    let key = [("Idempotency-Key", "deploy-42")];
+    let (status, first, _) = stack
+        .request("POST", "/webhooks/MY_TOKEN/fchat", Some(&body), &key)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, again, headers) = stack
+        .request("POST", "/webhooks/MY_TOKEN/fchat", Some(&body), &key)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(again, first);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(first["context"]["parameters"], json!({"deploy": 42}));
+    assert_eq!(queued_jobs(&stack).await.len(), 1);
+}
