@@ -33,10 +33,11 @@ cargo build --quiet -p fchat-local -p fchat-simulator -p ingest -p delivery
 pids=()
 stop() {
   trap - EXIT INT TERM
-  echo
-  echo "==> stopping"
+  # Whatever reads our output may be gone already (a pipe closed by the same Ctrl-C).
+  trap '' PIPE
   for pid in "${pids[@]}"; do kill -TERM -- "-${pid}" 2>/dev/null || kill -TERM "${pid}" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  echo "==> stopped" 2>/dev/null || true
 }
 trap stop EXIT INT TERM
 set -m # each background job in its own process group, so that stopping one stops its children

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
@@ -102,7 +102,7 @@ async fn run(args: Vec<String>) -> Result<()> {
     }
 }
 
-async fn setup(template: &PathBuf, options: &Options) -> Result<()> {
+async fn setup(template: &Path, options: &Options) -> Result<()> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .context("AWS_ENDPOINT_URL is not set: setup only provisions a local emulator")?;
     let seed = Seed::load(&options.path("--seed", "infra/local/seed.json"))?;

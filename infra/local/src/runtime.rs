@@ -989,7 +989,7 @@ done"#;
     const FAIL: &str = r#"while next; do printf '{"errorType":"Boom","errorMessage":"kaboom"}' | respond error; done"#;
 
     const SLOW: &str = r#"while next; do
-  if grep -q slow "$DIR/body"; then sleep 2; fi
+  if grep -q slow "$DIR/body"; then sleep 3; fi
   respond response < "$DIR/body"
 done"#;
 
@@ -1286,13 +1286,13 @@ exit 1"#;
         bounded(async {
             let slow = Script::new(SLOW);
             let host = Arc::new(
-                LambdaHost::start(vec![slow.spec("slow", Duration::from_millis(700))])
+                LambdaHost::start(vec![slow.spec("slow", Duration::from_secs(1))])
                     .await
                     .unwrap(),
             );
             let started = Instant::now();
             let err = host.invoke("slow", b"slow".to_vec()).await.unwrap_err();
-            assert!(started.elapsed() < Duration::from_millis(1_500));
+            assert!(started.elapsed() < Duration::from_millis(2_800));
             assert!(
                 matches!(
                     invoke_error(&err),
@@ -1312,7 +1312,7 @@ exit 1"#;
             assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
 
             // Once the slow one is done (its late answer is dropped), the function serves again.
-            tokio::time::sleep(Duration::from_millis(1_000)).await;
+            tokio::time::sleep_until((started + Duration::from_millis(3_500)).into()).await;
             assert_eq!(
                 host.invoke("slow", b"fast".to_vec()).await.unwrap(),
                 b"fast"

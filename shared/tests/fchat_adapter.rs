@@ -1,0 +1,173 @@
+//! The FChat adapter against the FChat simulator over real sockets: how each kind of answer
+//! and each fault is classified.
+
+use std::time::{Duration, Instant};
+
+use fchat_simulator::{Faults, SimUser, Simulator, SimulatorConfig};
+use gateway::fchat::FChatClient;
+use gateway::message::{Button, MessageContent};
+use gateway::ports::{FChat, FChatError, OutgoingMessage};
+use serde_json::json;
+
+const TOKEN: &str = "bot-token";
+
+async fn simulator() -> Simulator {
+    let users = vec![SimUser {
+        email: "user@example.com".into(),
+        id: "fchat-1".into(),
+        name: Some("User".into()),
+    }];
+    Simulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimulatorConfig {
+            bot_token: TOKEN.into(),
+            users,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn client(sim: &Simulator, token: &str, timeout: Duration) -> FChatClient {
+    FChatClient::new(&sim.url(), token, timeout).unwrap()
+}
+
+fn message(client_message_id: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        chat_id: "beatchat-ops-001".into(),
+        content: MessageContent {
+            text: "Approve?".into(),
+            keyboard: vec![vec![Button {
+                text: "Yes".into(),
+                callback_data: json!({"a": 1}),
+            }]],
+        },
+        client_message_id: client_message_id.into(),
+    }
+}
+
+fn is_transient(result: &Result<String, FChatError>) -> bool {
+    matches!(result, Err(FChatError::Transient { .. }))
+}
+
+#[tokio::test]
+async fn a_message_is_sent_once_per_client_message_id() {
+    let sim = simulator().await;
+    let fchat = client(&sim, TOKEN, Duration::from_secs(5));
+    let first = fchat.send_message(&message("c1")).await.unwrap();
+    assert_eq!(fchat.send_message(&message("c1")).await.unwrap(), first);
+    let shown = sim.messages();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        shown[0].reply_markup,
+        Some(json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "{\"a\":1}"}]]}))
+    );
+}
+
+#[tokio::test]
+async fn users_are_found_by_email_or_not_at_all() {
+    let sim = simulator().await;
+    let fchat = client(&sim, TOKEN, Duration::from_secs(5));
+    let user = fchat.find_user("user@example.com").await.unwrap().unwrap();
+    assert_eq!(
+        (user.id.as_str(), user.name.as_deref()),
+        ("fchat-1", Some("User"))
+    );
+    assert_eq!(fchat.find_user("ghost@example.com").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_transient_with_retry_after() {
+    let sim = simulator().await;
+    let fchat = client(&sim, TOKEN, Duration::from_secs(5));
+    sim.set_faults(Faults {
+        rate_limit_next: 1,
+        retry_after: 7,
+        ..Faults::default()
+    });
+    match fchat.send_message(&message("c1")).await {
+        Err(FChatError::Transient {
+            retry_after,
+            reason,
+        }) => {
+            assert_eq!(retry_after, Some(7));
+            assert!(reason.starts_with("429"), "{reason}");
+        }
+        other => panic!("not transient: {other:?}"),
+    }
+    sim.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 502,
+        ..Faults::default()
+    });
+    assert!(is_transient(&fchat.send_message(&message("c1")).await));
+    assert!(fchat.send_message(&message("c1")).await.is_ok());
+}
+
+#[tokio::test]
+async fn client_errors_and_a_wrong_token_are_permanent() {
+    let sim = simulator().await;
+    sim.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 400,
+        ..Faults::default()
+    });
+    let fchat = client(&sim, TOKEN, Duration::from_secs(5));
+    assert!(matches!(
+        fchat.send_message(&message("c1")).await,
+        Err(FChatError::Permanent { .. })
+    ));
+    let wrong = client(&sim, "not-the-token", Duration::from_secs(5));
+    match wrong.send_message(&message("c2")).await {
+        Err(FChatError::Permanent { reason }) => assert!(reason.starts_with("401"), "{reason}"),
+        other => panic!("not permanent: {other:?}"),
+    }
+    assert!(sim.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_dropped_connection_and_a_hang_are_transient_and_bounded_by_the_timeout() {
+    let sim = simulator().await;
+    let fchat = client(&sim, TOKEN, Duration::from_millis(500));
+    sim.set_faults(Faults {
+        drop_next: 1,
+        ..Faults::default()
+    });
+    assert!(is_transient(&fchat.send_message(&message("c1")).await));
+
+    sim.set_faults(Faults {
+        hang_next: 1,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    match fchat.send_message(&message("c1")).await {
+        Err(FChatError::Transient { reason, .. }) => {
+            assert!(reason.starts_with("timed out"), "{reason}")
+        }
+        other => panic!("not a timeout: {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(fchat.send_message(&message("c1")).await.is_ok());
+    assert_eq!(sim.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn nothing_listening_is_a_transient_connection_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let fchat = FChatClient::new(
+        &format!("http://127.0.0.1:{port}"),
+        TOKEN,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    match fchat.send_message(&message("c1")).await {
+        Err(FChatError::Transient { reason, .. }) => {
+            assert!(reason.starts_with("could not connect"), "{reason}")
+        }
+        other => panic!("not a connection error: {other:?}"),
+    }
+}
