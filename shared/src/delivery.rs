@@ -227,6 +227,7 @@ impl Delivery {
                         fchat_id: found.id.clone(),
                         name: found.name,
                         created_at: self.clock.now(),
+                        last_context_id: None,
                     })
                     .await?;
                 tracing::info!(user = %crate::credentials::mask_email(email), "user created from FChat's directory");
@@ -391,6 +392,21 @@ mod tests {
                 return Err(StoreError::Unavailable("the function crashed".into()));
             }
             self.inner.finish_sending(id, o, now).await
+        }
+        async fn context_by_message_id(&self, m: &str) -> Result<Option<Context>, StoreError> {
+            self.inner.context_by_message_id(m).await
+        }
+        async fn claim_update(&self, u: &str, until: u64, now: u64) -> Result<bool, StoreError> {
+            self.inner.claim_update(u, until, now).await
+        }
+        async fn release_update(&self, u: &str) -> Result<(), StoreError> {
+            self.inner.release_update(u).await
+        }
+        async fn bot_state(&self, chat: &str) -> Result<Option<String>, StoreError> {
+            self.inner.bot_state(chat).await
+        }
+        async fn set_bot_state(&self, chat: &str, state: Option<&str>) -> Result<(), StoreError> {
+            self.inner.set_bot_state(chat, state).await
         }
     }
 

@@ -43,6 +43,8 @@ pub struct User {
     pub fchat_id: String,
     pub name: Option<String>,
     pub created_at: UnixTime,
+    /// The context of the last message sent to them: their replies go to its app.
+    pub last_context_id: Option<String>,
 }
 
 /// Who a message goes to.

@@ -17,10 +17,7 @@ use crate::ports::{
     AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, StoreError,
     UserStore,
 };
-use crate::tables::{
-    TableNames, APPS_KEY, APPS_TOKEN_ATTRIBUTE, APPS_TOKEN_INDEX, CONTEXTS_KEY, EXPIRY_ATTRIBUTE,
-    GROUPS_KEY, USERS_KEY,
-};
+use crate::tables::*;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -29,6 +26,8 @@ const KIND: &str = "kind";
 const KIND_CONTEXT: &str = "context";
 const KIND_IDEMPOTENCY: &str = "idempotency";
 const KIND_UNKNOWN_USER: &str = "unknown_user";
+const KIND_UPDATE: &str = "update";
+const KIND_BOT_STATE: &str = "bot_state";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -63,6 +62,40 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    /// The table keys an index holds for `value`.
+    async fn keys_by_index(
+        &self,
+        table: &str,
+        index: &str,
+        attribute: &str,
+        value: &str,
+        key: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(index)
+                .key_condition_expression("#a = :v")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":v", s(value))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                keys.push(text(&item, key)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
     }
 
     async fn delete(&self, table: &str, key: &str, value: &str) -> Result<(), StoreError> {
@@ -111,7 +144,7 @@ impl AppStore for DynamoStore {
         item.insert(APPS_KEY.into(), s(&app.name));
         item.insert(APPS_TOKEN_ATTRIBUTE.into(), s(&app.token_hash));
         if let Some(group) = &app.group_id {
-            item.insert("group_id".into(), s(group));
+            item.insert(APPS_GROUP_ATTRIBUTE.into(), s(group));
         }
         item.insert(
             "user_messaging".into(),
@@ -130,13 +163,24 @@ impl AppStore for DynamoStore {
         item.insert("active".into(), AttributeValue::Bool(app.active));
         self.put(&self.tables.apps, item).await
     }
+
+    async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError> {
+        let names = self
+            .keys_by_index(&self.tables.apps, APPS_GROUP_INDEX, APPS_GROUP_ATTRIBUTE, group_id, APPS_KEY)
+            .await?;
+        let mut apps = Vec::new();
+        for name in names {
+            apps.extend(self.app_by_name(&name).await?);
+        }
+        Ok(apps)
+    }
 }
 
 fn app_from_item(item: &Item) -> Result<App, StoreError> {
     Ok(App {
         name: text(item, APPS_KEY)?,
         token_hash: text(item, APPS_TOKEN_ATTRIBUTE)?,
-        group_id: optional_text(item, "group_id"),
+        group_id: optional_text(item, APPS_GROUP_ATTRIBUTE),
         user_messaging: flag(item, "user_messaging", false),
         webhook_url: optional_text(item, "webhook_url"),
         webhook_secrets: match item.get("webhook_secrets") {
@@ -159,7 +203,7 @@ impl GroupStore for DynamoStore {
         };
         Ok(Some(Group {
             id: text(&item, GROUPS_KEY)?,
-            beatchat_id: optional_text(&item, "beatchat_id"),
+            beatchat_id: optional_text(&item, GROUPS_BEATCHAT_ATTRIBUTE),
             active: flag(&item, "active", false),
             name: optional_text(&item, "name"),
         }))
@@ -169,13 +213,30 @@ impl GroupStore for DynamoStore {
         let mut item = Item::new();
         item.insert(GROUPS_KEY.into(), s(&group.id));
         if let Some(beatchat_id) = &group.beatchat_id {
-            item.insert("beatchat_id".into(), s(beatchat_id));
+            item.insert(GROUPS_BEATCHAT_ATTRIBUTE.into(), s(beatchat_id));
         }
         item.insert("active".into(), AttributeValue::Bool(group.active));
         if let Some(name) = &group.name {
             item.insert("name".into(), s(name));
         }
         self.put(&self.tables.groups, item).await
+    }
+
+    async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError> {
+        let ids = self
+            .keys_by_index(
+                &self.tables.groups,
+                GROUPS_BEATCHAT_INDEX,
+                GROUPS_BEATCHAT_ATTRIBUTE,
+                beatchat_id,
+                GROUPS_KEY,
+            )
+            .await?;
+        let mut groups = Vec::new();
+        for id in ids {
+            groups.extend(self.group(&id).await?);
+        }
+        Ok(groups)
     }
 }
 
@@ -190,6 +251,7 @@ impl UserStore for DynamoStore {
             fchat_id: text(&item, "fchat_id")?,
             name: optional_text(&item, "name"),
             created_at: optional_number(&item, "created_at")?.unwrap_or_default(),
+            last_context_id: optional_text(&item, "last_context_id"),
         }))
     }
 
@@ -201,7 +263,32 @@ impl UserStore for DynamoStore {
             item.insert("name".into(), s(name));
         }
         item.insert("created_at".into(), n(user.created_at));
+        if let Some(context_id) = &user.last_context_id {
+            item.insert("last_context_id".into(), s(context_id));
+        }
         self.put(&self.tables.users, item).await
+    }
+
+    async fn set_last_context(&self, email: &str, context_id: &str) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key(USERS_KEY, s(email))
+            .update_expression("SET last_context_id = :c")
+            .condition_expression("attribute_exists(#k)")
+            .expression_attribute_names("#k", USERS_KEY)
+            .expression_attribute_values(":c", s(context_id))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            // A user the gateway does not know has no conversation to remember.
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     // Short-lived facts live in the contexts table, which has a TTL.
@@ -251,7 +338,7 @@ impl ContextStore for DynamoStore {
             item.insert("last_error".into(), s(error));
         }
         if let Some(message_id) = &context.fchat_message_id {
-            item.insert("fchat_message_id".into(), s(message_id));
+            item.insert(CONTEXTS_MESSAGE_ATTRIBUTE.into(), s(message_id));
         }
         item.insert("created_at".into(), n(context.created_at));
         item.insert(EXPIRY_ATTRIBUTE.into(), n(context.expires_at));
@@ -428,9 +515,96 @@ impl ContextStore for DynamoStore {
             }
         }
     }
+
+    async fn context_by_message_id(
+        &self,
+        fchat_message_id: &str,
+    ) -> Result<Option<Context>, StoreError> {
+        let ids = self
+            .keys_by_index(
+                &self.tables.contexts,
+                CONTEXTS_MESSAGE_INDEX,
+                CONTEXTS_MESSAGE_ATTRIBUTE,
+                fchat_message_id,
+                CONTEXTS_KEY,
+            )
+            .await?;
+        match ids.first() {
+            Some(id) => self.context_record(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn claim_update(
+        &self,
+        update_id: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.put_marker_once(&format!("update#{update_id}"), KIND_UPDATE, until, now)
+            .await
+    }
+
+    async fn release_update(&self, update_id: &str) -> Result<(), StoreError> {
+        self.delete(&self.tables.contexts, CONTEXTS_KEY, &format!("update#{update_id}"))
+            .await
+    }
+
+    async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError> {
+        let item = self
+            .get(&self.tables.contexts, CONTEXTS_KEY, &bot_state_id(chat_id))
+            .await?;
+        Ok(item.and_then(|item| optional_text(&item, "state")))
+    }
+
+    async fn set_bot_state(&self, chat_id: &str, state: Option<&str>) -> Result<(), StoreError> {
+        match state {
+            Some(state) => {
+                let mut item = Item::new();
+                item.insert(CONTEXTS_KEY.into(), s(&bot_state_id(chat_id)));
+                item.insert(KIND.into(), s(KIND_BOT_STATE));
+                item.insert("state".into(), s(state));
+                self.put(&self.tables.contexts, item).await
+            }
+            None => {
+                self.delete(&self.tables.contexts, CONTEXTS_KEY, &bot_state_id(chat_id))
+                    .await
+            }
+        }
+    }
+}
+
+fn bot_state_id(chat_id: &str) -> String {
+    format!("bot-state#{chat_id}")
 }
 
 impl DynamoStore {
+    /// Puts a short-lived marker unless an unexpired one exists; `false` if one does.
+    async fn put_marker_once(&self, id: &str, kind: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
+        let mut item = Item::new();
+        item.insert(CONTEXTS_KEY.into(), s(id));
+        item.insert(KIND.into(), s(kind));
+        item.insert(EXPIRY_ATTRIBUTE.into(), n(until));
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.tables.contexts)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#id) OR #exp <= :now")
+            .expression_attribute_names("#id", CONTEXTS_KEY)
+            .expression_attribute_names("#exp", EXPIRY_ATTRIBUTE)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// `queued` or `sending` becomes a final status.
     async fn settle(
         &self,
@@ -499,7 +673,7 @@ fn context_from_item(item: &Item) -> Result<Context, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status}")))?,
         attempts: optional_number(item, "attempts")?.unwrap_or_default() as u32,
         last_error: optional_text(item, "last_error"),
-        fchat_message_id: optional_text(item, "fchat_message_id"),
+        fchat_message_id: optional_text(item, CONTEXTS_MESSAGE_ATTRIBUTE),
         created_at: optional_number(item, "created_at")?.unwrap_or_default(),
         expires_at: optional_number(item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
         lease_until: optional_number(item, "lease_until")?,

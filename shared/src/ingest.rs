@@ -203,6 +203,7 @@ impl Ingest {
                     fchat_id: found.id,
                     name: found.name,
                     created_at: now,
+                    last_context_id: None,
                 };
                 self.users.put_user(&user).await.map_err(internal)?;
                 Ok(())

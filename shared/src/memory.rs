@@ -20,6 +20,8 @@ pub struct MemoryStore {
     users: Mutex<HashMap<String, User>>,
     contexts: Mutex<HashMap<String, Context>>,
     unknown_users: Mutex<HashMap<String, UnixTime>>,
+    updates: Mutex<HashMap<String, UnixTime>>,
+    bot_states: Mutex<HashMap<String, String>>,
     idempotency: Mutex<HashMap<(String, String), IdempotencyRecord>>,
 }
 
@@ -47,6 +49,17 @@ impl AppStore for MemoryStore {
             .insert(app.name.clone(), app.clone());
         Ok(())
     }
+
+    async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError> {
+        let apps = self.apps.lock().unwrap();
+        let mut found: Vec<App> = apps
+            .values()
+            .filter(|a| a.group_id.as_deref() == Some(group_id))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -61,6 +74,15 @@ impl GroupStore for MemoryStore {
             .unwrap()
             .insert(group.id.clone(), group.clone());
         Ok(())
+    }
+
+    async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError> {
+        let groups = self.groups.lock().unwrap();
+        Ok(groups
+            .values()
+            .filter(|g| g.beatchat_id.as_deref() == Some(beatchat_id))
+            .cloned()
+            .collect())
     }
 }
 
@@ -89,6 +111,13 @@ impl UserStore for MemoryStore {
     async fn known_unknown(&self, email: &str, now: UnixTime) -> Result<bool, StoreError> {
         let unknown = self.unknown_users.lock().unwrap();
         Ok(unknown.get(email).is_some_and(|until| *until > now))
+    }
+
+    async fn set_last_context(&self, email: &str, context_id: &str) -> Result<(), StoreError> {
+        if let Some(user) = self.users.lock().unwrap().get_mut(email) {
+            user.last_context_id = Some(context_id.to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -203,6 +232,49 @@ impl ContextStore for MemoryStore {
         }
         context.lease_until = None;
         Ok(true)
+    }
+
+    async fn context_by_message_id(
+        &self,
+        fchat_message_id: &str,
+    ) -> Result<Option<Context>, StoreError> {
+        let contexts = self.contexts.lock().unwrap();
+        Ok(contexts
+            .values()
+            .find(|c| c.fchat_message_id.as_deref() == Some(fchat_message_id))
+            .cloned())
+    }
+
+    async fn claim_update(
+        &self,
+        update_id: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut updates = self.updates.lock().unwrap();
+        if updates.get(update_id).is_some_and(|seen| *seen > now) {
+            return Ok(false);
+        }
+        updates.insert(update_id.to_owned(), until);
+        Ok(true)
+    }
+
+    async fn release_update(&self, update_id: &str) -> Result<(), StoreError> {
+        self.updates.lock().unwrap().remove(update_id);
+        Ok(())
+    }
+
+    async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.bot_states.lock().unwrap().get(chat_id).cloned())
+    }
+
+    async fn set_bot_state(&self, chat_id: &str, state: Option<&str>) -> Result<(), StoreError> {
+        let mut states = self.bot_states.lock().unwrap();
+        match state {
+            Some(state) => states.insert(chat_id.to_owned(), state.to_owned()),
+            None => states.remove(chat_id),
+        };
+        Ok(())
     }
 }
 

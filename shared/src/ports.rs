@@ -22,12 +22,16 @@ pub trait AppStore: Send + Sync {
     /// Looks an app up by the hash of its token, without a scan.
     async fn app_by_token_hash(&self, token_hash: &str) -> Result<Option<App>, StoreError>;
     async fn put_app(&self, app: &App) -> Result<(), StoreError>;
+    /// The apps assigned to a group, through an index.
+    async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError>;
 }
 
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     async fn group(&self, id: &str) -> Result<Option<Group>, StoreError>;
     async fn put_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// The groups of an FChat room, through an index.
+    async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError>;
 }
 
 #[async_trait]
@@ -38,6 +42,8 @@ pub trait UserStore: Send + Sync {
     /// every request ask FChat again.
     async fn remember_unknown(&self, email: &str, until: UnixTime) -> Result<(), StoreError>;
     async fn known_unknown(&self, email: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// The user's latest conversation: the context of the last message sent to them.
+    async fn set_last_context(&self, email: &str, context_id: &str) -> Result<(), StoreError>;
 }
 
 /// The outcome of claiming an `Idempotency-Key`.
@@ -82,6 +88,25 @@ pub trait ContextStore: Send + Sync {
         outcome: &AttemptOutcome,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
+
+    /// The context of the message FChat knows by this id, even past its expiry, through an
+    /// index (no scan).
+    async fn context_by_message_id(
+        &self,
+        fchat_message_id: &str,
+    ) -> Result<Option<Context>, StoreError>;
+    /// Records that an FChat update was seen; `false` if it was seen before (and the record
+    /// has not expired).
+    async fn claim_update(
+        &self,
+        update_id: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+    async fn release_update(&self, update_id: &str) -> Result<(), StoreError>;
+    /// A chat's bot state, as an app's webhook last set it.
+    async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError>;
+    async fn set_bot_state(&self, chat_id: &str, state: Option<&str>) -> Result<(), StoreError>;
 }
 
 /// What `begin_sending` found.

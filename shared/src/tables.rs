@@ -5,9 +5,18 @@ pub const APPS_KEY: &str = "name";
 /// The apps table's index on `token_hash`: the user route finds its app without a scan.
 pub const APPS_TOKEN_INDEX: &str = "by-token-hash";
 pub const APPS_TOKEN_ATTRIBUTE: &str = "token_hash";
+/// The apps table's index on `group_id`: a room event finds the apps of its group.
+pub const APPS_GROUP_INDEX: &str = "by-group";
+pub const APPS_GROUP_ATTRIBUTE: &str = "group_id";
 pub const GROUPS_KEY: &str = "id";
+/// The groups table's index on `beatchat_id`: a room event finds its group.
+pub const GROUPS_BEATCHAT_INDEX: &str = "by-beatchat-id";
+pub const GROUPS_BEATCHAT_ATTRIBUTE: &str = "beatchat_id";
 pub const USERS_KEY: &str = "email";
 pub const CONTEXTS_KEY: &str = "id";
+/// The contexts table's index on `fchat_message_id`: a click finds its message's context.
+pub const CONTEXTS_MESSAGE_INDEX: &str = "by-fchat-message-id";
+pub const CONTEXTS_MESSAGE_ATTRIBUTE: &str = "fchat_message_id";
 /// The TTL attribute of the contexts table: DynamoDB deletes what has expired, eventually.
 pub const EXPIRY_ATTRIBUTE: &str = "expires_at";
 

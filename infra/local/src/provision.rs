@@ -534,15 +534,24 @@ mod tests {
         );
     }
 
+    fn index(table_id: &str, name: &str) -> IndexSpec {
+        table(table_id)
+            .indexes
+            .into_iter()
+            .find(|i| i.name == name)
+            .unwrap_or_else(|| panic!("{table_id} has no index {name}"))
+    }
+
     #[test]
-    fn template_declares_the_token_index_and_the_ttl() {
-        let apps = table("AppsTable");
-        assert_eq!(apps.indexes.len(), 1);
-        assert_eq!(apps.indexes[0].name, APPS_TOKEN_INDEX);
-        assert_eq!(
-            apps.indexes[0].key,
-            vec![(APPS_TOKEN_ATTRIBUTE.into(), "HASH".into())]
-        );
+    fn template_declares_the_indexes_the_code_queries_and_the_ttl() {
+        for (table_id, name, attribute) in [
+            ("AppsTable", APPS_TOKEN_INDEX, APPS_TOKEN_ATTRIBUTE),
+            ("AppsTable", APPS_GROUP_INDEX, APPS_GROUP_ATTRIBUTE),
+            ("GroupsTable", GROUPS_BEATCHAT_INDEX, GROUPS_BEATCHAT_ATTRIBUTE),
+            ("ContextsTable", CONTEXTS_MESSAGE_INDEX, CONTEXTS_MESSAGE_ATTRIBUTE),
+        ] {
+            assert_eq!(index(table_id, name).key, vec![(attribute.into(), "HASH".into())]);
+        }
         assert_eq!(
             table("ContextsTable").ttl_attribute.as_deref(),
             Some(EXPIRY_ATTRIBUTE)
