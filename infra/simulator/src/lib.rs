@@ -5,13 +5,23 @@
 //! records what it accepted, and can be told to misbehave ([`Faults`]) so that the gateway's
 //! retry, backoff and once-only delivery can be exercised without the real service.
 //!
+//! It also plays FChat's users towards the gateway: [`Simulator::act_text`],
+//! [`Simulator::act_click`] and [`Simulator::act_room`] post the updates of the contract's
+//! last section ("FChat calls the gateway back") to the gateway's callback route.
+//!
 //! Tests drive it through the [`Simulator`] handle; a running binary is driven over HTTP
 //! through the `/_sim/...` control endpoints, which mirror the handle's methods.
+//!
+//! The [`receiver`] module is the other end of the gateway: a demo app webhook that checks
+//! the gateway's signatures.
+
+pub mod receiver;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,8 +29,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -37,6 +49,16 @@ const HANG: Duration = Duration::from_secs(60);
 /// Group chats are accepted by this prefix rather than a list: the simulator does not know
 /// the gateway's groups, and every `beatchat_id` has this form.
 const GROUP_CHAT_PREFIX: &str = "beatchat-";
+
+/// How long the gateway may take to answer an update: it forwards to an app's webhook (5 s at
+/// most) before answering, so this leaves room for a slow local stack.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The header carrying the shared callback secret.
+const CALLBACK_SECRET_HEADER: &str = "x-fchat-secret";
+
+/// The room events of the contract.
+const ROOM_EVENTS: [&str; 4] = ["JOIN_ROOM", "ADD_MEMBERS", "DELETE_MEMBERS", "MESSAGE"];
 
 /// Someone FChat knows, as `getUserByEmail` returns them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +145,45 @@ impl Default for Faults {
     }
 }
 
+/// Which button of a recorded message a user clicks.
+///
+/// In JSON (`POST /_sim/act/click`) a string is a button's text and a number its index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ButtonRef {
+    /// The first button with exactly this text.
+    Text(String),
+    /// The position in the keyboard read row by row, from 0.
+    Index(usize),
+}
+
+impl From<&str> for ButtonRef {
+    fn from(text: &str) -> Self {
+        ButtonRef::Text(text.to_owned())
+    }
+}
+
+impl From<String> for ButtonRef {
+    fn from(text: String) -> Self {
+        ButtonRef::Text(text)
+    }
+}
+
+impl From<usize> for ButtonRef {
+    fn from(index: usize) -> Self {
+        ButtonRef::Index(index)
+    }
+}
+
+impl fmt::Display for ButtonRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ButtonRef::Text(text) => write!(f, "{text:?}"),
+            ButtonRef::Index(index) => write!(f, "#{index}"),
+        }
+    }
+}
+
 /// A running simulator. Dropping it stops the server and closes its connections, so a test's
 /// simulator never outlives the test.
 pub struct Simulator {
@@ -153,12 +214,24 @@ impl Simulator {
             faults: Mutex::new(Faults::default()),
             attempts: AtomicUsize::new(0),
             events,
+            callback: Mutex::new(None),
+            client: http_client(),
+            last_update: AtomicU64::new(0),
+            last_query: AtomicU64::new(0),
         });
         for user in config.users {
             state.add_user(user);
         }
         let (shutdown, stopped) = watch::channel(());
-        tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        let served = state.clone();
+        tokio::spawn(serve(
+            listener,
+            move |request, peer| {
+                let state = served.clone();
+                async move { state.handle(request, peer).await }
+            },
+            stopped,
+        ));
         Ok(Simulator {
             addr,
             state,
@@ -211,9 +284,69 @@ impl Simulator {
     pub fn subscribe(&self) -> broadcast::Receiver<ReceivedMessage> {
         self.state.events.subscribe()
     }
+
+    /// Where the `act_*` updates go: the gateway's callback route (for example
+    /// `http://127.0.0.1:9000/callback/fchat`) and the shared secret sent in `X-FChat-Secret`.
+    /// Tests call it once the gateway is up; until then every `act_*` call fails.
+    pub fn set_callback(&self, url: String, secret: String) {
+        *lock(&self.state.callback) = Some(Callback { url, secret });
+    }
+
+    /// A known user writes `text` to the bot in their private chat. The message gets a fresh
+    /// `message_id` from the counter of sent messages, and is recorded nowhere.
+    ///
+    /// Answers the gateway's status and JSON body; fails for an unknown email, without a
+    /// callback, or when the gateway cannot be reached.
+    pub async fn act_text(&self, email: &str, text: &str) -> anyhow::Result<(u16, Value)> {
+        Ok(self.state.act_text(email, text).await?)
+    }
+
+    /// A user clicks `button` of the recorded message `message_id`; the update carries the
+    /// button's `callback_data`. The clicking user is the chat's user when the message went to
+    /// a known user's private chat (`email` is then ignored), otherwise the known user with
+    /// `email`, which a group chat requires.
+    ///
+    /// Fails for an unknown message, button or user, and as [`Simulator::act_text`] does.
+    pub async fn act_click(
+        &self,
+        message_id: &str,
+        button: ButtonRef,
+        email: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
+        Ok(self.state.act_click(message_id, &button, email).await?)
+    }
+
+    /// Something happens in the room `room_id` (a group's `beatchat_id`): `event` is one of
+    /// `JOIN_ROOM`, `ADD_MEMBERS`, `DELETE_MEMBERS`, `MESSAGE`. The sender (also the only
+    /// member listed) is the known user with `email`, or the first known user. `text` is the
+    /// message of a `MESSAGE`, which needs one, and is refused for the other events.
+    ///
+    /// Fails for an unknown event or user, and as [`Simulator::act_text`] does.
+    pub async fn act_room(
+        &self,
+        room_id: &str,
+        event: &str,
+        email: Option<&str>,
+        text: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
+        Ok(self.state.act_room(room_id, event, email, text).await?)
+    }
+
+    /// Posts `payload` as it is to the callback, with the secret: what the `act_*` methods
+    /// use, and how a test sends a hand-made or repeated update. Answers the gateway's status
+    /// and body (`null` when empty, a JSON string when not JSON).
+    pub async fn post_callback(&self, payload: Value) -> anyhow::Result<(u16, Value)> {
+        Ok(self.state.post_callback(&payload).await?)
+    }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<()>) {
+/// Serves HTTP/1 on `listener`, each request through `handle`, until `stopped` fires; then
+/// open connections are closed too.
+async fn serve<H, F>(listener: TcpListener, handle: H, mut stopped: watch::Receiver<()>)
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Answer, DropConnection>> + Send + 'static,
+{
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -227,13 +360,10 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
                 continue;
             }
         };
-        let state = state.clone();
+        let handle = handle.clone();
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { state.handle(request, peer).await }
-            });
+            let service = hyper::service::service_fn(move |request| handle(request, peer));
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
@@ -259,6 +389,16 @@ impl std::error::Error for DropConnection {}
 
 type Answer = Response<Full<Bytes>>;
 
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A fresh connection per request: the simulator posts rarely, and a pooled connection the
+/// gateway has meanwhile closed would fail an update for nothing.
+fn http_client() -> HttpClient {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build_http()
+}
+
 struct State {
     token: String,
     users: Mutex<Vec<SimUser>>,
@@ -266,6 +406,55 @@ struct State {
     faults: Mutex<Faults>,
     attempts: AtomicUsize,
     events: broadcast::Sender<ReceivedMessage>,
+    callback: Mutex<Option<Callback>>,
+    client: HttpClient,
+    /// Counters of `update_id`s ("u-N") and `callback_query.id`s ("cq-N").
+    last_update: AtomicU64,
+    last_query: AtomicU64,
+}
+
+/// Where updates are posted.
+#[derive(Clone)]
+struct Callback {
+    url: String,
+    secret: String,
+}
+
+/// Why an `act_*` call failed; the control endpoints answer it with its status.
+#[derive(Debug)]
+enum ActError {
+    /// 400: the request makes no sense (or no callback is set).
+    BadRequest(String),
+    /// 404: an unknown user, message or button.
+    NotFound(String),
+    /// 502: the gateway could not be reached or did not answer in time.
+    Gateway(String),
+}
+
+impl fmt::Display for ActError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActError::BadRequest(why) | ActError::NotFound(why) | ActError::Gateway(why) => {
+                f.write_str(why)
+            }
+        }
+    }
+}
+
+impl std::error::Error for ActError {}
+
+impl ActError {
+    fn answer(&self) -> Answer {
+        match self {
+            ActError::BadRequest(why) => {
+                error(StatusCode::BAD_REQUEST, &format!("Bad Request: {why}"))
+            }
+            ActError::NotFound(why) => error(StatusCode::NOT_FOUND, &format!("Not Found: {why}")),
+            ActError::Gateway(why) => {
+                error(StatusCode::BAD_GATEWAY, &format!("Bad Gateway: {why}"))
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -495,8 +684,215 @@ impl State {
         };
         let users = lock(&self.users);
         match users.iter().find(|user| user.email.to_lowercase() == email) {
-            Some(user) => ok(json!({"id": user.id, "email": user.email, "name": user.name})),
+            Some(user) => ok(user_json(user)),
             None => error(StatusCode::NOT_FOUND, "Not Found: user not found"),
+        }
+    }
+
+    fn user_by_email(&self, email: &str) -> Result<SimUser, ActError> {
+        let wanted = email.trim().to_lowercase();
+        lock(&self.users)
+            .iter()
+            .find(|user| user.email.to_lowercase() == wanted)
+            .cloned()
+            .ok_or_else(|| ActError::NotFound(format!("user {email:?} not found")))
+    }
+
+    fn user_by_id(&self, id: &str) -> Option<SimUser> {
+        lock(&self.users).iter().find(|user| user.id == id).cloned()
+    }
+
+    /// The next `message_id`, from the same counter as accepted messages.
+    fn next_message_id(&self) -> String {
+        let mut log = lock(&self.log);
+        log.last_id += 1;
+        format!("m-{}", log.last_id)
+    }
+
+    fn next_update_id(&self) -> String {
+        format!("u-{}", self.last_update.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    async fn act_text(&self, email: &str, text: &str) -> Result<(u16, Value), ActError> {
+        let user = self.user_by_email(email)?;
+        let update = json!({
+            "update_id": self.next_update_id(),
+            "message": {
+                "message_id": self.next_message_id(),
+                "text": text,
+                "user": user_json(&user),
+                "chat": {"id": user.id, "type": "private"},
+            },
+        });
+        self.post_callback(&update).await
+    }
+
+    async fn act_click(
+        &self,
+        message_id: &str,
+        button: &ButtonRef,
+        email: Option<&str>,
+    ) -> Result<(u16, Value), ActError> {
+        let message = lock(&self.log)
+            .messages
+            .iter()
+            .find(|message| message.message_id == message_id)
+            .cloned()
+            .ok_or_else(|| ActError::NotFound(format!("message {message_id:?} not found")))?;
+        let buttons: Vec<&Value> = message
+            .reply_markup
+            .as_ref()
+            .and_then(|markup| markup["inline_keyboard"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .flatten()
+            .collect();
+        let clicked = match button {
+            ButtonRef::Text(text) => buttons.iter().find(|b| b["text"] == text.as_str()),
+            ButtonRef::Index(index) => buttons.get(*index),
+        };
+        let data = clicked
+            .and_then(|b| b["callback_data"].as_str())
+            .ok_or_else(|| {
+                ActError::NotFound(format!("message {message_id} has no button {button}"))
+            })?
+            .to_owned();
+        let (user, chat_type) = match self.user_by_id(&message.chat_id) {
+            Some(user) => (user, "private"),
+            None => match email {
+                Some(email) => (self.user_by_email(email)?, "group"),
+                None => {
+                    return Err(ActError::BadRequest(format!(
+                        "message {message_id} went to the group {}: say which user clicks (email)",
+                        message.chat_id
+                    )))
+                }
+            },
+        };
+        let update = json!({
+            "update_id": self.next_update_id(),
+            "message": {
+                "text": message.text,
+                "user": user_json(&user),
+                "chat": {"id": message.chat_id, "type": chat_type},
+                "callback_query": {
+                    "id": format!("cq-{}", self.last_query.fetch_add(1, Ordering::SeqCst) + 1),
+                    "data": data,
+                    "message": {"message_id": message.message_id},
+                },
+            },
+        });
+        self.post_callback(&update).await
+    }
+
+    async fn act_room(
+        &self,
+        room_id: &str,
+        event: &str,
+        email: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<(u16, Value), ActError> {
+        if room_id.is_empty() {
+            return Err(ActError::BadRequest("room_id is empty".into()));
+        }
+        if !ROOM_EVENTS.contains(&event) {
+            return Err(ActError::BadRequest(format!(
+                "event {event:?} is not one of {}",
+                ROOM_EVENTS.join(", ")
+            )));
+        }
+        let text = match (event, text) {
+            ("MESSAGE", Some(text)) => Some(text),
+            ("MESSAGE", None) => return Err(ActError::BadRequest("a MESSAGE needs a text".into())),
+            (_, Some(_)) => {
+                return Err(ActError::BadRequest(format!(
+                    "only a MESSAGE has a text, not {event}"
+                )))
+            }
+            (_, None) => None,
+        };
+        let sender = match email {
+            Some(email) => self.user_by_email(email)?,
+            None => lock(&self.users)
+                .first()
+                .cloned()
+                .ok_or_else(|| ActError::NotFound("no user is known to send it".into()))?,
+        };
+        let member = json!({
+            "_id": sender.id,
+            "id": sender.id,
+            "nickname": sender.name.as_deref().unwrap_or(&sender.email),
+            "isRobot": false,
+        });
+        let mut data = json!({"room": room_id, "sender": member, "members": [member]});
+        if let Some(text) = text {
+            let message_id = self.next_message_id();
+            data["message"] = json!(text);
+            data["messageType"] = json!("text");
+            data["id"] = json!(message_id);
+            data["_id"] = json!(message_id);
+        }
+        let update = json!({
+            "update_id": self.next_update_id(),
+            "appID": "fchat",
+            "clientID": sender.id,
+            "roomID": room_id,
+            "event": event,
+            "data": data,
+        });
+        self.post_callback(&update).await
+    }
+
+    async fn post_callback(&self, payload: &Value) -> Result<(u16, Value), ActError> {
+        let Some(Callback { url, secret }) = lock(&self.callback).clone() else {
+            return Err(ActError::BadRequest(
+                "no callback is set (set_callback or PUT /_sim/callback)".into(),
+            ));
+        };
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(&url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(CALLBACK_SECRET_HEADER, secret)
+            .body(Full::new(Bytes::from(payload.to_string())))
+            .map_err(|e| ActError::BadRequest(format!("cannot post to {url:?}: {e}")))?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                // The root cause (connection refused, ...) is what a developer needs.
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    why = format!("{why}: {cause}");
+                    source = cause.source();
+                }
+                why
+            })?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer: {e}"))?
+                .to_bytes();
+            Ok::<_, String>((status, answer_body(&body)))
+        };
+        match tokio::time::timeout(CALLBACK_TIMEOUT, exchange).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(why)) => Err(ActError::Gateway(format!("POST {url}: {why}"))),
+            Err(_) => Err(ActError::Gateway(format!(
+                "POST {url}: no answer within {} s",
+                CALLBACK_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// The answer of a control endpoint that acts as a user.
+    fn acted(outcome: Result<(u16, Value), ActError>) -> Answer {
+        match outcome {
+            Ok((status, body)) => {
+                json_answer(StatusCode::OK, &json!({"status": status, "body": body}))
+            }
+            Err(e) => e.answer(),
         }
     }
 
@@ -548,12 +944,102 @@ impl State {
                 }
                 Err(answer) => answer,
             },
-            ("/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users", _) => {
-                method_not_allowed()
-            }
+            ("/_sim/callback", Method::PUT) => match read_json::<CallbackRequest>(request).await {
+                Ok(callback) => match callback.url.parse::<Uri>() {
+                    Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
+                        *lock(&self.callback) = Some(Callback {
+                            url: callback.url.clone(),
+                            secret: callback.secret,
+                        });
+                        ok(json!({"url": callback.url}))
+                    }
+                    _ => error(
+                        StatusCode::BAD_REQUEST,
+                        "Bad Request: url must be an http:// URL",
+                    ),
+                },
+                Err(answer) => answer,
+            },
+            ("/_sim/act/text", Method::POST) => match read_json::<TextRequest>(request).await {
+                Ok(act) => Self::acted(self.act_text(&act.email, &act.text).await),
+                Err(answer) => answer,
+            },
+            ("/_sim/act/click", Method::POST) => match read_json::<ClickRequest>(request).await {
+                Ok(act) => Self::acted(
+                    self.act_click(&act.message_id, &act.button, act.email.as_deref())
+                        .await,
+                ),
+                Err(answer) => answer,
+            },
+            ("/_sim/act/room", Method::POST) => match read_json::<RoomRequest>(request).await {
+                Ok(act) => Self::acted(
+                    self.act_room(
+                        &act.room_id,
+                        &act.event,
+                        act.email.as_deref(),
+                        act.text.as_deref(),
+                    )
+                    .await,
+                ),
+                Err(answer) => answer,
+            },
+            (
+                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users"
+                | "/_sim/callback" | "/_sim/act/text" | "/_sim/act/click" | "/_sim/act/room",
+                _,
+            ) => method_not_allowed(),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),
         }
     }
+}
+
+/// `PUT /_sim/callback`.
+#[derive(Deserialize)]
+struct CallbackRequest {
+    url: String,
+    secret: String,
+}
+
+/// `POST /_sim/act/text`.
+#[derive(Deserialize)]
+struct TextRequest {
+    email: String,
+    text: String,
+}
+
+/// `POST /_sim/act/click`.
+#[derive(Deserialize)]
+struct ClickRequest {
+    message_id: String,
+    button: ButtonRef,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// `POST /_sim/act/room`.
+#[derive(Deserialize)]
+struct RoomRequest {
+    room_id: String,
+    event: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// A user as updates and `getUserByEmail` show them.
+fn user_json(user: &SimUser) -> Value {
+    json!({"id": user.id, "email": user.email, "name": user.name})
+}
+
+/// The gateway's answer body as JSON: `null` when empty, a string when not JSON, so that a
+/// test still sees what came back.
+fn answer_body(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
 fn valid_reply_markup(markup: &Value) -> bool {

@@ -2,11 +2,17 @@
 //!
 //! ```text
 //! fchat-simulator [--port 9001] [--seed infra/local/seed.json] [--token local-bot-token]
+//!                 [--callback-url http://127.0.0.1:9000/callback/fchat]
+//!                 [--callback-secret local-callback-secret]
 //! ```
 //! The directory comes from the seed's `users` (the same file `fchat-local setup` loads, so the
 //! gateway and the simulator agree on who exists). The token defaults to `FCHAT_BOT_TOKEN`,
 //! then `local-bot-token`, the gateway's local defaults. Faults are set at runtime through
 //! `PUT /_sim/faults`.
+//!
+//! Users act through `POST /_sim/act/text`, `/_sim/act/click` and `/_sim/act/room`, which post
+//! updates to the callback URL with the callback secret (default `FCHAT_CALLBACK_SECRET`, then
+//! `local-callback-secret`); `PUT /_sim/callback` changes both at runtime.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,8 +22,10 @@ use fchat_simulator::{ReceivedMessage, SimUser, Simulator, SimulatorConfig};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-const USAGE: &str = "usage: fchat-simulator [--port N] [--seed PATH] [--token T]";
+const USAGE: &str = "usage: fchat-simulator [--port N] [--seed PATH] [--token T] \
+[--callback-url URL] [--callback-secret S]";
 const DEFAULT_SEED: &str = "infra/local/seed.json";
+const DEFAULT_CALLBACK_URL: &str = "http://127.0.0.1:9000/callback/fchat";
 
 #[tokio::main]
 async fn main() {
@@ -32,6 +40,8 @@ struct Options {
     port: u16,
     seed: Option<PathBuf>,
     token: Option<String>,
+    callback_url: String,
+    callback_secret: Option<String>,
 }
 
 impl Options {
@@ -40,6 +50,8 @@ impl Options {
             port: 9001,
             seed: None,
             token: None,
+            callback_url: DEFAULT_CALLBACK_URL.to_owned(),
+            callback_secret: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -61,6 +73,8 @@ impl Options {
                 "--port" => options.port = value()?.parse().context("--port")?,
                 "--seed" => options.seed = Some(PathBuf::from(value()?)),
                 "--token" => options.token = Some(value()?),
+                "--callback-url" => options.callback_url = value()?,
+                "--callback-secret" => options.callback_secret = Some(value()?),
                 _ => bail!("unknown argument {arg:?}\n{USAGE}"),
             }
         }
@@ -123,16 +137,26 @@ async fn run(args: Vec<String>) -> Result<()> {
                 .filter(|t| !t.is_empty())
         })
         .unwrap_or_else(|| "local-bot-token".to_owned());
+    let callback_secret = options
+        .callback_secret
+        .or_else(|| {
+            std::env::var("FCHAT_CALLBACK_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "local-callback-secret".to_owned());
     let simulator = Simulator::start(
         SocketAddr::from(([127, 0, 0, 1], options.port)),
         SimulatorConfig { bot_token, users },
     )
     .await
     .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
+    simulator.set_callback(options.callback_url.clone(), callback_secret);
     println!(
-        "FChat simulator on {} with {user_count} users from {}",
+        "FChat simulator on {} with {user_count} users from {}; users act towards {}",
         simulator.url(),
-        seed.display()
+        seed.display(),
+        options.callback_url
     );
 
     let mut received = simulator.subscribe();
