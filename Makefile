@@ -1,9 +1,13 @@
 # The FChat gateway. `make dev` runs the whole product locally; `make test` runs every test.
 SHELL := /bin/bash
 VENV := .venv
+DEPLOY_VENV := .venv-deploy
 PYTHON ?= python3
+FUNCTIONS := ingest delivery callback
+STACK ?= fchat-gateway
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint fmt venv clean
+.PHONY: dev test lint lint-template fmt venv venv-deploy build deploy logs delete clean
 
 ## dev: run the whole product locally (emulated DynamoDB/SQS, the real function binaries)
 dev: venv
@@ -13,10 +17,40 @@ dev: venv
 test: venv
 	cargo test --workspace
 
-## lint: formatting and clippy, warnings are errors
-lint:
+## lint: formatting, clippy (warnings are errors), and the SAM template
+lint: lint-template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## lint-template: sam validate --lint and cfn-lint on template.yaml (offline)
+lint-template: venv-deploy
+	$(DEPLOY_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
+	$(DEPLOY_VENV)/bin/cfn-lint template.yaml
+
+## build: arm64 release zips of the three functions, with their sizes
+build: venv-deploy
+	PATH="$$PWD/$(DEPLOY_VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do \
+	  zip=target/lambda/$$f/bootstrap.zip; \
+	  printf '%-10s %s  %s bytes\n' "$$f" "$$zip" "$$(stat -c %s $$zip)"; \
+	done
+
+## deploy: sam build and deploy (guided the first time, then from samconfig.toml)
+deploy: venv-deploy
+	PATH="$$PWD/$(DEPLOY_VENV)/bin:$$PATH" $(DEPLOY_VENV)/bin/sam build --beta-features
+	@if [ -f samconfig.toml ]; then \
+	  $(DEPLOY_VENV)/bin/sam deploy; \
+	else \
+	  $(DEPLOY_VENV)/bin/sam deploy --guided --stack-name $(STACK) --capabilities CAPABILITY_IAM; \
+	fi
+
+## logs: tail the deployed functions' logs
+logs: venv-deploy
+	$(DEPLOY_VENV)/bin/sam logs --stack-name $(STACK) --tail
+
+## delete: delete the deployed stack
+delete: venv-deploy
+	$(DEPLOY_VENV)/bin/sam delete --stack-name $(STACK)
 
 fmt:
 	cargo fmt --all
@@ -29,6 +63,14 @@ $(VENV)/.installed: infra/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	touch $@
 
+## venv-deploy: the pinned packaging and deployment tools (zig, cargo-lambda, SAM CLI, cfn-lint)
+venv-deploy: $(DEPLOY_VENV)/.installed
+
+$(DEPLOY_VENV)/.installed: infra/requirements-deploy.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-deploy.txt
+	touch $@
+
 clean:
 	cargo clean
-	rm -rf $(VENV) .dev
+	rm -rf $(VENV) $(DEPLOY_VENV) .dev .aws-sam

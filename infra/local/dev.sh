@@ -5,6 +5,7 @@
 #   the functions, cargo lambda watch http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
 #   the delivery queue's poller       (feeds SQS batches to the delivery function)
+#   the demo app's webhook receiver   http://127.0.0.1:$WEBHOOK_PORT (default 9002)
 # Tenants come from $SEED_FILE (default infra/local/seed.json). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,21 +15,23 @@ MOTO_PORT=${MOTO_PORT:-4566}
 INVOKE_PORT=${INVOKE_PORT:-9010}
 FCHAT_PORT=${FCHAT_PORT:-9001}
 FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN:-local-bot-token}
+FCHAT_CALLBACK_SECRET=${FCHAT_CALLBACK_SECRET:-local-callback-secret}
+WEBHOOK_PORT=${WEBHOOK_PORT:-9002}
 SEED_FILE=${SEED_FILE:-infra/local/seed.json}
 VENV=.venv
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 
-for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT" "$FCHAT_PORT"; do
+for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT" "$FCHAT_PORT" "$WEBHOOK_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, INVOKE_PORT or FCHAT_PORT" >&2
+    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, INVOKE_PORT, FCHAT_PORT or WEBHOOK_PORT" >&2
     exit 1
   fi
 done
 
 echo "==> building the local stack and the functions"
-cargo build --quiet -p fchat-local -p fchat-simulator -p ingest -p delivery
+cargo build --quiet -p fchat-local -p fchat-simulator -p ingest -p delivery -p callback
 
 pids=()
 stop() {
@@ -60,10 +63,12 @@ wait_for_port "${MOTO_PORT}" "moto"
 
 echo "==> creating what template.yaml declares, loading ${SEED_FILE}"
 target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.env \
-  --param "FChatApiUrl=http://127.0.0.1:${FCHAT_PORT}" --param "FChatBotToken=${FCHAT_BOT_TOKEN}"
+  --param "FChatApiUrl=http://127.0.0.1:${FCHAT_PORT}" --param "FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN}" \
+  --param "FCHAT_CALLBACK_SECRET=${FCHAT_CALLBACK_SECRET}"
 
 echo "==> starting the FChat simulator on 127.0.0.1:${FCHAT_PORT}"
-target/debug/fchat-simulator --port "${FCHAT_PORT}" --seed "${SEED_FILE}" --token "${FCHAT_BOT_TOKEN}" &
+target/debug/fchat-simulator --port "${FCHAT_PORT}" --seed "${SEED_FILE}" --token "${FCHAT_BOT_TOKEN}" \
+  --callback-url "http://127.0.0.1:${API_PORT}/callback/fchat" --callback-secret "${FCHAT_CALLBACK_SECRET}" &
 pids+=($!)
 wait_for_port "${FCHAT_PORT}" "the FChat simulator"
 
@@ -81,6 +86,11 @@ wait_for_port "${API_PORT}" "the local API gateway"
 target/debug/fchat-local poller --invoke "http://127.0.0.1:${INVOKE_PORT}" &
 pids+=($!)
 
+echo "==> the demo app's webhook receiver on 127.0.0.1:${WEBHOOK_PORT} (MY_APP's secret from ${SEED_FILE})"
+target/debug/fchat-webhook-receiver --port "${WEBHOOK_PORT}" --seed "${SEED_FILE}" --app MY_APP --echo &
+pids+=($!)
+wait_for_port "${WEBHOOK_PORT}" "the webhook receiver"
+
 cat <<MSG
 
 The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
@@ -91,6 +101,9 @@ The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
 
 What FChat received:   curl http://127.0.0.1:${FCHAT_PORT}/_sim/messages
 A message's status:    curl http://127.0.0.1:${API_PORT}/webhooks/MY_TOKEN/messages/<context id>
+Click a button:        curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/click -d '{"message_id": "m-1", "button": 0}'
+Reply as the user:     curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/text -d '{"email": "user@example.com", "text": "ping"}'
+(the demo app's receiver prints each event it gets, with whether its signature verified)
 
 Ctrl-C stops everything.
 MSG

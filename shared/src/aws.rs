@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
+use crate::app_webhook::HttpWebhooks;
+use crate::callback::Callback;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::dynamo::DynamoStore;
 use crate::fchat::FChatClient;
+use crate::forward::{Forwarder, WEBHOOK_TIMEOUT};
 use crate::ingest::Ingest;
+use crate::outbound::OutboundPolicy;
 use crate::ports::FChatError;
 use crate::ports::SystemClock;
 use crate::sqs::SqsQueue;
@@ -64,18 +68,67 @@ pub fn delivery(
         &config.fchat.bot_token,
         fchat_timeout,
     )?;
-    let delivery = Delivery {
-        contexts: store.clone(),
-        groups: store.clone(),
-        users: store,
-        fchat: Arc::new(fchat),
-        clock: Arc::new(SystemClock),
-        lease: config.delivery_lease,
-        max_retry_delay: config.max_retry_delay,
-    };
     let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),
         config.delivery_queue_url.clone(),
     );
+    let delivery = Delivery {
+        contexts: store.clone(),
+        groups: store.clone(),
+        users: store.clone(),
+        fchat: Arc::new(fchat),
+        clock: Arc::new(SystemClock),
+        lease: config.delivery_lease,
+        max_retry_delay: config.max_retry_delay,
+        forwarder: forwarder(store, &queue, config),
+        max_forward_delay: config.max_forward_delay,
+    };
     Ok((delivery, queue))
+}
+
+/// Posting events to apps' webhooks: signed, through the SSRF guard, 5 s at most.
+pub fn forwarder(store: Arc<DynamoStore>, queue: &SqsQueue, config: &Config) -> Forwarder {
+    let policy = OutboundPolicy {
+        allow_loopback: config.webhook_allow_loopback,
+    };
+    Forwarder {
+        apps: store.clone(),
+        contexts: store,
+        queue: Arc::new(queue.clone()),
+        webhooks: Arc::new(HttpWebhooks::new(policy, WEBHOOK_TIMEOUT)),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// The callback route: FChat's updates forwarded to apps.
+pub fn callback(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Callback, FChatError> {
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.tables.clone(),
+    ));
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        config.delivery_queue_url.clone(),
+    );
+    let Some(secret) = config.fchat.callback_secret.clone() else {
+        return Err(FChatError::Permanent {
+            reason: "FCHAT_CALLBACK_SECRET is not set".into(),
+        });
+    };
+    let fchat = FChatClient::new(
+        &config.fchat.api_url,
+        &config.fchat.bot_token,
+        USER_LOOKUP_TIMEOUT,
+    )?;
+    Ok(Callback {
+        apps: store.clone(),
+        groups: store.clone(),
+        users: store.clone(),
+        contexts: store.clone(),
+        fchat: Arc::new(fchat),
+        forwarder: forwarder(store, &queue, config),
+        clock: Arc::new(SystemClock),
+        secret,
+        expired_text: config.expired_text.clone(),
+    })
 }

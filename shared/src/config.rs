@@ -18,12 +18,23 @@ pub struct Config {
     pub delivery_lease: Duration,
     /// The longest wait between two delivery attempts.
     pub max_retry_delay: Duration,
+    /// The longest wait between two attempts at forwarding an event to an app.
+    pub max_forward_delay: Duration,
+    /// What a user is told when they act on an expired message.
+    pub expired_text: String,
+    /// Lets app webhooks be plain `http` on loopback: for the local stack only.
+    pub webhook_allow_loopback: bool,
 }
+
+/// What a user is told when they click a button of an expired message, by default.
+pub const DEFAULT_EXPIRED_TEXT: &str = "This action has expired.";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct FChatConfig {
     pub api_url: String,
     pub bot_token: String,
+    /// The secret FChat sends in `X-FChat-Secret` when it calls the gateway back.
+    pub callback_secret: Option<String>,
 }
 
 impl std::fmt::Debug for FChatConfig {
@@ -31,6 +42,7 @@ impl std::fmt::Debug for FChatConfig {
         f.debug_struct("FChatConfig")
             .field("api_url", &self.api_url)
             .field("bot_token", &"<redacted>")
+            .field("callback_secret", &"<redacted>")
             .finish()
     }
 }
@@ -72,17 +84,32 @@ impl Config {
                     "a positive whole number",
                 ))?,
         };
-        let max_retry_delay = match vars.get("DELIVERY_MAX_RETRY_DELAY_SECONDS") {
-            None => crate::delivery::MAX_RETRY_DELAY,
+        let seconds = |name: &'static str, default: Duration| match vars.get(name) {
+            None => Ok(default),
             Some(value) => value
                 .parse()
                 .ok()
                 .filter(|s| *s > 0)
                 .map(Duration::from_secs)
-                .ok_or(ConfigError::Invalid(
-                    "DELIVERY_MAX_RETRY_DELAY_SECONDS",
-                    "a positive whole number",
-                ))?,
+                .ok_or(ConfigError::Invalid(name, "a positive whole number")),
+        };
+        let max_retry_delay = seconds(
+            "DELIVERY_MAX_RETRY_DELAY_SECONDS",
+            crate::delivery::MAX_RETRY_DELAY,
+        )?;
+        let max_forward_delay = seconds(
+            "FORWARD_MAX_RETRY_DELAY_SECONDS",
+            crate::forward::FORWARD_RETRY_DELAYS[crate::forward::FORWARD_RETRY_DELAYS.len() - 1],
+        )?;
+        let webhook_allow_loopback = match vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "WEBHOOK_ALLOW_LOOPBACK",
+                    "true or false",
+                ))
+            }
         };
         Ok(Config {
             tables: TableNames {
@@ -95,9 +122,20 @@ impl Config {
             fchat: FChatConfig {
                 api_url,
                 bot_token: get("FCHAT_BOT_TOKEN")?,
+                callback_secret: vars
+                    .get("FCHAT_CALLBACK_SECRET")
+                    .filter(|v| !v.is_empty())
+                    .cloned(),
             },
             delivery_lease: Duration::from_secs(lease_seconds),
             max_retry_delay,
+            max_forward_delay,
+            expired_text: vars
+                .get("EXPIRED_ACTION_TEXT")
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_EXPIRED_TEXT.to_owned()),
+            webhook_allow_loopback,
         })
     }
 }
@@ -124,6 +162,8 @@ mod tests {
         assert_eq!(config.tables.contexts, "c");
         assert_eq!(config.delivery_lease, Duration::from_secs(30));
         assert!(!format!("{config:?}").contains("bot_token: \"t\""));
+        assert_eq!(config.expired_text, DEFAULT_EXPIRED_TEXT);
+        assert!(!config.webhook_allow_loopback);
         vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "0".into());
         assert!(matches!(
             Config::from_vars(&vars),

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{Target, User};
-use crate::job::{Job, JobKind};
+use crate::forward::{forward_retry_delay, Forwarded, Forwarder};
+use crate::job::{Forward, Job, JobKind};
 use crate::message::MessageContent;
 use crate::ports::{
     AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, OutgoingMessage, SendClaim,
@@ -32,6 +33,10 @@ pub struct Delivery {
     pub lease: Duration,
     /// The longest wait between two attempts (FChat's `retry_after` may ask for longer).
     pub max_retry_delay: Duration,
+    /// Posts events to apps' webhooks, for forward jobs.
+    pub forwarder: Forwarder,
+    /// The longest wait between two attempts of a forward (its schedule runs to 10 hours).
+    pub max_forward_delay: Duration,
 }
 
 /// What to do with a job's queue message.
@@ -64,8 +69,8 @@ impl From<StoreError> for Stop {
 }
 
 impl Delivery {
-    /// Handles one queue message's body.
-    pub async fn deliver(&self, body: &str) -> JobOutcome {
+    /// Handles one queue message's body, handed out for the `receive_count`-th time.
+    pub async fn deliver(&self, body: &str, receive_count: u32) -> JobOutcome {
         let job = match Job::from_json(body) {
             Ok(job) => job,
             Err(error) => {
@@ -73,8 +78,22 @@ impl Delivery {
                 return JobOutcome::Unprocessable(error.to_string());
             }
         };
-        let context_id = job.context_id().to_owned();
-        let outcome = self.deliver_job(job).await;
+        let (context_id, target, content) = match job.kind {
+            JobKind::SendGroup {
+                context_id,
+                group_id,
+                content,
+                ..
+            } => (context_id, Target::Group(group_id), content),
+            JobKind::SendUser {
+                context_id,
+                email,
+                content,
+                ..
+            } => (context_id, Target::User(email), content),
+            JobKind::Forward(forward) => return self.forward(forward, receive_count).await,
+        };
+        let outcome = self.deliver_message(&context_id, target, content).await;
         match &outcome {
             JobOutcome::Done => {}
             JobOutcome::RetryAfter(delay) => {
@@ -91,9 +110,37 @@ impl Delivery {
         outcome
     }
 
-    async fn deliver_job(&self, job: Job) -> JobOutcome {
+    /// Another attempt at posting an event to an app's webhook.
+    async fn forward(&self, forward: Forward, receive_count: u32) -> JobOutcome {
+        match self.forwarder.attempt(&forward).await {
+            Ok(Forwarded::Delivered) => {
+                tracing::info!(app = %forward.app, webhook_id = %forward.webhook_id, receive_count, "forwarded");
+                JobOutcome::Done
+            }
+            Ok(Forwarded::Dropped(reason)) => {
+                tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, "forward dropped");
+                JobOutcome::Done
+            }
+            Ok(Forwarded::Failed(reason)) => {
+                tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, receive_count, "forward failed");
+                JobOutcome::RetryAfter(
+                    forward_retry_delay(receive_count).min(self.max_forward_delay),
+                )
+            }
+            Err(error) => {
+                tracing::error!(%error, "forward could not proceed");
+                JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay))
+            }
+        }
+    }
+
+    async fn deliver_message(
+        &self,
+        context_id: &str,
+        target: Target,
+        content: MessageContent,
+    ) -> JobOutcome {
         let now = self.clock.now();
-        let context_id = job.context_id().to_owned();
         let lease_until = now + self.lease.as_secs().max(1);
         let context = match self
             .contexts
@@ -123,16 +170,16 @@ impl Delivery {
                 return JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay));
             }
         };
-        let (target, content) = match job.kind {
-            JobKind::SendGroup {
-                group_id, content, ..
-            } => (Target::Group(group_id), content),
-            JobKind::SendUser { email, content, .. } => (Target::User(email), content),
-        };
-        let attempt = self.attempt(&target, content, &context_id).await;
+        let attempt = self.attempt(&target, content, context_id).await;
         let (outcome, answer) = match attempt {
             Ok(message_id) => {
                 tracing::info!(context_id, fchat_message_id = %message_id, attempts = context.attempts, "sent");
+                if let Target::User(email) = &target {
+                    // The user's replies now belong to this conversation.
+                    if let Err(error) = self.users.set_last_context(email, context_id).await {
+                        tracing::warn!(%error, context_id, "the user's latest conversation was not recorded");
+                    }
+                }
                 (
                     AttemptOutcome::Sent {
                         fchat_message_id: message_id,
@@ -253,6 +300,8 @@ pub const MAX_VISIBILITY_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedJob {
     pub message_id: String,
+    /// How many times the queue has handed this message out, this time included.
+    pub receive_count: u32,
     pub receipt_handle: String,
     pub body: String,
 }
@@ -275,7 +324,7 @@ pub async fn deliver_batch(
     jobs: &[QueuedJob],
 ) -> Vec<String> {
     let outcomes = futures_util::future::join_all(jobs.iter().map(|job| async move {
-        match delivery.deliver(&job.body).await {
+        match delivery.deliver(&job.body, job.receive_count).await {
             JobOutcome::Done => None,
             JobOutcome::RetryAfter(delay) => {
                 let delay = delay.min(MAX_VISIBILITY_DELAY);
@@ -439,6 +488,13 @@ mod tests {
             inner: store.clone(),
             broken: AtomicBool::new(false),
         });
+        let forwarder = Forwarder {
+            apps: store.clone(),
+            contexts: store.clone(),
+            queue: Arc::new(crate::memory::MemoryQueue::default()),
+            webhooks: Arc::new(crate::memory::MemoryWebhooks::default()),
+            clock: clock.clone(),
+        };
         let delivery = Delivery {
             contexts: forgetful.clone(),
             groups: store.clone(),
@@ -447,6 +503,8 @@ mod tests {
             clock: clock.clone(),
             lease: Duration::from_secs(30),
             max_retry_delay: MAX_RETRY_DELAY,
+            forwarder,
+            max_forward_delay: crate::forward::FORWARD_RETRY_DELAYS[4],
         };
         World {
             delivery,
@@ -514,7 +572,7 @@ mod tests {
     async fn a_group_message_is_sent_to_the_groups_beatchat_and_marked_sent() {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("ops".into())).await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         let shown = w.fchat.shown();
         assert_eq!(shown.len(), 1);
         assert_eq!(shown[0].1.chat_id, "beatchat-1");
@@ -532,7 +590,7 @@ mod tests {
         let job = w
             .accepted("c1", Target::User("known@example.com".into()))
             .await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.fchat.shown()[0].1.chat_id, "fchat-7");
         let user = w.store.user("known@example.com").await.unwrap().unwrap();
         assert_eq!((user.fchat_id.as_str(), user.created_at), ("fchat-7", NOW));
@@ -541,7 +599,7 @@ mod tests {
         let job = w
             .accepted("c2", Target::User("known@example.com".into()))
             .await;
-        w.delivery.deliver(&job).await;
+        w.delivery.deliver(&job, 1).await;
         assert_eq!(w.fchat.lookups(), 1);
         assert_eq!(w.fchat.shown().len(), 2);
     }
@@ -552,7 +610,7 @@ mod tests {
         let job = w
             .accepted("c1", Target::User("nobody@example.com".into()))
             .await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         let context = w.context("c1").await;
         assert_eq!(context.status, DeliveryStatus::Failed);
         assert_eq!(
@@ -567,7 +625,7 @@ mod tests {
         let w = world().await;
         w.fchat.fail_next([transient(Some(20))]);
         let job = w.accepted("c1", Target::Group("ops".into())).await;
-        let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job).await else {
+        let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job, 1).await else {
             panic!("not retried")
         };
         assert!(delay >= Duration::from_secs(20));
@@ -578,7 +636,7 @@ mod tests {
         );
 
         w.clock.advance(20);
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         let context = w.context("c1").await;
         assert_eq!(
             (context.status, context.attempts),
@@ -594,11 +652,11 @@ mod tests {
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         for _ in 0..3 {
             assert!(matches!(
-                w.delivery.deliver(&job).await,
+                w.delivery.deliver(&job, 1).await,
                 JobOutcome::RetryAfter(_)
             ));
         }
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.fchat.shown().len(), 1);
         assert_eq!(w.fchat.send_calls(), 4);
         assert_eq!(w.context("c1").await.attempts, 4);
@@ -611,7 +669,7 @@ mod tests {
             reason: "400 Bad Request: chat not found".into(),
         }]);
         let job = w.accepted("c1", Target::Group("ops".into())).await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         let context = w.context("c1").await;
         assert_eq!(context.status, DeliveryStatus::Failed);
         assert_eq!(
@@ -619,7 +677,7 @@ mod tests {
             Some("400 Bad Request: chat not found")
         );
         // A duplicate of the job changes nothing.
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.fchat.send_calls(), 1);
     }
 
@@ -627,13 +685,13 @@ mod tests {
     async fn a_group_deactivated_or_deleted_after_queueing_is_not_sent_to() {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("archive".into())).await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(
             w.context("c1").await.last_error.as_deref(),
             Some("group archive is not active")
         );
         let job = w.accepted("c2", Target::Group("gone".into())).await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.context("c2").await.status, DeliveryStatus::Failed);
         assert_eq!(w.fchat.send_calls(), 0);
     }
@@ -642,8 +700,8 @@ mod tests {
     async fn a_duplicate_of_a_sent_job_sends_nothing() {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("ops".into())).await;
-        w.delivery.deliver(&job).await;
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        w.delivery.deliver(&job, 1).await;
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.fchat.send_calls(), 1);
     }
 
@@ -654,20 +712,20 @@ mod tests {
         // FChat shows the message, then the attempt dies before recording it.
         w.forgetful.broken.store(true, Ordering::SeqCst);
         assert!(matches!(
-            w.delivery.deliver(&job).await,
+            w.delivery.deliver(&job, 1).await,
             JobOutcome::RetryAfter(_)
         ));
         w.forgetful.broken.store(false, Ordering::SeqCst);
         assert_eq!(w.context("c1").await.status, DeliveryStatus::Sending);
 
         // While the lease holds, a redelivered copy waits.
-        let JobOutcome::RetryAfter(wait) = w.delivery.deliver(&job).await else {
+        let JobOutcome::RetryAfter(wait) = w.delivery.deliver(&job, 1).await else {
             panic!("not leased")
         };
         assert!(wait <= Duration::from_secs(30));
         // After it, the job is taken over; FChat recognises the context id.
         w.clock.advance(31);
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.fchat.shown().len(), 1);
         assert_eq!(w.fchat.send_calls(), 2);
         assert_eq!(
@@ -681,7 +739,7 @@ mod tests {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         w.clock.advance(300);
-        assert_eq!(w.delivery.deliver(&job).await, JobOutcome::Done);
+        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
         assert_eq!(w.context("c1").await.status, DeliveryStatus::Expired);
         assert_eq!(w.fchat.send_calls(), 0);
     }
@@ -708,6 +766,7 @@ mod tests {
         w.store.begin_sending("c3", NOW, NOW + 30).await.unwrap();
         let job = |id: &str, body: &str| QueuedJob {
             message_id: id.into(),
+            receive_count: 1,
             receipt_handle: format!("r-{id}"),
             body: body.into(),
         };

@@ -106,6 +106,35 @@ pub struct Context {
     pub lease_until: Option<UnixTime>,
 }
 
+impl Context {
+    /// A new context for a message of `app` to `target`, queued at `now`, living as long as
+    /// the app's context lifetime.
+    pub fn queued(
+        app: &App,
+        target: Target,
+        parameters: Map<String, Value>,
+        now: UnixTime,
+    ) -> Self {
+        Context {
+            id: new_context_id(),
+            app: app.name.clone(),
+            target,
+            parameters,
+            status: DeliveryStatus::Queued,
+            attempts: 0,
+            last_error: None,
+            fchat_message_id: None,
+            created_at: now,
+            expires_at: now + app.context_ttl_seconds,
+            lease_until: None,
+        }
+    }
+
+    pub fn expired(&self, now: UnixTime) -> bool {
+        self.expires_at <= now
+    }
+}
+
 /// What a retried request with the same `Idempotency-Key` is answered with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {

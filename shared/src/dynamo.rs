@@ -166,7 +166,13 @@ impl AppStore for DynamoStore {
 
     async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError> {
         let names = self
-            .keys_by_index(&self.tables.apps, APPS_GROUP_INDEX, APPS_GROUP_ATTRIBUTE, group_id, APPS_KEY)
+            .keys_by_index(
+                &self.tables.apps,
+                APPS_GROUP_INDEX,
+                APPS_GROUP_ATTRIBUTE,
+                group_id,
+                APPS_KEY,
+            )
             .await?;
         let mut apps = Vec::new();
         for name in names {
@@ -546,8 +552,12 @@ impl ContextStore for DynamoStore {
     }
 
     async fn release_update(&self, update_id: &str) -> Result<(), StoreError> {
-        self.delete(&self.tables.contexts, CONTEXTS_KEY, &format!("update#{update_id}"))
-            .await
+        self.delete(
+            &self.tables.contexts,
+            CONTEXTS_KEY,
+            &format!("update#{update_id}"),
+        )
+        .await
     }
 
     async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError> {
@@ -580,7 +590,13 @@ fn bot_state_id(chat_id: &str) -> String {
 
 impl DynamoStore {
     /// Puts a short-lived marker unless an unexpired one exists; `false` if one does.
-    async fn put_marker_once(&self, id: &str, kind: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
+    async fn put_marker_once(
+        &self,
+        id: &str,
+        kind: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
         let mut item = Item::new();
         item.insert(CONTEXTS_KEY.into(), s(id));
         item.insert(KIND.into(), s(kind));

@@ -68,6 +68,10 @@ pub enum ApiError {
     RouteNotFound,
     #[error("Not Found: no such message")]
     MessageNotFound,
+    #[error("Unauthorized: wrong or missing X-FChat-Secret")]
+    CallbackUnauthorized,
+    #[error("Bad Request: not an FChat update")]
+    NotAnUpdate,
     #[error("Method Not Allowed: this route accepts {0} only")]
     MethodNotAllowed(&'static str),
 
@@ -92,6 +96,7 @@ impl ApiError {
             | RouteNotFound
             | MessageNotFound => 404,
             MethodNotAllowed(_) => 405,
+            CallbackUnauthorized => 401,
             BodyTooLarge => 413,
             IdempotencyKeyReused => 422,
             QueueUnavailable => 503,
@@ -111,7 +116,8 @@ impl ApiError {
             | ParametersNotObject
             | EmailInvalid
             | ButtonTextEmpty
-            | IdempotencyKeyInvalid => 400,
+            | IdempotencyKeyInvalid
+            | NotAnUpdate => 400,
         }
     }
 

@@ -9,10 +9,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use crate::credentials::{mask_email, sha256_hex, token_matches};
-use crate::domain::{
-    new_context_id, App, Context, DeliveryStatus, IdempotencyRecord, Target, User,
-    IDEMPOTENCY_TTL_SECONDS,
-};
+use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse, Route};
 use crate::job::{Job, JobKind};
@@ -251,19 +248,7 @@ impl Ingest {
         log: &mut RequestLog,
     ) -> Result<Accepted, ApiError> {
         let now = self.clock.now();
-        let context = Context {
-            id: new_context_id(),
-            app: app.name.clone(),
-            target: pending.target,
-            parameters: pending.parameters,
-            status: DeliveryStatus::Queued,
-            attempts: 0,
-            last_error: None,
-            fchat_message_id: None,
-            created_at: now,
-            expires_at: now + app.context_ttl_seconds,
-            lease_until: None,
-        };
+        let context = Context::queued(app, pending.target, pending.parameters, now);
         let claim = match idempotency_key {
             Some(key) => {
                 let record = IdempotencyRecord {
@@ -299,18 +284,16 @@ impl Ingest {
         };
         log.context_id = Some(context.id.clone());
 
-        if let Err(error) = self.contexts.create_context(&context).await {
+        if let Err(error) = queue_message(
+            self.contexts.as_ref(),
+            self.queue.as_ref(),
+            &context,
+            pending.content,
+        )
+        .await
+        {
             self.release(claim.as_ref()).await;
-            return Err(internal(error));
-        }
-        let job = Job::new(job_kind(&context, pending.content));
-        if let Err(error) = self.queue.enqueue(&job).await {
-            tracing::error!(%error, context_id = %context.id, "queueing failed; withdrawing the context");
-            if let Err(error) = self.contexts.delete_context(&context.id).await {
-                tracing::error!(%error, context_id = %context.id, "could not withdraw the context");
-            }
-            self.release(claim.as_ref()).await;
-            return Err(ApiError::QueueUnavailable);
+            return Err(error);
         }
         Ok(Accepted {
             context_id: context.id,
@@ -330,6 +313,26 @@ impl Ingest {
             }
         }
     }
+}
+
+/// Records `context` and queues the job that delivers `content`. If the job cannot be queued
+/// the context is withdrawn, so that nothing is left looking queued.
+pub async fn queue_message(
+    contexts: &dyn ContextStore,
+    queue: &dyn JobQueue,
+    context: &Context,
+    content: MessageContent,
+) -> Result<(), ApiError> {
+    contexts.create_context(context).await.map_err(internal)?;
+    let job = Job::new(job_kind(context, content));
+    if let Err(error) = queue.enqueue(&job).await {
+        tracing::error!(%error, context_id = %context.id, "queueing failed; withdrawing the context");
+        if let Err(error) = contexts.delete_context(&context.id).await {
+            tracing::error!(%error, context_id = %context.id, "could not withdraw the context");
+        }
+        return Err(ApiError::QueueUnavailable);
+    }
+    Ok(())
 }
 
 struct Pending {
@@ -383,7 +386,7 @@ fn internal(error: StoreError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Group;
+    use crate::domain::{DeliveryStatus, Group};
     use crate::memory::{FixedClock, MemoryFChat, MemoryQueue, MemoryStore};
     use crate::ports::{AttemptOutcome, UserStore};
     use serde_json::json;

@@ -34,6 +34,21 @@ pub enum JobKind {
         #[serde(flatten)]
         content: MessageContent,
     },
+    /// Post an FChat event to an app's webhook again, after a failed attempt.
+    Forward(Forward),
+}
+
+/// An FChat event for one app's webhook: the payload is signed and posted as is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forward {
+    pub app: String,
+    /// The Standard Webhooks `webhook-id`: the same for every attempt.
+    pub webhook_id: String,
+    /// The chat the event happened in: a bot reply goes there, and its bot state is kept.
+    pub chat_id: String,
+    /// Where a bot reply is sent.
+    pub reply_to: Option<crate::domain::Target>,
+    pub payload: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +67,13 @@ impl Job {
         }
     }
 
-    pub fn context_id(&self) -> &str {
+    /// The context a send job delivers (forwards have none).
+    pub fn context_id(&self) -> Option<&str> {
         match &self.kind {
             JobKind::SendGroup { context_id, .. } | JobKind::SendUser { context_id, .. } => {
-                context_id
+                Some(context_id)
             }
+            JobKind::Forward(_) => None,
         }
     }
 
@@ -100,6 +117,22 @@ mod tests {
                    "text": "hi", "keyboard": [[{"text": "Yes", "callbackData": {"a": 1}}]]})
         );
         assert_eq!(Job::from_json(&job.to_json()).unwrap(), job);
+    }
+
+    #[test]
+    fn a_forward_carries_its_payload() {
+        let job = Job::new(JobKind::Forward(Forward {
+            app: "ops".into(),
+            webhook_id: "u-1.ops".into(),
+            chat_id: "fchat-1".into(),
+            reply_to: Some(crate::domain::Target::User("u@x.io".into())),
+            payload: json!({"event": "message", "message": {"text": "hi"}}),
+        }));
+        let value: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
+        assert_eq!(value["kind"], "forward");
+        assert_eq!(value["reply_to"], json!({"kind": "user", "id": "u@x.io"}));
+        assert_eq!(Job::from_json(&job.to_json()).unwrap(), job);
+        assert_eq!(job.context_id(), None);
     }
 
     #[test]

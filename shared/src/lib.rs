@@ -2,7 +2,9 @@
 //! functions depend on, their adapters (DynamoDB, SQS, in memory) and the error catalogue.
 
 pub mod apigw;
+pub mod app_webhook;
 pub mod aws;
+pub mod callback;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
@@ -10,11 +12,14 @@ pub mod domain;
 pub mod dynamo;
 pub mod error;
 pub mod fchat;
+pub mod forward;
 pub mod http;
 pub mod ingest;
 pub mod job;
 pub mod memory;
 pub mod message;
+pub mod outbound;
 pub mod ports;
 pub mod sqs;
 pub mod tables;
+pub mod webhook;

@@ -10,7 +10,8 @@ use crate::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, Unix
 use crate::job::Job;
 use crate::ports::{
     AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, FChatUser, GroupStore,
-    IdempotencyClaim, JobQueue, OutgoingMessage, SendClaim, StoreError, UserStore,
+    IdempotencyClaim, JobQueue, OutgoingMessage, SendClaim, StoreError, UserStore, WebhookOutcome,
+    WebhookSender,
 };
 
 #[derive(Default)]
@@ -303,6 +304,59 @@ impl JobQueue for MemoryQueue {
         }
         self.jobs.lock().unwrap().push(job.clone());
         Ok(())
+    }
+
+    async fn enqueue_after(
+        &self,
+        job: &Job,
+        _delay: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.enqueue(job).await
+    }
+}
+
+/// App webhooks in memory: what was posted, and scripted outcomes (by default a 200 with
+/// `{"ok":true}`).
+#[derive(Default)]
+pub struct MemoryWebhooks {
+    posts: Mutex<Vec<(String, String, serde_json::Value)>>,
+    outcomes: Mutex<VecDeque<WebhookOutcome>>,
+}
+
+impl MemoryWebhooks {
+    /// The next posts end like this, in order.
+    pub fn answer(&self, outcomes: impl IntoIterator<Item = WebhookOutcome>) {
+        self.outcomes.lock().unwrap().extend(outcomes);
+    }
+
+    /// `(url, webhook id, body)` of every post.
+    pub fn posts(&self) -> Vec<(String, String, serde_json::Value)> {
+        self.posts.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl WebhookSender for MemoryWebhooks {
+    async fn post(
+        &self,
+        url: &str,
+        _secrets: &[String],
+        webhook_id: &str,
+        body: &[u8],
+    ) -> WebhookOutcome {
+        let body = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        self.posts
+            .lock()
+            .unwrap()
+            .push((url.to_owned(), webhook_id.to_owned(), body));
+        self.outcomes
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(WebhookOutcome::Delivered {
+                status: 200,
+                body: br#"{"ok":true}"#.to_vec(),
+            })
     }
 }
 

@@ -73,6 +73,69 @@ pub fn parse_user_message(body: &[u8]) -> Result<UserMessage, ApiError> {
     let object = parse_object(body)?;
     let email = email(&object)?;
     let text = message_text(&object)?;
+    let keyboard = keyboard(&object)?;
+    Ok(UserMessage {
+        email,
+        content: MessageContent { text, keyboard },
+        parameters: parameters(&object)?,
+    })
+}
+
+/// What an app's webhook answered: a message to send back into the chat, and the chat's
+/// new bot state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BotReply {
+    pub content: Option<MessageContent>,
+    /// `None`: leave the state as it is; `Some(None)`: clear it.
+    pub to_bot_state: Option<Option<String>>,
+}
+
+/// Reads a webhook's answer. Two shapes are understood: a chat server's bot response
+/// (`{"senderID", "toBotState", "data": {"message", "messageType"}}`) and the send API's
+/// (`{"text" or "message", "reply_markup" or "buttons", "toBotState"}`). Anything else
+/// (`{"ok": true}`, an empty body) is no reply.
+pub fn parse_bot_reply(answer: &Value) -> Result<BotReply, ApiError> {
+    let Value::Object(object) = answer else {
+        return Ok(BotReply::default());
+    };
+    let to_bot_state = match object.get("toBotState") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(state)) => Some(Some(state.clone())),
+        Some(_) => return Err(ApiError::FieldNotString("toBotState")),
+    };
+    let text = match object.get("data") {
+        Some(Value::Object(data)) => optional_string(data, "message")?.map(str::to_owned),
+        Some(Value::Null) | None => [
+            optional_string(object, "text")?,
+            optional_string(object, "message")?,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|t| !t.trim().is_empty())
+        .map(str::to_owned),
+        Some(_) => return Err(ApiError::InvalidRequest),
+    };
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(BotReply {
+            content: None,
+            to_bot_state,
+        });
+    };
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::MessageTooLong);
+    }
+    Ok(BotReply {
+        content: Some(MessageContent {
+            text,
+            keyboard: keyboard(object)?,
+        }),
+        to_bot_state,
+    })
+}
+
+/// `reply_markup.inlineKeyboard` and the legacy `buttons`, together at most 30 buttons.
+fn keyboard(object: &Map<String, Value>) -> Result<InlineKeyboard, ApiError> {
     let mut keyboard = match object.get("reply_markup") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(markup)) => inline_keyboard(markup)?,
@@ -86,11 +149,7 @@ pub fn parse_user_message(body: &[u8]) -> Result<UserMessage, ApiError> {
     if count > MAX_BUTTONS {
         return Err(ApiError::TooManyButtons);
     }
-    Ok(UserMessage {
-        email,
-        content: MessageContent { text, keyboard },
-        parameters: parameters(&object)?,
-    })
+    Ok(keyboard)
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -519,6 +578,53 @@ mod tests {
         assert_eq!(
             group(json!({"text": "x", "parameters": [1]})),
             Err(ApiError::ParametersNotObject)
+        );
+    }
+
+    #[test]
+    fn bot_replies_come_in_two_shapes() {
+        let chat_server = parse_bot_reply(&json!({
+            "senderID": "robot001", "toBotState": "active",
+            "data": {"message": "Hello! How can I help you?", "messageType": "text"}
+        }))
+        .unwrap();
+        assert_eq!(
+            chat_server.content.unwrap().text,
+            "Hello! How can I help you?"
+        );
+        assert_eq!(chat_server.to_bot_state, Some(Some("active".into())));
+
+        let send_api = parse_bot_reply(&json!({
+            "text": "Pick one", "reply_markup": {"inlineKeyboard": [[{"text": "A", "callbackData": "a"}]]}
+        }))
+        .unwrap();
+        assert_eq!(send_api.content.unwrap().keyboard[0][0].text, "A");
+        assert_eq!(send_api.to_bot_state, None);
+    }
+
+    #[test]
+    fn an_answer_without_text_is_no_reply() {
+        for answer in [
+            json!({"ok": true}),
+            json!({"toBotState": null, "data": null}),
+            json!("fine"),
+            json!({"text": " "}),
+        ] {
+            assert_eq!(parse_bot_reply(&answer).unwrap().content, None, "{answer}");
+        }
+        assert_eq!(
+            parse_bot_reply(&json!({"toBotState": null}))
+                .unwrap()
+                .to_bot_state,
+            Some(None)
+        );
+        assert_eq!(
+            parse_bot_reply(&json!({"text": "x".repeat(2001)})),
+            Err(ApiError::MessageTooLong)
+        );
+        assert_eq!(
+            parse_bot_reply(&json!({"toBotState": 3})),
+            Err(ApiError::FieldNotString("toBotState"))
         );
     }
 

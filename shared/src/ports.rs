@@ -140,6 +140,33 @@ pub enum AttemptOutcome {
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError>;
+    /// Queues a job that becomes visible after `delay` (at most 15 minutes).
+    async fn enqueue_after(&self, job: &Job, delay: std::time::Duration) -> Result<(), StoreError>;
+}
+
+/// How a POST to an app's webhook ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookOutcome {
+    /// A 2xx answer, with its body (a bot's reply, perhaps).
+    Delivered { status: u16, body: Vec<u8> },
+    /// 410: the app does not want these events any more.
+    Gone,
+    /// Worth retrying: another status, a timeout, a connection error.
+    Failed(String),
+    /// Never worth retrying: the URL is refused (not https, a private address) or unsigned.
+    Refused(String),
+}
+
+/// Signed POSTs to apps' webhooks.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn post(
+        &self,
+        url: &str,
+        secrets: &[String],
+        webhook_id: &str,
+        body: &[u8],
+    ) -> WebhookOutcome;
 }
 
 pub trait Clock: Send + Sync {

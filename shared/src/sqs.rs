@@ -38,6 +38,18 @@ impl JobQueue for SqsQueue {
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
         Ok(())
     }
+
+    async fn enqueue_after(&self, job: &Job, delay: Duration) -> Result<(), StoreError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(job.to_json())
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -66,6 +78,11 @@ pub fn jobs_from_event(event: SqsEvent) -> Vec<QueuedJob> {
         .records
         .into_iter()
         .map(|record| QueuedJob {
+            receive_count: record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1),
             message_id: record.message_id.unwrap_or_default(),
             receipt_handle: record.receipt_handle.unwrap_or_default(),
             body: record.body.unwrap_or_default(),
@@ -96,6 +113,7 @@ mod tests {
         assert_eq!(jobs.len(), 2);
         assert_eq!(jobs[0].message_id, "059f36b4-87a3-44ab-83d2-661975830a7d");
         assert!(jobs[1].body.contains("send_user"));
+        assert_eq!(jobs[0].receive_count, 1);
         let response = serde_json::to_value(batch_response(vec!["m-2".into()])).unwrap();
         assert_eq!(
             response["batchItemFailures"],

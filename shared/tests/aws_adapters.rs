@@ -110,7 +110,13 @@ async fn groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absen
     store.set_last_context("a@b.co", "c-9").await.unwrap();
     store.set_last_context("nobody@b.co", "c-9").await.unwrap();
     assert_eq!(
-        store.user("a@b.co").await.unwrap().unwrap().last_context_id.as_deref(),
+        store
+            .user("a@b.co")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_context_id
+            .as_deref(),
         Some("c-9")
     );
     assert_eq!(store.user("nobody@b.co").await.unwrap(), None);
@@ -266,7 +272,7 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
     );
     let jobs = aws.peek(&aws.config.delivery_queue_url).await.unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(Job::from_json(&jobs[0]).unwrap().context_id(), id);
+    assert_eq!(Job::from_json(&jobs[0]).unwrap().context_id(), Some(id));
 }
 
 #[tokio::test]
@@ -276,21 +282,44 @@ async fn incoming_events_find_their_context_group_and_apps_through_indexes() {
     let mut sent = context("c-1", NOW + 300);
     sent.fchat_message_id = Some("m-7".into());
     store.create_context(&sent).await.unwrap();
-    store.create_context(&context("c-2", NOW - 5)).await.unwrap();
-    assert_eq!(store.context_by_message_id("m-7").await.unwrap(), Some(sent));
+    store
+        .create_context(&context("c-2", NOW - 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.context_by_message_id("m-7").await.unwrap(),
+        Some(sent)
+    );
     assert_eq!(store.context_by_message_id("m-8").await.unwrap(), None);
 
     // A room event finds its group by beatchat id, and the group's apps.
     for (id, beatchat) in [("ops", "b-ops"), ("sec", "b-sec")] {
-        let group = Group { id: id.into(), beatchat_id: Some(beatchat.into()), active: true, name: None };
+        let group = Group {
+            id: id.into(),
+            beatchat_id: Some(beatchat.into()),
+            active: true,
+            name: None,
+        };
         store.put_group(&group).await.unwrap();
     }
     let groups = store.groups_by_beatchat_id("b-ops").await.unwrap();
-    assert_eq!(groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), vec!["ops"]);
+    assert_eq!(
+        groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        vec!["ops"]
+    );
     store.put_app(&app("alerts", "t1")).await.unwrap();
-    store.put_app(&App { group_id: Some("sec".into()), ..app("siem", "t2") }).await.unwrap();
+    store
+        .put_app(&App {
+            group_id: Some("sec".into()),
+            ..app("siem", "t2")
+        })
+        .await
+        .unwrap();
     let apps = store.apps_by_group("ops").await.unwrap();
-    assert_eq!(apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), vec!["alerts"]);
+    assert_eq!(
+        apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        vec!["alerts"]
+    );
     assert!(store.apps_by_group("none").await.unwrap().is_empty());
 }
 
@@ -299,13 +328,25 @@ async fn updates_are_claimed_once_and_bot_state_is_kept_per_chat() {
     let (_aws, store) = local().await;
     assert!(store.claim_update("u-1", NOW + 60, NOW).await.unwrap());
     assert!(!store.claim_update("u-1", NOW + 60, NOW + 1).await.unwrap());
-    assert!(store.claim_update("u-1", NOW + 120, NOW + 60).await.unwrap(), "an expired claim is free");
+    assert!(
+        store
+            .claim_update("u-1", NOW + 120, NOW + 60)
+            .await
+            .unwrap(),
+        "an expired claim is free"
+    );
     store.release_update("u-1").await.unwrap();
     assert!(store.claim_update("u-1", NOW + 60, NOW).await.unwrap());
 
     assert_eq!(store.bot_state("chat-1").await.unwrap(), None);
-    store.set_bot_state("chat-1", Some("awaiting_reason")).await.unwrap();
-    assert_eq!(store.bot_state("chat-1").await.unwrap().as_deref(), Some("awaiting_reason"));
+    store
+        .set_bot_state("chat-1", Some("awaiting_reason"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.bot_state("chat-1").await.unwrap().as_deref(),
+        Some("awaiting_reason")
+    );
     assert_eq!(store.bot_state("chat-2").await.unwrap(), None);
     store.set_bot_state("chat-1", None).await.unwrap();
     assert_eq!(store.bot_state("chat-1").await.unwrap(), None);

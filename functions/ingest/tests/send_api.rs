@@ -104,7 +104,7 @@ async fn the_contracts_curl_examples_are_accepted_and_each_leaves_one_job() {
     jobs.sort_by_key(|job| serde_json::to_string(job).unwrap());
     let by_context = |id: &Value| {
         jobs.iter()
-            .find(|j| j.context_id() == id.as_str().unwrap())
+            .find(|j| j.context_id() == id.as_str())
             .unwrap()
             .clone()
     };

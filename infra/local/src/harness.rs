@@ -10,6 +10,8 @@ use crate::provision::{provision, Provisioned, Template};
 
 /// The bot token of the local stack and the tests.
 pub const LOCAL_BOT_TOKEN: &str = "local-bot-token";
+/// The secret the local FChat (the simulator) sends to the callback route.
+pub const LOCAL_CALLBACK_SECRET: &str = "local-callback-secret";
 
 pub struct LocalAws {
     pub moto: Moto,
@@ -32,7 +34,11 @@ impl LocalAws {
         let template = Template::load(&crate::workspace_root().join("template.yaml"))?;
         let parameters = HashMap::from([
             ("FChatApiUrl".to_owned(), fchat_url.to_owned()),
-            ("FChatBotToken".to_owned(), LOCAL_BOT_TOKEN.to_owned()),
+            ("FCHAT_BOT_TOKEN".to_owned(), LOCAL_BOT_TOKEN.to_owned()),
+            (
+                "FCHAT_CALLBACK_SECRET".to_owned(),
+                LOCAL_CALLBACK_SECRET.to_owned(),
+            ),
         ]);
         let provisioned = provision(&sdk, &template, "", &parameters).await?;
         let config = Config::from_vars(&provisioned.environment)?;
@@ -125,6 +131,9 @@ impl Stack {
         env.insert("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into());
         // Retries a second apart, so that retry scenarios finish quickly.
         env.insert("DELIVERY_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
+        env.insert("FORWARD_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
+        // The tests' app webhooks listen on loopback.
+        env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
         let specs = functions
             .iter()
             .map(|(name, binary)| crate::runtime::FunctionSpec {

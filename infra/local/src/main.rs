@@ -118,6 +118,8 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     let mut environment: HashMap<String, String> = provisioned.environment;
     environment.extend(local_aws_environment(&endpoint));
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    // The local demo app's webhook is plain http on loopback; never set in a deployment.
+    environment.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
     let mut lines: Vec<String> = environment
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

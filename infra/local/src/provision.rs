@@ -53,6 +53,9 @@ pub enum EnvValue {
     Ref(String),
     /// `!GetAtt X.Arn`.
     Arn(String),
+    /// A secret resolved at deployment (`!Sub "{{resolve:secretsmanager:...}}"`): the local
+    /// stack is given its value under the variable's own name.
+    Secret,
 }
 
 impl Template {
@@ -69,14 +72,21 @@ impl Template {
             .and_then(Value::as_mapping)
             .cloned()
             .ok_or_else(|| anyhow!("template has no Resources"))?;
-        let environment = doc
-            .get("Globals")
-            .and_then(|g| g.get("Function"))
-            .and_then(|f| f.get("Environment"))
-            .and_then(|e| e.get("Variables"))
-            .and_then(Value::as_mapping)
-            .cloned()
-            .unwrap_or_default();
+        // The local stack gives every function one environment: the globals, then each
+        // function's own variables.
+        let variables = |node: Option<&Value>| {
+            node.and_then(|n| n.get("Environment"))
+                .and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut environment = variables(doc.get("Globals").and_then(|g| g.get("Function")));
+        for resource in resources.values() {
+            if resource.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function") {
+                environment.extend(variables(resource.get("Properties")));
+            }
+        }
         let parameters = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
@@ -184,6 +194,8 @@ impl Template {
                     EnvValue::Arn(arn)
                 } else if let Some(target) = tagged(value, "Ref") {
                     EnvValue::Ref(target)
+                } else if tagged(value, "Sub").is_some_and(|t| t.contains("{{resolve:")) {
+                    EnvValue::Secret
                 } else if let Some(text) = value.as_str() {
                     EnvValue::Literal(text.to_owned())
                 } else {
@@ -413,6 +425,9 @@ pub async fn provision(
                 .ok_or_else(|| {
                     anyhow!("{name}: !Ref {id} names nothing the local stack creates")
                 })?,
+            EnvValue::Secret => parameters.get(&name).cloned().ok_or_else(|| {
+                anyhow!("{name} is a deployment secret: give the local stack its value (--param {name}=...)")
+            })?,
             EnvValue::Arn(id) => provisioned.queue_arns.get(id).cloned().ok_or_else(|| {
                 anyhow!("{name}: !GetAtt {id}.Arn names nothing the local stack creates")
             })?,
@@ -547,10 +562,21 @@ mod tests {
         for (table_id, name, attribute) in [
             ("AppsTable", APPS_TOKEN_INDEX, APPS_TOKEN_ATTRIBUTE),
             ("AppsTable", APPS_GROUP_INDEX, APPS_GROUP_ATTRIBUTE),
-            ("GroupsTable", GROUPS_BEATCHAT_INDEX, GROUPS_BEATCHAT_ATTRIBUTE),
-            ("ContextsTable", CONTEXTS_MESSAGE_INDEX, CONTEXTS_MESSAGE_ATTRIBUTE),
+            (
+                "GroupsTable",
+                GROUPS_BEATCHAT_INDEX,
+                GROUPS_BEATCHAT_ATTRIBUTE,
+            ),
+            (
+                "ContextsTable",
+                CONTEXTS_MESSAGE_INDEX,
+                CONTEXTS_MESSAGE_ATTRIBUTE,
+            ),
         ] {
-            assert_eq!(index(table_id, name).key, vec![(attribute.into(), "HASH".into())]);
+            assert_eq!(
+                index(table_id, name).key,
+                vec![(attribute.into(), "HASH".into())]
+            );
         }
         assert_eq!(
             table("ContextsTable").ttl_attribute.as_deref(),

@@ -1,0 +1,349 @@
+//! Incoming events end to end over real sockets: the FChat simulator acts as a user towards
+//! the local API gateway's callback route, served by the real `callback` binary; events reach
+//! a demo app webhook that verifies signatures with its own implementation of the Standard
+//! Webhooks spec; retries and bot replies go through the real `delivery` binary.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fchat_local::harness::{Stack, LOCAL_CALLBACK_SECRET};
+use fchat_local::poller::Poller;
+use fchat_local::seed::Seed;
+use fchat_simulator::receiver::{Receiver, ReceiverConfig};
+use fchat_simulator::ButtonRef;
+use gateway::domain::App;
+use gateway::dynamo::DynamoStore;
+use gateway::http::HttpRequest;
+use gateway::ingest::Ingest;
+use gateway::ports::AppStore;
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_O0PrM7LIUOD/7Mw/aWYEcHrYT84mdpo07/YwJNBFDuM=";
+
+/// The delivery binary beside this package's: `cargo test --workspace` builds both.
+fn delivery_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_callback")).with_file_name("delivery");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p delivery` (make test does)",
+        path.display()
+    );
+    path
+}
+
+struct World {
+    stack: Stack,
+    ingest: Ingest,
+    store: DynamoStore,
+    poller: Poller,
+    app: Receiver,
+}
+
+/// GIVEN the local stack with `make dev`'s seed, MY_APP's webhook being the demo receiver.
+async fn world(echo: bool, context_ttl_seconds: u64) -> World {
+    let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
+    let callback = Path::new(env!("CARGO_BIN_EXE_callback"));
+    let stack = Stack::start(
+        &[("callback", callback), ("delivery", &delivery_binary())],
+        &seed,
+    )
+    .await
+    .expect("the local stack starts (run `make venv` first)");
+    stack.fchat.set_callback(
+        format!("{}/callback/fchat", stack.api),
+        LOCAL_CALLBACK_SECRET.into(),
+    );
+    let app = Receiver::start(
+        ([127, 0, 0, 1], 0).into(),
+        ReceiverConfig {
+            secrets: vec![SECRET.into()],
+            echo,
+        },
+    )
+    .await
+    .unwrap();
+    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
+    let mine = store.app_by_name("MY_APP").await.unwrap().unwrap();
+    store
+        .put_app(&App {
+            webhook_url: Some(app.url()),
+            context_ttl_seconds,
+            ..mine
+        })
+        .await
+        .unwrap();
+    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config).unwrap();
+    let poller = stack.delivery_poller();
+    World {
+        stack,
+        ingest,
+        store,
+        poller,
+        app,
+    }
+}
+
+impl World {
+    /// Sends a message with buttons to user@example.com and delivers it; answers FChat's id.
+    async fn delivered_message_with_buttons(&self) -> String {
+        let body = json!({"email": "user@example.com", "text": "Approve this request?",
+            "parameters": {"ticket": 42},
+            "reply_markup": {"inlineKeyboard": [[
+                {"text": "Yes", "callbackData": {"action": "confirm", "data": "yes"}},
+                {"text": "No", "callbackData": {"action": "confirm", "data": "no"}}]]}});
+        let request = HttpRequest {
+            method: "POST".into(),
+            path: "/MY_TOKEN/fchat".into(),
+            headers: vec![],
+            body: body.to_string().into_bytes(),
+        };
+        let answer = self.ingest.handle(&request).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        self.deliver_until(|w| !w.stack.fchat.messages().is_empty())
+            .await;
+        self.stack.fchat.messages()[0].message_id.clone()
+    }
+
+    /// Runs the delivery queue until `done`, for at most 30 s.
+    async fn deliver_until(&self, done: impl Fn(&World) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "not done within 30 s"
+            );
+            self.poller.poll_once(Duration::from_secs(1)).await.unwrap();
+        }
+    }
+
+    /// The events the app received, waiting a little for them.
+    async fn events_after(&self, count: usize) -> Vec<fchat_simulator::receiver::ReceivedEvent> {
+        let started = Instant::now();
+        while self.app.events().len() < count && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.app.events()
+    }
+}
+
+#[tokio::test]
+async fn a_click_reaches_the_app_once_signed_with_the_contracts_payload_and_its_context() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+
+    let (status, answer) = w
+        .stack
+        .fchat
+        .act_click(&message_id, ButtonRef::Text("Yes".into()), None)
+        .await
+        .unwrap();
+    assert_eq!((status, answer), (200, json!({"ok": true})));
+    let events = w.events_after(1).await;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert!(event.verified, "the signature did not verify");
+    let body = &event.body;
+    assert_eq!(body["event"], "callback_query");
+    assert_eq!(body["app"], "MY_APP");
+    assert_eq!(body["context"]["parameters"], json!({"ticket": 42}));
+    assert_eq!(body["message"]["user"]["email"], "user@example.com");
+    assert_eq!(body["message"]["chat"]["type"], "private");
+    assert_eq!(
+        body["message"]["callback_query"]["message"]["message_id"],
+        message_id.as_str()
+    );
+    let data: Value =
+        serde_json::from_str(body["message"]["callback_query"]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data, json!({"action": "confirm", "data": "yes"}));
+
+    // FChat delivering the same update again changes nothing.
+    let mut again = body.clone();
+    for added in ["event", "app", "context", "botState"] {
+        again.as_object_mut().unwrap().remove(added);
+    }
+    assert_eq!(w.stack.fchat.post_callback(again).await.unwrap().0, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.app.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_text_reply_follows_the_conversation_and_a_room_event_its_group() {
+    let w = world(false, 300).await;
+    w.delivered_message_with_buttons().await;
+    assert_eq!(
+        w.stack
+            .fchat
+            .act_text("user@example.com", "Approved, go ahead")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    assert_eq!(
+        w.stack
+            .fchat
+            .act_room(
+                "beatchat-ops-001",
+                "JOIN_ROOM",
+                Some("user@example.com"),
+                None
+            )
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    let events = w.events_after(2).await;
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.verified));
+    let text = events
+        .iter()
+        .find(|e| e.body["event"] == "message")
+        .unwrap();
+    assert_eq!(text.body["message"]["text"], "Approved, go ahead");
+    assert_eq!(text.body["context"]["parameters"]["ticket"], 42);
+    let room = events
+        .iter()
+        .find(|e| e.body["event"] == "JOIN_ROOM")
+        .unwrap();
+    assert_eq!(room.body["roomID"], "beatchat-ops-001");
+    assert_eq!(room.body["app"], "MY_APP");
+}
+
+#[tokio::test]
+async fn a_click_on_an_expired_message_is_not_forwarded_and_the_user_is_told() {
+    let w = world(false, 2).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        w.stack
+            .fchat
+            .act_click(&message_id, ButtonRef::Index(1), None)
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(w.app.events().is_empty());
+    let told = w.stack.fchat.messages();
+    assert_eq!(told.len(), 2);
+    assert_eq!(
+        (told[1].chat_id.as_str(), told[1].text.as_str()),
+        ("fchat-user-1001", "This action has expired.")
+    );
+}
+
+#[tokio::test]
+async fn a_spoofed_update_is_refused() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    w.stack.fchat.set_callback(
+        format!("{}/callback/fchat", w.stack.api),
+        "not-the-secret".into(),
+    );
+    let (status, answer) = w
+        .stack
+        .fchat
+        .act_click(&message_id, ButtonRef::Index(0), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(
+        answer["description"],
+        "Unauthorized: wrong or missing X-FChat-Secret"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(w.app.events().is_empty());
+}
+
+#[tokio::test]
+async fn when_the_app_is_down_the_event_is_queued_retried_and_delivered_once() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    w.app.set_answer(503, None);
+    let (status, _) = w
+        .stack
+        .fchat
+        .act_click(&message_id, ButtonRef::Text("No".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        status, 200,
+        "FChat gets its answer once the event is queued"
+    );
+    assert_eq!(w.events_after(1).await.len(), 1);
+
+    w.app.set_answer(200, None);
+    w.deliver_until(|w| w.app.events().len() >= 2).await;
+    let events = w.app.events();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].headers, events[0].headers);
+    let id = |e: &fchat_simulator::receiver::ReceivedEvent| {
+        e.headers
+            .iter()
+            .find(|(k, _)| k == "webhook-id")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        id(&events[0]),
+        id(&events[1]),
+        "a retry carries the same webhook-id"
+    );
+    assert!(events[1].verified);
+    // Nothing more comes.
+    assert_eq!(
+        w.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_bot_reply_becomes_a_message_in_the_same_chat() {
+    let w = world(true, 300).await;
+    w.delivered_message_with_buttons().await;
+    assert_eq!(
+        w.stack
+            .fchat
+            .act_text("user@example.com", "ping")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    w.deliver_until(|w| w.stack.fchat.messages().len() >= 2)
+        .await;
+    let reply = &w.stack.fchat.messages()[1];
+    assert_eq!(
+        (reply.chat_id.as_str(), reply.text.as_str()),
+        ("fchat-user-1001", "You said: ping")
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_on_a_private_address_is_never_called() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    let mine = w.store.app_by_name("MY_APP").await.unwrap().unwrap();
+    w.store
+        .put_app(&App {
+            webhook_url: Some("http://10.0.0.1:9002/webhook".into()),
+            ..mine
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        w.stack
+            .fchat
+            .act_click(&message_id, ButtonRef::Index(0), None)
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    // Refused, not retried: nothing is queued.
+    assert_eq!(
+        w.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+        (0, 0)
+    );
+}

@@ -1,0 +1,102 @@
+//! The adapter that posts to apps' webhooks: Standard Webhooks signatures, the SSRF guard at
+//! connect time, no redirects, a short timeout.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use crate::outbound::{check_url, is_blocked, webhook_client, OutboundPolicy};
+use crate::ports::{WebhookOutcome, WebhookSender};
+use crate::webhook::sign;
+
+/// The most of a webhook's answer that is read (a bot reply is small).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+pub struct HttpWebhooks {
+    client: reqwest::Client,
+    policy: OutboundPolicy,
+}
+
+impl HttpWebhooks {
+    pub fn new(policy: OutboundPolicy, timeout: Duration) -> Self {
+        HttpWebhooks {
+            client: webhook_client(policy, timeout),
+            policy,
+        }
+    }
+
+    /// With a client of the caller's (tests give one whose name lookups they control).
+    pub fn with_client(client: reqwest::Client, policy: OutboundPolicy) -> Self {
+        HttpWebhooks { client, policy }
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhooks {
+    async fn post(
+        &self,
+        url: &str,
+        secrets: &[String],
+        webhook_id: &str,
+        body: &[u8],
+    ) -> WebhookOutcome {
+        let url = match check_url(url, self.policy) {
+            Ok(url) => url,
+            Err(blocked) => {
+                return WebhookOutcome::Refused(format!("webhook URL refused: {blocked}"))
+            }
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let signed = match sign(secrets, webhook_id, now, body) {
+            Ok(signed) => signed,
+            Err(error) => return WebhookOutcome::Refused(format!("cannot sign: {error}")),
+        };
+        let mut request = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(
+                "user-agent",
+                concat!("fchat-gateway/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(body.to_vec());
+        for (name, value) in signed.pairs() {
+            request = request.header(name, value);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if is_blocked(&error) => {
+                return WebhookOutcome::Refused(format!(
+                    "webhook address refused: {}",
+                    error.without_url()
+                ))
+            }
+            Err(error) => {
+                return WebhookOutcome::Failed(format!("request failed: {}", error.without_url()))
+            }
+        };
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => {
+                let mut answer = Vec::new();
+                let mut response = response;
+                while let Ok(Some(chunk)) = response.chunk().await {
+                    answer.extend_from_slice(&chunk);
+                    if answer.len() > MAX_ANSWER_BYTES {
+                        answer.clear();
+                        break;
+                    }
+                }
+                WebhookOutcome::Delivered {
+                    status,
+                    body: answer,
+                }
+            }
+            410 => WebhookOutcome::Gone,
+            _ => WebhookOutcome::Failed(format!("the webhook answered {status}")),
+        }
+    }
+}

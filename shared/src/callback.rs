@@ -1,0 +1,670 @@
+//! FChat's updates (`docs/fchat-api.md`): a user's text, a button click, a room event. Each
+//! goes to the app it belongs to, signed, once; FChat gets its answer as soon as the event is
+//! forwarded or safely queued.
+//!
+//! - A click belongs to the app that sent the clicked message (its context, by FChat's message
+//!   id).
+//! - A user's text belongs to the app of the user's latest conversation.
+//! - A room event belongs to the apps whose group the room is.
+//!
+//! An event for an expired context is not forwarded; the user is told so. An event no app
+//! claims is acknowledged and logged.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::credentials::{mask_email, sha256_hex};
+use crate::domain::{Context, Target};
+use crate::error::{ApiError, MAX_BODY_BYTES};
+use crate::forward::{Forwarded, Forwarder};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::job::Forward;
+use crate::message::MessageContent;
+use crate::ports::{
+    AppStore, Clock, ContextStore, FChat, GroupStore, OutgoingMessage, StoreError, UserStore,
+};
+
+pub const SECRET_HEADER: &str = "X-FChat-Secret";
+/// How long an update id is remembered, to forward a repeated update once.
+pub const UPDATE_MEMORY_SECONDS: u64 = 24 * 60 * 60;
+
+#[derive(Clone)]
+pub struct Callback {
+    pub apps: Arc<dyn AppStore>,
+    pub groups: Arc<dyn GroupStore>,
+    pub users: Arc<dyn UserStore>,
+    pub contexts: Arc<dyn ContextStore>,
+    pub fchat: Arc<dyn FChat>,
+    pub forwarder: Forwarder,
+    pub clock: Arc<dyn Clock>,
+    /// The shared secret FChat sends in `X-FChat-Secret`.
+    pub secret: String,
+    /// What a user is told when they act on an expired message.
+    pub expired_text: String,
+}
+
+/// An update, read.
+#[derive(Debug, Clone, PartialEq)]
+struct Update {
+    id: String,
+    kind: UpdateKind,
+    raw: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum UpdateKind {
+    /// A user's text; `group` when it was written in a group chat.
+    Text {
+        email: Option<String>,
+        chat_id: String,
+        group: bool,
+    },
+    Click {
+        email: Option<String>,
+        chat_id: String,
+        message_id: String,
+    },
+    Room {
+        event: String,
+        room_id: String,
+    },
+}
+
+impl Callback {
+    pub async fn handle(&self, request: &HttpRequest) -> HttpResponse {
+        let started = std::time::Instant::now();
+        let (response, outcome) = match self.receive(request).await {
+            Ok(outcome) => (HttpResponse::json(200, &json!({"ok": true})), outcome),
+            Err(error) => (HttpResponse::error(&error), error.outcome()),
+        };
+        tracing::info!(
+            route = "callback",
+            outcome,
+            status = response.status,
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "FChat update"
+        );
+        response
+    }
+
+    async fn receive(&self, request: &HttpRequest) -> Result<&'static str, ApiError> {
+        let path = request.path.trim_matches('/');
+        if path != "callback/fchat" && path != "webhooks/callback/fchat" {
+            return Err(ApiError::RouteNotFound);
+        }
+        if !request.method.eq_ignore_ascii_case("POST") {
+            return Err(ApiError::MethodNotAllowed("POST"));
+        }
+        let given = request.header(SECRET_HEADER).unwrap_or("");
+        let authentic: bool = given.as_bytes().ct_eq(self.secret.as_bytes()).into();
+        if self.secret.is_empty() || !authentic {
+            return Err(ApiError::CallbackUnauthorized);
+        }
+        if request.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::BodyTooLarge);
+        }
+        let update = read_update(&request.body)?;
+        let now = self.clock.now();
+        let fresh = self
+            .contexts
+            .claim_update(&update.id, now + UPDATE_MEMORY_SECONDS, now)
+            .await
+            .map_err(internal)?;
+        if !fresh {
+            tracing::info!(update_id = %update.id, "a repeated update; already handled");
+            return Ok("duplicate");
+        }
+        match self.route(&update).await {
+            Ok(outcome) => Ok(outcome),
+            Err(error) => {
+                // FChat will send it again: it must not be taken for a duplicate then.
+                if let Err(error) = self.contexts.release_update(&update.id).await {
+                    tracing::error!(%error, update_id = %update.id, "could not release the update");
+                }
+                Err(internal(error))
+            }
+        }
+    }
+
+    async fn route(&self, update: &Update) -> Result<&'static str, StoreError> {
+        let now = self.clock.now();
+        match &update.kind {
+            UpdateKind::Click {
+                chat_id,
+                message_id,
+                ..
+            } => {
+                let Some(context) = self.contexts.context_by_message_id(message_id).await? else {
+                    return Ok(self.unclaimed(update, "no context for the clicked message"));
+                };
+                if context.expired(now) {
+                    self.tell_expired(chat_id, &update.id).await;
+                    return Ok("expired");
+                }
+                let reply_to = context.target.clone();
+                self.forward(
+                    update,
+                    &context.app,
+                    Some(&context),
+                    "callback_query",
+                    chat_id,
+                    Some(reply_to),
+                )
+                .await
+            }
+            UpdateKind::Text {
+                email,
+                chat_id,
+                group: false,
+            } => {
+                let Some(email) = email else {
+                    return Ok(self.unclaimed(update, "a text without the user's email"));
+                };
+                let Some(context_id) = self
+                    .users
+                    .user(email)
+                    .await?
+                    .and_then(|u| u.last_context_id)
+                else {
+                    return Ok(self.unclaimed(update, "the user has no conversation"));
+                };
+                let Some(context) = self.contexts.context_record(&context_id).await? else {
+                    return Ok(self.unclaimed(update, "the user's conversation is gone"));
+                };
+                if context.expired(now) {
+                    self.tell_expired(chat_id, &update.id).await;
+                    return Ok("expired");
+                }
+                let reply_to = Target::User(email.clone());
+                self.forward(
+                    update,
+                    &context.app,
+                    Some(&context),
+                    "message",
+                    chat_id,
+                    Some(reply_to),
+                )
+                .await
+            }
+            UpdateKind::Text {
+                chat_id,
+                group: true,
+                ..
+            } => self.forward_to_room(update, chat_id, "message").await,
+            UpdateKind::Room { event, room_id } => {
+                self.forward_to_room(update, room_id, event).await
+            }
+        }
+    }
+
+    /// Every app of every active group of the room.
+    async fn forward_to_room(
+        &self,
+        update: &Update,
+        room_id: &str,
+        event: &str,
+    ) -> Result<&'static str, StoreError> {
+        let mut outcome = None;
+        for group in self.groups.groups_by_beatchat_id(room_id).await? {
+            if !group.active {
+                continue;
+            }
+            for app in self.apps.apps_by_group(&group.id).await? {
+                let reply_to = Target::Group(group.id.clone());
+                outcome = Some(
+                    self.forward(update, &app.name, None, event, room_id, Some(reply_to))
+                        .await?,
+                );
+            }
+        }
+        Ok(outcome.unwrap_or_else(|| self.unclaimed(update, "no app has this room's group")))
+    }
+
+    async fn forward(
+        &self,
+        update: &Update,
+        app: &str,
+        context: Option<&Context>,
+        event: &str,
+        chat_id: &str,
+        reply_to: Option<Target>,
+    ) -> Result<&'static str, StoreError> {
+        let mut payload = update.raw.clone();
+        payload.insert("event".into(), Value::from(event));
+        payload.insert("app".into(), Value::from(app));
+        payload.insert(
+            "context".into(),
+            context.map_or(
+                Value::Null,
+                |c| json!({"id": c.id, "parameters": c.parameters}),
+            ),
+        );
+        payload.insert(
+            "botState".into(),
+            self.contexts
+                .bot_state(chat_id)
+                .await?
+                .map_or(Value::Null, Value::from),
+        );
+        let forward = Forward {
+            app: app.to_owned(),
+            webhook_id: format!("{}.{app}", update.id),
+            chat_id: chat_id.to_owned(),
+            reply_to,
+            payload: Value::Object(payload),
+        };
+        Ok(match self.forwarder.forward_or_queue(forward).await? {
+            Forwarded::Delivered => "forwarded",
+            Forwarded::Dropped(reason) => {
+                tracing::warn!(app, reason, update_id = %update.id, "not forwarded");
+                "dropped"
+            }
+            Forwarded::Failed(_) => "queued",
+        })
+    }
+
+    fn unclaimed(&self, update: &Update, why: &str) -> &'static str {
+        tracing::info!(update_id = %update.id, why, "an update no app claims");
+        "unclaimed"
+    }
+
+    /// Tells the user that what they acted on has expired. Best effort: FChat has its answer
+    /// either way.
+    async fn tell_expired(&self, chat_id: &str, update_id: &str) {
+        let message = OutgoingMessage {
+            chat_id: chat_id.to_owned(),
+            content: MessageContent {
+                text: self.expired_text.clone(),
+                keyboard: Vec::new(),
+            },
+            client_message_id: format!("expired.{update_id}"),
+        };
+        if let Err(error) = self.fchat.send_message(&message).await {
+            tracing::warn!(%error, "could not tell the user that the action expired");
+        }
+    }
+}
+
+fn read_update(body: &[u8]) -> Result<Update, ApiError> {
+    let Value::Object(raw) =
+        serde_json::from_slice::<Value>(body).map_err(|_| ApiError::MalformedJson)?
+    else {
+        return Err(ApiError::BodyNotObject);
+    };
+    let id = match raw.get("update_id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        Some(Value::Number(id)) => id.to_string(),
+        // Without an id, the same body is the same update.
+        _ => sha256_hex(body),
+    };
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+    let kind = if let Some(Value::Object(message)) = raw.get("message") {
+        let chat = message.get("chat");
+        let chat_id = text(chat.and_then(|c| c.get("id"))).ok_or(ApiError::NotAnUpdate)?;
+        let email =
+            text(message.get("user").and_then(|u| u.get("email"))).map(|e| e.trim().to_lowercase());
+        match message.get("callback_query") {
+            Some(Value::Object(query)) => UpdateKind::Click {
+                email,
+                chat_id,
+                message_id: text(query.get("message").and_then(|m| m.get("message_id")))
+                    .ok_or(ApiError::NotAnUpdate)?,
+            },
+            _ => UpdateKind::Text {
+                email,
+                group: text(chat.and_then(|c| c.get("type"))).is_some_and(|t| t != "private"),
+                chat_id,
+            },
+        }
+    } else if let (Some(event), Some(room_id)) = (text(raw.get("event")), text(raw.get("roomID"))) {
+        match event.as_str() {
+            "JOIN_ROOM" | "ADD_MEMBERS" | "DELETE_MEMBERS" | "MESSAGE" => {
+                UpdateKind::Room { event, room_id }
+            }
+            _ => return Err(ApiError::NotAnUpdate),
+        }
+    } else {
+        return Err(ApiError::NotAnUpdate);
+    };
+    if let UpdateKind::Text {
+        email: Some(email), ..
+    }
+    | UpdateKind::Click {
+        email: Some(email), ..
+    } = &kind
+    {
+        tracing::debug!(user = %mask_email(email), "update from a user");
+    }
+    Ok(Update { id, kind, raw })
+}
+
+fn internal(error: StoreError) -> ApiError {
+    tracing::error!(%error, "storage failure");
+    ApiError::Internal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::sha256_hex;
+    use crate::domain::{App, DeliveryStatus, Group, User};
+    use crate::job::{Job, JobKind};
+    use crate::memory::{FixedClock, MemoryFChat, MemoryQueue, MemoryStore, MemoryWebhooks};
+    use crate::ports::WebhookOutcome;
+
+    const NOW: u64 = 1_800_000_000;
+    const SECRET: &str = "callback-secret-123";
+
+    struct World {
+        callback: Callback,
+        store: Arc<MemoryStore>,
+        queue: Arc<MemoryQueue>,
+        fchat: Arc<MemoryFChat>,
+        webhooks: Arc<MemoryWebhooks>,
+        clock: Arc<FixedClock>,
+    }
+
+    fn app(name: &str) -> App {
+        App {
+            name: name.into(),
+            token_hash: sha256_hex(name.as_bytes()),
+            group_id: Some("ops".into()),
+            user_messaging: true,
+            webhook_url: Some(format!("https://hooks.example.com/{name}")),
+            webhook_secrets: vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()],
+            context_ttl_seconds: 300,
+            active: true,
+        }
+    }
+
+    /// GIVEN two apps in the ops group, a message of `alerts` sent to a user as FChat's m-1.
+    async fn world() -> World {
+        let store = Arc::new(MemoryStore::default());
+        store.put_app(&app("alerts")).await.unwrap();
+        store.put_app(&app("siem")).await.unwrap();
+        let group = Group {
+            id: "ops".into(),
+            beatchat_id: Some("beatchat-1".into()),
+            active: true,
+            name: None,
+        };
+        store.put_group(&group).await.unwrap();
+        let mut parameters = Map::new();
+        parameters.insert("ticket".into(), json!(42));
+        let mut context = Context::queued(
+            &app("alerts"),
+            Target::User("user@example.com".into()),
+            parameters,
+            NOW,
+        );
+        context.id = "c-1".into();
+        context.status = DeliveryStatus::Sent;
+        context.fchat_message_id = Some("m-1".into());
+        store.create_context(&context).await.unwrap();
+        let user = User {
+            email: "user@example.com".into(),
+            fchat_id: "fchat-1".into(),
+            name: None,
+            created_at: NOW,
+            last_context_id: Some("c-1".into()),
+        };
+        store.put_user(&user).await.unwrap();
+        let queue = Arc::new(MemoryQueue::default());
+        let fchat = Arc::new(MemoryFChat::default());
+        let webhooks = Arc::new(MemoryWebhooks::default());
+        let clock = Arc::new(FixedClock::at(NOW + 10));
+        let forwarder = Forwarder {
+            apps: store.clone(),
+            contexts: store.clone(),
+            queue: queue.clone(),
+            webhooks: webhooks.clone(),
+            clock: clock.clone(),
+        };
+        let callback = Callback {
+            apps: store.clone(),
+            groups: store.clone(),
+            users: store.clone(),
+            contexts: store.clone(),
+            fchat: fchat.clone(),
+            forwarder,
+            clock: clock.clone(),
+            secret: SECRET.into(),
+            expired_text: "This action has expired.".into(),
+        };
+        World {
+            callback,
+            store,
+            queue,
+            fchat,
+            webhooks,
+            clock,
+        }
+    }
+
+    fn click(update_id: &str, message_id: &str) -> Value {
+        json!({"update_id": update_id, "message": {
+            "text": "Approve this request?",
+            "user": {"id": "fchat-1", "email": "User@Example.com", "name": "User"},
+            "chat": {"id": "fchat-1", "type": "private"},
+            "callback_query": {"id": "cq-1", "data": "{\"action\":\"approve\"}", "message": {"message_id": message_id}}
+        }})
+    }
+
+    fn text(update_id: &str, words: &str) -> Value {
+        json!({"update_id": update_id, "message": {
+            "message_id": "m-50", "text": words,
+            "user": {"id": "fchat-1", "email": "user@example.com", "name": "User"},
+            "chat": {"id": "fchat-1", "type": "private"}
+        }})
+    }
+
+    fn room(update_id: &str, event: &str) -> Value {
+        json!({"update_id": update_id, "appID": "fchat", "clientID": "fchat-1", "roomID": "beatchat-1", "event": event,
+               "data": {"room": "beatchat-1", "sender": {"id": "fchat-1"}, "members": [{"id": "fchat-1"}]}})
+    }
+
+    fn request(body: &Value, secret: Option<&str>) -> HttpRequest {
+        HttpRequest {
+            method: "POST".into(),
+            path: "/callback/fchat".into(),
+            headers: secret
+                .map(|s| vec![(SECRET_HEADER.to_owned(), s.to_owned())])
+                .unwrap_or_default(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    impl World {
+        async fn receive(&self, body: Value) -> u16 {
+            self.callback
+                .handle(&request(&body, Some(SECRET)))
+                .await
+                .status
+        }
+    }
+
+    #[tokio::test]
+    async fn a_click_is_forwarded_once_to_the_app_that_sent_the_message() {
+        let w = world().await;
+        assert_eq!(w.receive(click("u-1", "m-1")).await, 200);
+        assert_eq!(
+            w.receive(click("u-1", "m-1")).await,
+            200,
+            "a repeated update is acknowledged"
+        );
+        let posts = w.webhooks.posts();
+        assert_eq!(posts.len(), 1);
+        let (url, webhook_id, body) = &posts[0];
+        assert_eq!(url, "https://hooks.example.com/alerts");
+        assert_eq!(webhook_id, "u-1.alerts");
+        assert_eq!(body["event"], "callback_query");
+        assert_eq!(body["app"], "alerts");
+        assert_eq!(
+            body["context"],
+            json!({"id": "c-1", "parameters": {"ticket": 42}})
+        );
+        assert_eq!(body["botState"], Value::Null);
+        assert_eq!(
+            body["message"]["callback_query"]["data"],
+            "{\"action\":\"approve\"}"
+        );
+        assert_eq!(body["message"]["user"]["email"], "User@Example.com");
+    }
+
+    #[tokio::test]
+    async fn a_users_text_goes_to_the_app_of_their_latest_conversation() {
+        let w = world().await;
+        assert_eq!(w.receive(text("u-2", "looks good")).await, 200);
+        let posts = w.webhooks.posts();
+        assert_eq!(posts.len(), 1);
+        assert_eq!(posts[0].2["event"], "message");
+        assert_eq!(posts[0].2["context"]["id"], "c-1");
+        assert_eq!(posts[0].2["message"]["text"], "looks good");
+    }
+
+    #[tokio::test]
+    async fn a_room_event_goes_to_every_app_of_the_rooms_group() {
+        let w = world().await;
+        assert_eq!(w.receive(room("u-3", "JOIN_ROOM")).await, 200);
+        let posts = w.webhooks.posts();
+        let apps: Vec<&str> = posts
+            .iter()
+            .map(|(_, _, body)| body["app"].as_str().unwrap())
+            .collect();
+        assert_eq!(apps, vec!["alerts", "siem"]);
+        assert_eq!(posts[0].2["event"], "JOIN_ROOM");
+        assert_eq!(posts[0].2["roomID"], "beatchat-1");
+        assert_eq!(posts[0].2["context"], Value::Null);
+        assert_eq!(posts[1].1, "u-3.siem");
+    }
+
+    #[tokio::test]
+    async fn an_expired_context_is_not_forwarded_and_the_user_is_told() {
+        let w = world().await;
+        w.clock.advance(300);
+        assert_eq!(w.receive(click("u-4", "m-1")).await, 200);
+        assert!(w.webhooks.posts().is_empty());
+        let told = w.fchat.shown();
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].1.chat_id, "fchat-1");
+        assert_eq!(told[0].1.content.text, "This action has expired.");
+    }
+
+    #[tokio::test]
+    async fn events_no_app_claims_are_acknowledged() {
+        let w = world().await;
+        assert_eq!(w.receive(click("u-5", "m-unknown")).await, 200);
+        let mut stranger = text("u-6", "hello?");
+        stranger["message"]["user"]["email"] = json!("stranger@example.com");
+        assert_eq!(w.receive(stranger).await, 200);
+        let mut elsewhere = room("u-7", "ADD_MEMBERS");
+        elsewhere["roomID"] = json!("beatchat-other");
+        assert_eq!(w.receive(elsewhere).await, 200);
+        assert!(w.webhooks.posts().is_empty());
+        assert!(w.queue.jobs().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_spoofed_or_malformed_update_is_refused_and_changes_nothing() {
+        let w = world().await;
+        for secret in [None, Some("wrong"), Some("")] {
+            let response = w
+                .callback
+                .handle(&request(&click("u-8", "m-1"), secret))
+                .await;
+            assert_eq!(response.status, 401);
+            assert_eq!(
+                serde_json::from_str::<Value>(&response.body).unwrap(),
+                json!({"ok": false, "error_code": 401, "description": "Unauthorized: wrong or missing X-FChat-Secret"})
+            );
+        }
+        assert!(w.webhooks.posts().is_empty());
+        // The refused update was not recorded: the real one goes through.
+        assert_eq!(w.receive(click("u-8", "m-1")).await, 200);
+        assert_eq!(w.webhooks.posts().len(), 1);
+
+        assert_eq!(w.receive(json!({"hello": "world"})).await, 400);
+        assert_eq!(
+            w.receive(json!({"roomID": "beatchat-1", "event": "EXPLODE"}))
+                .await,
+            400
+        );
+        let garbage = HttpRequest {
+            body: b"{nope".to_vec(),
+            ..request(&json!({}), Some(SECRET))
+        };
+        assert_eq!(w.callback.handle(&garbage).await.status, 400);
+    }
+
+    #[tokio::test]
+    async fn a_failed_forward_is_queued_for_retry_and_a_410_is_not() {
+        let w = world().await;
+        w.webhooks
+            .answer([WebhookOutcome::Failed("the webhook answered 503".into())]);
+        assert_eq!(w.receive(click("u-9", "m-1")).await, 200);
+        let jobs = w.queue.jobs();
+        let [Job {
+            kind: JobKind::Forward(forward),
+            ..
+        }] = jobs.as_slice()
+        else {
+            panic!("no forward job: {jobs:?}");
+        };
+        assert_eq!(
+            (forward.app.as_str(), forward.webhook_id.as_str()),
+            ("alerts", "u-9.alerts")
+        );
+        assert_eq!(
+            forward.reply_to,
+            Some(Target::User("user@example.com".into()))
+        );
+
+        w.webhooks.answer([WebhookOutcome::Gone]);
+        assert_eq!(w.receive(click("u-10", "m-1")).await, 200);
+        assert_eq!(w.queue.jobs().len(), 1, "a 410 is not retried");
+    }
+
+    #[tokio::test]
+    async fn a_bot_reply_is_sent_into_the_same_chat_and_its_state_comes_back() {
+        let w = world().await;
+        let reply = json!({"senderID": "robot", "toBotState": "awaiting_reason",
+                           "data": {"message": "Why do you approve?", "messageType": "text"}});
+        w.webhooks.answer([WebhookOutcome::Delivered {
+            status: 200,
+            body: reply.to_string().into_bytes(),
+        }]);
+        assert_eq!(w.receive(click("u-11", "m-1")).await, 200);
+
+        let jobs = w.queue.jobs();
+        let [Job {
+            kind:
+                JobKind::SendUser {
+                    email,
+                    content,
+                    context_id,
+                    app,
+                },
+            ..
+        }] = jobs.as_slice()
+        else {
+            panic!("no reply job: {jobs:?}");
+        };
+        assert_eq!(
+            (email.as_str(), app.as_str()),
+            ("user@example.com", "alerts")
+        );
+        assert_eq!(content.text, "Why do you approve?");
+        assert_ne!(context_id, "c-1", "the reply has its own context");
+        assert!(w
+            .store
+            .context(context_id, NOW + 10)
+            .await
+            .unwrap()
+            .is_some());
+
+        assert_eq!(w.receive(text("u-12", "because")).await, 200);
+        assert_eq!(w.webhooks.posts()[1].2["botState"], "awaiting_reason");
+    }
+}
