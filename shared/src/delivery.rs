@@ -144,7 +144,7 @@ impl Delivery {
         let lease_until = now + self.lease.as_secs().max(1);
         let context = match self
             .contexts
-            .begin_sending(&context_id, now, lease_until)
+            .begin_sending(context_id, now, lease_until)
             .await
         {
             Ok(SendClaim::Claimed(context)) => context,
@@ -201,7 +201,7 @@ impl Delivery {
         };
         if let Err(error) = self
             .contexts
-            .finish_sending(&context_id, &outcome, self.clock.now())
+            .finish_sending(context_id, &outcome, self.clock.now())
             .await
         {
             // The lease runs out and the job comes back; a sent message is not shown twice
