@@ -31,7 +31,7 @@ lint-template: venv-deploy
 build: venv-deploy
 	PATH="$$PWD/$(DEPLOY_VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do \
-	  zip=target/lambda/$$f/bootstrap.zip; \
+	  zip=$${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; \
 	  printf '%-10s %s  %s bytes\n' "$$f" "$$zip" "$$(stat -c %s $$zip)"; \
 	done
 

@@ -120,9 +120,13 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
     // The local demo app's webhook is plain http on loopback; never set in a deployment.
     environment.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
+    // Single quotes: dotenv takes the value literally (spaces, `$`, `#` included).
+    if let Some((name, _)) = environment.iter().find(|(_, v)| v.contains('\'')) {
+        bail!("{name}: a value with a single quote cannot be written to the env file");
+    }
     let mut lines: Vec<String> = environment
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}='{v}'"))
         .collect();
     lines.sort();
     let env_file = options.path("--env-file", ".dev/functions.env");
