@@ -376,6 +376,7 @@ mod tests {
             webhook_secrets: vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()],
             context_ttl_seconds: 300,
             active: true,
+            previous_token: None,
         }
     }
 

@@ -24,6 +24,21 @@ pub struct App {
     pub webhook_secrets: Vec<String>,
     pub context_ttl_seconds: u64,
     pub active: bool,
+    /// After a token rotation: the old token's hash and until when it still works.
+    pub previous_token: Option<(String, UnixTime)>,
+}
+
+impl App {
+    /// Whether `token` is this app's token, or its previous one still in its grace period.
+    /// Both are compared in constant time, whatever the outcome.
+    pub fn accepts_token(&self, token: &str, now: UnixTime) -> bool {
+        let current = crate::credentials::token_matches(token, &self.token_hash);
+        let previous = match &self.previous_token {
+            Some((hash, until)) => crate::credentials::token_matches(token, hash) && *until > now,
+            None => crate::credentials::token_matches(token, ""),
+        };
+        current | previous
+    }
 }
 
 /// An FChat group an app may be assigned to.

@@ -120,23 +120,20 @@ impl AppStore for DynamoStore {
     }
 
     async fn app_by_token_hash(&self, token_hash: &str) -> Result<Option<App>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.tables.apps)
-            .index_name(APPS_TOKEN_INDEX)
-            .key_condition_expression("#h = :h")
-            .expression_attribute_names("#h", APPS_TOKEN_ATTRIBUTE)
-            .expression_attribute_values(":h", s(token_hash))
-            .limit(1)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        match output.items.unwrap_or_default().first() {
+        // The current token first; during a rotation's grace period, the previous one.
+        for (index, attribute) in [
+            (APPS_TOKEN_INDEX, APPS_TOKEN_ATTRIBUTE),
+            (APPS_PREVIOUS_TOKEN_INDEX, APPS_PREVIOUS_TOKEN_ATTRIBUTE),
+        ] {
+            let names = self
+                .keys_by_index(&self.tables.apps, index, attribute, token_hash, APPS_KEY)
+                .await?;
             // The index projects keys only: read the whole item from the table.
-            Some(found) => self.app_by_name(&text(found, APPS_KEY)?).await,
-            None => Ok(None),
+            if let Some(name) = names.first() {
+                return self.app_by_name(name).await;
+            }
         }
+        Ok(None)
     }
 
     async fn put_app(&self, app: &App) -> Result<(), StoreError> {
@@ -161,6 +158,10 @@ impl AppStore for DynamoStore {
         }
         item.insert("context_ttl_seconds".into(), n(app.context_ttl_seconds));
         item.insert("active".into(), AttributeValue::Bool(app.active));
+        if let Some((hash, until)) = &app.previous_token {
+            item.insert(APPS_PREVIOUS_TOKEN_ATTRIBUTE.into(), s(hash));
+            item.insert("previous_token_until".into(), n(*until));
+        }
         self.put(&self.tables.apps, item).await
     }
 
@@ -198,6 +199,13 @@ fn app_from_item(item: &Item) -> Result<App, StoreError> {
         context_ttl_seconds: optional_number(item, "context_ttl_seconds")?
             .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
         active: flag(item, "active", true),
+        previous_token: match optional_text(item, APPS_PREVIOUS_TOKEN_ATTRIBUTE) {
+            Some(hash) => Some((
+                hash,
+                optional_number(item, "previous_token_until")?.unwrap_or_default(),
+            )),
+            None => None,
+        },
     })
 }
 
@@ -586,6 +594,58 @@ impl ContextStore for DynamoStore {
 
 fn bot_state_id(chat_id: &str) -> String {
     format!("bot-state#{chat_id}")
+}
+
+/// Listings for the operator (`fchat-admin`): full scans, never on a request's path.
+impl DynamoStore {
+    async fn scan(&self, table: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub async fn all_apps(&self) -> Result<Vec<App>, StoreError> {
+        let mut apps: Vec<App> = self
+            .scan(&self.tables.apps)
+            .await?
+            .iter()
+            .map(app_from_item)
+            .collect::<Result<_, _>>()?;
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(apps)
+    }
+
+    pub async fn all_groups(&self) -> Result<Vec<Group>, StoreError> {
+        let mut groups = Vec::new();
+        for item in self.scan(&self.tables.groups).await? {
+            groups.extend(self.group(&text(&item, GROUPS_KEY)?).await?);
+        }
+        groups.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(groups)
+    }
+
+    pub async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut users = Vec::new();
+        for item in self.scan(&self.tables.users).await? {
+            users.extend(self.user(&text(&item, USERS_KEY)?).await?);
+        }
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(users)
+    }
 }
 
 impl DynamoStore {

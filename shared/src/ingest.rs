@@ -223,8 +223,11 @@ impl Ingest {
         let app = self.apps.app_by_name(name).await.map_err(internal)?;
         // The token is hashed and compared even for an unknown app, so that timing does not
         // tell which app names exist.
-        let stored_hash = app.as_ref().map(|a| a.token_hash.as_str()).unwrap_or("");
-        let token_ok = token_matches(token, stored_hash);
+        let now = self.clock.now();
+        let token_ok = match &app {
+            Some(app) => app.accepts_token(token, now),
+            None => token_matches(token, ""),
+        };
         match app {
             Some(app) if token_ok && app.active => Ok(app),
             _ => Err(ApiError::GroupRouteNotAuthenticated),
@@ -234,7 +237,7 @@ impl Ingest {
     async fn app_by_token(&self, token: &str) -> Result<App, ApiError> {
         let hash = sha256_hex(token.as_bytes());
         match self.apps.app_by_token_hash(&hash).await.map_err(internal)? {
-            Some(app) if app.active && token_matches(token, &app.token_hash) => Ok(app),
+            Some(app) if app.active && app.accepts_token(token, self.clock.now()) => Ok(app),
             _ => Err(ApiError::UserRouteNotAuthenticated),
         }
     }
@@ -411,6 +414,7 @@ mod tests {
             webhook_secrets: vec![],
             context_ttl_seconds: 600,
             active: true,
+            previous_token: None,
         }
     }
 
@@ -934,5 +938,35 @@ mod tests {
         };
         let (_, body) = w.send(request).await;
         assert_eq!(body["context"]["status"], "expired");
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_keeps_working_for_its_grace_period_only() {
+        let w = world().await;
+        let mut alerts = w.store.app_by_name("alerts").await.unwrap().unwrap();
+        alerts.previous_token = Some((alerts.token_hash.clone(), NOW + 60));
+        alerts.token_hash = sha256_hex(b"tok-new");
+        w.store.put_app(&alerts).await.unwrap();
+        let body = json!({"email": "a@b.co", "text": "x"});
+        for path in ["/tok-new/fchat", "/tok-alerts/fchat"] {
+            assert_eq!(w.send(post(path, body.clone())).await.0, 200, "{path}");
+        }
+        assert_eq!(
+            w.send(post("/alerts/tok-alerts", json!({"text": "x"})))
+                .await
+                .0,
+            200
+        );
+        w.clock.advance(60);
+        assert_eq!(
+            w.send(post("/tok-alerts/fchat", body.clone())).await,
+            error(404, "channel or token not found")
+        );
+        assert_eq!(
+            w.send(post("/alerts/tok-alerts", json!({"text": "x"})))
+                .await,
+            error(404, "Channel or token not found")
+        );
+        assert_eq!(w.send(post("/tok-new/fchat", body)).await.0, 200);
     }
 }

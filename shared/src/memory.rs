@@ -40,7 +40,13 @@ impl AppStore for MemoryStore {
 
     async fn app_by_token_hash(&self, token_hash: &str) -> Result<Option<App>, StoreError> {
         let apps = self.apps.lock().unwrap();
-        Ok(apps.values().find(|a| a.token_hash == token_hash).cloned())
+        let found = apps.values().find(|a| {
+            a.token_hash == token_hash
+                || a.previous_token
+                    .as_ref()
+                    .is_some_and(|(hash, _)| hash == token_hash)
+        });
+        Ok(found.cloned())
     }
 
     async fn put_app(&self, app: &App) -> Result<(), StoreError> {

@@ -5,6 +5,9 @@ pub const APPS_KEY: &str = "name";
 /// The apps table's index on `token_hash`: the user route finds its app without a scan.
 pub const APPS_TOKEN_INDEX: &str = "by-token-hash";
 pub const APPS_TOKEN_ATTRIBUTE: &str = "token_hash";
+/// The apps table's index on the previous token's hash, during a rotation's grace period.
+pub const APPS_PREVIOUS_TOKEN_INDEX: &str = "by-previous-token-hash";
+pub const APPS_PREVIOUS_TOKEN_ATTRIBUTE: &str = "previous_token_hash";
 /// The apps table's index on `group_id`: a room event finds the apps of its group.
 pub const APPS_GROUP_INDEX: &str = "by-group";
 pub const APPS_GROUP_ATTRIBUTE: &str = "group_id";

@@ -36,6 +36,7 @@ fn app(name: &str, token: &str) -> App {
         webhook_secrets: vec!["whsec_a".into(), "whsec_b".into()],
         context_ttl_seconds: 120,
         active: true,
+        previous_token: None,
     }
 }
 

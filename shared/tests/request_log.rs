@@ -39,6 +39,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             webhook_secrets: vec![],
             context_ttl_seconds: 300,
             active: true,
+            previous_token: None,
         })
         .await
         .unwrap();

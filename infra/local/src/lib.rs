@@ -1,5 +1,6 @@
 //! The local stack: what runs the product on one machine with emulated AWS.
 //!
+//! - [`admin`]: the operator's commands (`fchat-admin`).
 //! - [`moto`]: starts the DynamoDB/SQS emulator (moto's server) on loopback.
 //! - [`provision`]: creates the tables and queues that `template.yaml` declares.
 //! - [`seed`]: loads groups, apps and users from a seed file.
@@ -9,6 +10,7 @@
 
 use std::path::PathBuf;
 
+pub mod admin;
 pub mod gateway;
 pub mod harness;
 pub mod invoke;

@@ -563,6 +563,11 @@ mod tests {
             ("AppsTable", APPS_TOKEN_INDEX, APPS_TOKEN_ATTRIBUTE),
             ("AppsTable", APPS_GROUP_INDEX, APPS_GROUP_ATTRIBUTE),
             (
+                "AppsTable",
+                APPS_PREVIOUS_TOKEN_INDEX,
+                APPS_PREVIOUS_TOKEN_ATTRIBUTE,
+            ),
+            (
                 "GroupsTable",
                 GROUPS_BEATCHAT_INDEX,
                 GROUPS_BEATCHAT_ATTRIBUTE,

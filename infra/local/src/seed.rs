@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
+use crate::admin::{create_app, create_group, NewApp};
 use anyhow::{bail, Context as _, Result};
-use gateway::credentials::sha256_hex;
-use gateway::domain::{App, Group, DEFAULT_CONTEXT_TTL_SECONDS};
+use gateway::domain::Group;
 use gateway::message::is_valid_email;
 use gateway::ports::{AppStore, GroupStore};
 use serde::Deserialize;
@@ -92,32 +92,31 @@ impl Seed {
         Ok(())
     }
 
-    /// Writes the groups and apps (tokens hashed) through the store ports.
+    /// Writes the groups and apps through the operator's own code (`fchat-admin`'s): tokens
+    /// hashed, groups checked, webhook URLs checked as the gateway will.
     pub async fn load_into(&self, groups: &dyn GroupStore, apps: &dyn AppStore) -> Result<()> {
         for group in &self.groups {
-            groups
-                .put_group(&Group {
-                    id: group.id.clone(),
-                    beatchat_id: group.beatchat_id.clone(),
-                    active: group.active,
-                    name: group.name.clone(),
-                })
-                .await?;
+            let group = Group {
+                id: group.id.clone(),
+                beatchat_id: group.beatchat_id.clone(),
+                active: group.active,
+                name: group.name.clone(),
+            };
+            create_group(groups, group).await?;
         }
         for app in &self.apps {
-            apps.put_app(&App {
+            let new = NewApp {
                 name: app.name.clone(),
-                token_hash: sha256_hex(app.token.as_bytes()),
-                group_id: app.group.clone(),
+                group: app.group.clone(),
                 user_messaging: app.user_messaging,
                 webhook_url: app.webhook_url.clone(),
-                webhook_secrets: app.webhook_secret.iter().cloned().collect(),
-                context_ttl_seconds: app
-                    .context_ttl_seconds
-                    .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
-                active: true,
-            })
-            .await?;
+                context_ttl_seconds: app.context_ttl_seconds,
+            };
+            let secret = app
+                .webhook_secret
+                .clone()
+                .unwrap_or_else(gateway::credentials::generate_webhook_secret);
+            create_app(apps, groups, new, &app.token, &secret, true).await?;
         }
         Ok(())
     }

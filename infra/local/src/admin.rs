@@ -1,0 +1,530 @@
+//! `fchat-admin`: what an operator does, against AWS or the local stack. Every command answers
+//! JSON (`--json`) and a line of text for people; bad input is an error that changes nothing.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use gateway::credentials::{generate_token, generate_webhook_secret, sha256_hex};
+use gateway::domain::{App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS};
+use gateway::dynamo::DynamoStore;
+use gateway::outbound::{check_url, OutboundPolicy};
+use gateway::ports::{AppStore, ContextStore, GroupStore};
+use serde_json::{json, Value};
+
+/// How long a rotated token keeps working unless told otherwise.
+pub const DEFAULT_GRACE_SECONDS: u64 = 24 * 60 * 60;
+
+pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
+  group create --id G --beatchat-id B [--name N] [--inactive]
+  group activate G | group deactivate G | group list
+  app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S]
+  app list | app show N | app disable N | app enable N | app set-webhook N U
+  app rotate-token N [--grace S] | app rotate-secret N [--finish]
+  user list
+  message status ID
+  dlq list | dlq redrive";
+
+pub struct Admin {
+    pub store: DynamoStore,
+    pub sqs: aws_sdk_sqs::Client,
+    pub delivery_queue_url: String,
+    pub dead_letter_queue_url: Option<String>,
+    /// Webhook URLs may be plain http on loopback (the local stack).
+    pub local: bool,
+    pub now: fn() -> UnixTime,
+}
+
+/// What a command did: for scripts, and for people.
+pub struct Output {
+    pub json: Value,
+    pub text: String,
+}
+
+fn output(json: Value, text: impl Into<String>) -> Result<Output> {
+    Ok(Output {
+        json,
+        text: text.into(),
+    })
+}
+
+/// A command's words: positional arguments and `--flag value` / `--switch` options.
+struct Words {
+    positional: Vec<String>,
+    options: HashMap<String, Option<String>>,
+}
+
+const SWITCHES: [&str; 3] = ["--user-messaging", "--inactive", "--finish"];
+
+impl Words {
+    fn parse(args: &[String]) -> Result<Words> {
+        let mut words = Words {
+            positional: Vec::new(),
+            options: HashMap::new(),
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            if SWITCHES.contains(&arg.as_str()) {
+                words.options.insert(arg.clone(), None);
+            } else if arg.starts_with("--") {
+                let value = args
+                    .next()
+                    .with_context(|| format!("{arg} needs a value"))?;
+                words.options.insert(arg.clone(), Some(value.clone()));
+            } else {
+                words.positional.push(arg.clone());
+            }
+        }
+        Ok(words)
+    }
+
+    fn value(&self, flag: &str) -> Option<&str> {
+        self.options.get(flag).and_then(|v| v.as_deref())
+    }
+
+    fn required(&self, flag: &str) -> Result<&str> {
+        self.value(flag)
+            .with_context(|| format!("{flag} is required"))
+    }
+
+    fn switch(&self, flag: &str) -> bool {
+        self.options.contains_key(flag)
+    }
+
+    fn number(&self, flag: &str) -> Result<Option<u64>> {
+        self.value(flag)
+            .map(|v| {
+                v.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("{flag} must be a positive whole number"))
+            })
+            .transpose()
+    }
+
+    /// The one positional argument after the command's two words.
+    fn subject(&self, what: &str) -> Result<&str> {
+        self.positional
+            .get(2)
+            .map(String::as_str)
+            .with_context(|| format!("which {what}?"))
+    }
+
+    fn allow_only(&self, allowed: &[&str]) -> Result<()> {
+        match self.options.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(unknown) => bail!("unknown option {unknown}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An app as an operator sees it: never a hash or a secret.
+pub fn app_view(app: &App, now: UnixTime) -> Value {
+    json!({
+        "name": app.name,
+        "group": app.group_id,
+        "user_messaging": app.user_messaging,
+        "webhook_url": app.webhook_url,
+        "webhook_secrets": app.webhook_secrets.len(),
+        "context_ttl_seconds": app.context_ttl_seconds,
+        "active": app.active,
+        "previous_token_valid_until": app.previous_token.as_ref().map(|(_, until)| *until).filter(|until| *until > now),
+    })
+}
+
+fn group_view(group: &Group) -> Value {
+    json!({"id": group.id, "beatchat_id": group.beatchat_id, "name": group.name, "active": group.active})
+}
+
+fn context_view(context: &Context, now: UnixTime) -> Value {
+    let response = gateway::http::HttpResponse::status(context, now);
+    serde_json::from_str::<Value>(&response.body)
+        .map(|v| v["context"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Checks an app's webhook URL as the gateway will when it calls it.
+pub fn check_webhook_url(url: &str, local: bool) -> Result<()> {
+    check_url(
+        url,
+        OutboundPolicy {
+            allow_loopback: local,
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| anyhow!("invalid webhook URL {url:?}: {e}"))
+}
+
+/// Creates a group; refuses one that exists.
+pub async fn create_group(groups: &dyn GroupStore, group: Group) -> Result<()> {
+    if group.id.trim().is_empty() || group.beatchat_id.as_deref().unwrap_or("").trim().is_empty() {
+        bail!("a group needs an id and a beatchat id");
+    }
+    if groups.group(&group.id).await?.is_some() {
+        bail!("group {} exists already", group.id);
+    }
+    Ok(groups.put_group(&group).await?)
+}
+
+/// What a new app is.
+pub struct NewApp {
+    pub name: String,
+    pub group: Option<String>,
+    pub user_messaging: bool,
+    pub webhook_url: Option<String>,
+    pub context_ttl_seconds: Option<u64>,
+}
+
+/// Creates an app with the given token and webhook secret (only the token's hash is stored);
+/// refuses an existing name, a missing group or an invalid webhook URL.
+pub async fn create_app(
+    apps: &dyn AppStore,
+    groups: &dyn GroupStore,
+    new: NewApp,
+    token: &str,
+    webhook_secret: &str,
+    local: bool,
+) -> Result<App> {
+    if new.name.is_empty() || new.name.contains('/') || token.is_empty() || token.contains('/') {
+        bail!("an app's name and token must be non-empty and contain no '/'");
+    }
+    if apps.app_by_name(&new.name).await?.is_some() {
+        bail!("app {} exists already", new.name);
+    }
+    if let Some(group) = &new.group {
+        if groups.group(group).await?.is_none() {
+            bail!("no group {group}: create it first (group create)");
+        }
+    }
+    if let Some(url) = &new.webhook_url {
+        check_webhook_url(url, local)?;
+    }
+    let app = App {
+        name: new.name,
+        token_hash: sha256_hex(token.as_bytes()),
+        group_id: new.group,
+        user_messaging: new.user_messaging,
+        webhook_url: new.webhook_url,
+        webhook_secrets: vec![webhook_secret.to_owned()],
+        context_ttl_seconds: new
+            .context_ttl_seconds
+            .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+        active: true,
+        previous_token: None,
+    };
+    apps.put_app(&app).await?;
+    Ok(app)
+}
+
+impl Admin {
+    pub async fn run(&self, args: &[String]) -> Result<Output> {
+        let words = Words::parse(args)?;
+        let command: Vec<&str> = words
+            .positional
+            .iter()
+            .take(2)
+            .map(String::as_str)
+            .collect();
+        match command.as_slice() {
+            ["group", "create"] => self.group_create(&words).await,
+            ["group", verb @ ("activate" | "deactivate")] => {
+                self.group_activate(&words, *verb == "activate").await
+            }
+            ["group", "list"] => {
+                let groups: Vec<Value> = self
+                    .store
+                    .all_groups()
+                    .await?
+                    .iter()
+                    .map(group_view)
+                    .collect();
+                let text = groups
+                    .iter()
+                    .map(|g| format!("{} {} active={}", g["id"], g["beatchat_id"], g["active"]))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                output(json!(groups), text)
+            }
+            ["app", "create"] => self.app_create(&words).await,
+            ["app", "list"] => {
+                let now = (self.now)();
+                let apps: Vec<Value> = self
+                    .store
+                    .all_apps()
+                    .await?
+                    .iter()
+                    .map(|a| app_view(a, now))
+                    .collect();
+                let text = apps
+                    .iter()
+                    .map(|a| format!("{} group={} active={}", a["name"], a["group"], a["active"]))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                output(json!(apps), text)
+            }
+            ["app", "show"] => {
+                let app = self.app(words.subject("app")?).await?;
+                let view = app_view(&app, (self.now)());
+                output(view.clone(), serde_json::to_string_pretty(&view)?)
+            }
+            ["app", verb @ ("disable" | "enable")] => {
+                words.allow_only(&[])?;
+                let mut app = self.app(words.subject("app")?).await?;
+                app.active = *verb == "enable";
+                self.store.put_app(&app).await?;
+                output(
+                    app_view(&app, (self.now)()),
+                    format!("app {} {verb}d", app.name),
+                )
+            }
+            ["app", "set-webhook"] => {
+                let mut app = self.app(words.subject("app")?).await?;
+                let url = words.positional.get(3).context("which URL?")?;
+                check_webhook_url(url, self.local)?;
+                app.webhook_url = Some(url.clone());
+                self.store.put_app(&app).await?;
+                output(
+                    app_view(&app, (self.now)()),
+                    format!("app {} now posts events to {url}", app.name),
+                )
+            }
+            ["app", "rotate-token"] => self.rotate_token(&words).await,
+            ["app", "rotate-secret"] => self.rotate_secret(&words).await,
+            ["user", "list"] => {
+                let users: Vec<Value> = self
+                    .store
+                    .all_users()
+                    .await?
+                    .iter()
+                    .map(|u| json!({"email": u.email, "fchat_id": u.fchat_id, "name": u.name, "created_at": u.created_at}))
+                    .collect();
+                let text = users
+                    .iter()
+                    .map(|u| format!("{} {}", u["email"], u["fchat_id"]))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                output(json!(users), text)
+            }
+            ["message", "status"] => {
+                let id = words.subject("message (context id)")?;
+                let context = self
+                    .store
+                    .context_record(id)
+                    .await?
+                    .with_context(|| format!("no message {id}"))?;
+                let view = context_view(&context, (self.now)());
+                let text = format!(
+                    "{id}: {} after {} attempt(s); FChat id {}; last error {}",
+                    view["status"], view["attempts"], view["fchat_message_id"], view["last_error"]
+                );
+                output(view, text)
+            }
+            ["dlq", "list"] => self.dlq_list().await,
+            ["dlq", "redrive"] => self.dlq_redrive().await,
+            _ => bail!("unknown command\n{USAGE}"),
+        }
+    }
+
+    async fn app(&self, name: &str) -> Result<App> {
+        self.store
+            .app_by_name(name)
+            .await?
+            .with_context(|| format!("no app {name}"))
+    }
+
+    async fn group_create(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&["--id", "--beatchat-id", "--name", "--inactive"])?;
+        let group = Group {
+            id: words.required("--id")?.to_owned(),
+            beatchat_id: Some(words.required("--beatchat-id")?.to_owned()),
+            active: !words.switch("--inactive"),
+            name: words.value("--name").map(str::to_owned),
+        };
+        create_group(&self.store, group.clone()).await?;
+        output(group_view(&group), format!("group {} created", group.id))
+    }
+
+    async fn group_activate(&self, words: &Words, active: bool) -> Result<Output> {
+        let id = words.subject("group")?;
+        let mut group = self
+            .store
+            .group(id)
+            .await?
+            .with_context(|| format!("no group {id}"))?;
+        group.active = active;
+        self.store.put_group(&group).await?;
+        output(
+            group_view(&group),
+            format!(
+                "group {id} {}",
+                if active { "activated" } else { "deactivated" }
+            ),
+        )
+    }
+
+    async fn app_create(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&[
+            "--name",
+            "--group",
+            "--user-messaging",
+            "--webhook-url",
+            "--context-ttl",
+        ])?;
+        let new = NewApp {
+            name: words.required("--name")?.to_owned(),
+            group: words.value("--group").map(str::to_owned),
+            user_messaging: words.switch("--user-messaging"),
+            webhook_url: words.value("--webhook-url").map(str::to_owned),
+            context_ttl_seconds: words.number("--context-ttl")?,
+        };
+        let token = generate_token();
+        let secret = generate_webhook_secret();
+        let app = create_app(&self.store, &self.store, new, &token, &secret, self.local).await?;
+        let mut view = app_view(&app, (self.now)());
+        view["token"] = json!(token);
+        view["webhook_secret"] = json!(secret);
+        let text = format!(
+            "app {} created. Shown once, keep them safe:\n  token:          {token}\n  webhook secret: {secret}",
+            app.name
+        );
+        output(view, text)
+    }
+
+    async fn rotate_token(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&["--grace"])?;
+        let mut app = self.app(words.subject("app")?).await?;
+        let grace = words.number("--grace")?.unwrap_or(DEFAULT_GRACE_SECONDS);
+        let token = generate_token();
+        let until = (self.now)() + grace;
+        app.previous_token = Some((app.token_hash.clone(), until));
+        app.token_hash = sha256_hex(token.as_bytes());
+        self.store.put_app(&app).await?;
+        let mut view = app_view(&app, (self.now)());
+        view["token"] = json!(token);
+        let text = format!(
+            "app {}: new token (shown once): {token}\nthe old token works for {grace} more seconds",
+            app.name
+        );
+        output(view, text)
+    }
+
+    async fn rotate_secret(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&["--finish"])?;
+        let mut app = self.app(words.subject("app")?).await?;
+        if words.switch("--finish") {
+            app.webhook_secrets.truncate(1);
+            self.store.put_app(&app).await?;
+            return output(
+                app_view(&app, (self.now)()),
+                format!("app {}: only the newest webhook secret signs now", app.name),
+            );
+        }
+        let secret = generate_webhook_secret();
+        // The gateway signs with every listed secret: the app can switch whenever it is ready.
+        app.webhook_secrets.insert(0, secret.clone());
+        app.webhook_secrets.truncate(2);
+        self.store.put_app(&app).await?;
+        let mut view = app_view(&app, (self.now)());
+        view["webhook_secret"] = json!(secret);
+        let text = format!(
+            "app {}: new webhook secret (shown once): {secret}\nevents carry both signatures until `app rotate-secret {} --finish`",
+            app.name, app.name
+        );
+        output(view, text)
+    }
+
+    fn dead_letter_queue(&self) -> Result<&str> {
+        self.dead_letter_queue_url
+            .as_deref()
+            .context("DELIVERY_DLQ_URL is not set (the stack's DeliveryDeadLetterQueueUrl output)")
+    }
+
+    async fn dlq_list(&self) -> Result<Output> {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(self.dead_letter_queue()?)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await?;
+        let jobs: Vec<Value> = received
+            .messages
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                let count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .cloned();
+                json!({"message_id": m.message_id, "receive_count": count, "body": m.body})
+            })
+            .collect();
+        let text = jobs
+            .iter()
+            .map(|j| {
+                format!(
+                    "{} received {} times: {}",
+                    j["message_id"],
+                    j["receive_count"],
+                    j["body"]
+                        .as_str()
+                        .unwrap_or("")
+                        .chars()
+                        .take(120)
+                        .collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        output(
+            json!(jobs),
+            if text.is_empty() {
+                "the DLQ is empty".into()
+            } else {
+                text
+            },
+        )
+    }
+
+    /// Every job of the DLQ goes back to the delivery queue: sent there first, then deleted.
+    async fn dlq_redrive(&self) -> Result<Output> {
+        let dlq = self.dead_letter_queue()?;
+        let mut moved = 0;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(dlq)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .send()
+                .await?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                self.sqs
+                    .send_message()
+                    .queue_url(&self.delivery_queue_url)
+                    .message_body(message.body.clone().unwrap_or_default())
+                    .send()
+                    .await?;
+                self.sqs
+                    .delete_message()
+                    .queue_url(dlq)
+                    .receipt_handle(message.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await?;
+                moved += 1;
+            }
+        }
+        output(
+            json!({"redriven": moved}),
+            format!("{moved} job(s) back on the delivery queue"),
+        )
+    }
+}
