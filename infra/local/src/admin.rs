@@ -41,6 +41,15 @@ pub struct Output {
     pub text: String,
 }
 
+/// A JSON value as a person reads it: strings without quotes, `null` as "none".
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
 fn output(json: Value, text: impl Into<String>) -> Result<Output> {
     Ok(Output {
         json,
@@ -240,7 +249,14 @@ impl Admin {
                     .collect();
                 let text = groups
                     .iter()
-                    .map(|g| format!("{} {} active={}", g["id"], g["beatchat_id"], g["active"]))
+                    .map(|g| {
+                        format!(
+                            "{} {} active={}",
+                            plain(&g["id"]),
+                            plain(&g["beatchat_id"]),
+                            g["active"]
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n");
                 output(json!(groups), text)
@@ -257,7 +273,14 @@ impl Admin {
                     .collect();
                 let text = apps
                     .iter()
-                    .map(|a| format!("{} group={} active={}", a["name"], a["group"], a["active"]))
+                    .map(|a| {
+                        format!(
+                            "{} group={} active={}",
+                            plain(&a["name"]),
+                            plain(&a["group"]),
+                            a["active"]
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n");
                 output(json!(apps), text)
@@ -300,7 +323,7 @@ impl Admin {
                     .collect();
                 let text = users
                     .iter()
-                    .map(|u| format!("{} {}", u["email"], u["fchat_id"]))
+                    .map(|u| format!("{} {}", plain(&u["email"]), plain(&u["fchat_id"])))
                     .collect::<Vec<_>>()
                     .join("\n");
                 output(json!(users), text)
@@ -315,7 +338,10 @@ impl Admin {
                 let view = context_view(&context, (self.now)());
                 let text = format!(
                     "{id}: {} after {} attempt(s); FChat id {}; last error {}",
-                    view["status"], view["attempts"], view["fchat_message_id"], view["last_error"]
+                    plain(&view["status"]),
+                    view["attempts"],
+                    plain(&view["fchat_message_id"]),
+                    plain(&view["last_error"])
                 );
                 output(view, text)
             }
@@ -467,8 +493,8 @@ impl Admin {
             .map(|j| {
                 format!(
                     "{} received {} times: {}",
-                    j["message_id"],
-                    j["receive_count"],
+                    plain(&j["message_id"]),
+                    plain(&j["receive_count"]),
                     j["body"]
                         .as_str()
                         .unwrap_or("")
