@@ -377,6 +377,7 @@ mod tests {
             context_ttl_seconds: 300,
             active: true,
             previous_token: None,
+            older_secrets_until: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct App {
     pub active: bool,
     /// After a token rotation: the old token's hash and until when it still works.
     pub previous_token: Option<(String, UnixTime)>,
+    /// After a secret rotation: until when the older secrets still sign (`None`: for good).
+    pub older_secrets_until: Option<UnixTime>,
 }
 
 impl App {
@@ -38,6 +40,16 @@ impl App {
             None => crate::credentials::token_matches(token, ""),
         };
         current | previous
+    }
+
+    /// The secrets that sign an event now: the newest, and the older ones during a rotation.
+    pub fn signing_secrets(&self, now: UnixTime) -> &[String] {
+        match self.older_secrets_until {
+            Some(until) if until <= now => {
+                &self.webhook_secrets[..self.webhook_secrets.len().min(1)]
+            }
+            _ => &self.webhook_secrets,
+        }
     }
 }
 

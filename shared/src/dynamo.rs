@@ -158,6 +158,9 @@ impl AppStore for DynamoStore {
         }
         item.insert("context_ttl_seconds".into(), n(app.context_ttl_seconds));
         item.insert("active".into(), AttributeValue::Bool(app.active));
+        if let Some(until) = app.older_secrets_until {
+            item.insert("older_secrets_until".into(), n(until));
+        }
         if let Some((hash, until)) = &app.previous_token {
             item.insert(APPS_PREVIOUS_TOKEN_ATTRIBUTE.into(), s(hash));
             item.insert("previous_token_until".into(), n(*until));
@@ -199,6 +202,7 @@ fn app_from_item(item: &Item) -> Result<App, StoreError> {
         context_ttl_seconds: optional_number(item, "context_ttl_seconds")?
             .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
         active: flag(item, "active", true),
+        older_secrets_until: optional_number(item, "older_secrets_until")?,
         previous_token: match optional_text(item, APPS_PREVIOUS_TOKEN_ATTRIBUTE) {
             Some(hash) => Some((
                 hash,

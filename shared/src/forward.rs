@@ -89,7 +89,12 @@ impl Forwarder {
         let body = serde_json::to_vec(&forward.payload).expect("a JSON value always serialises");
         match self
             .webhooks
-            .post(url, &app.webhook_secrets, &forward.webhook_id, &body)
+            .post(
+                url,
+                app.signing_secrets(self.clock.now()),
+                &forward.webhook_id,
+                &body,
+            )
             .await
         {
             WebhookOutcome::Delivered { body, .. } => {

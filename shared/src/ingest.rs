@@ -415,6 +415,7 @@ mod tests {
             context_ttl_seconds: 600,
             active: true,
             previous_token: None,
+            older_secrets_until: None,
         }
     }
 

@@ -37,6 +37,7 @@ fn app(name: &str, token: &str) -> App {
         context_ttl_seconds: 120,
         active: true,
         previous_token: None,
+        older_secrets_until: None,
     }
 }
 

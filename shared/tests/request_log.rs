@@ -40,6 +40,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             context_ttl_seconds: 300,
             active: true,
             previous_token: None,
+            older_secrets_until: None,
         })
         .await
         .unwrap();

@@ -20,7 +20,7 @@ pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
   group activate G | group deactivate G | group list
   app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S]
   app list | app show N | app disable N | app enable N | app set-webhook N U
-  app rotate-token N [--grace S] | app rotate-secret N [--finish]
+  app rotate-token N [--grace S] | app rotate-secret N [--grace S] | app rotate-secret N --finish
   user list
   message status ID
   dlq list | dlq redrive";
@@ -134,7 +134,7 @@ pub fn app_view(app: &App, now: UnixTime) -> Value {
         "group": app.group_id,
         "user_messaging": app.user_messaging,
         "webhook_url": app.webhook_url,
-        "webhook_secrets": app.webhook_secrets.len(),
+        "webhook_secrets": app.signing_secrets(now).len(),
         "context_ttl_seconds": app.context_ttl_seconds,
         "active": app.active,
         "previous_token_valid_until": app.previous_token.as_ref().map(|(_, until)| *until).filter(|until| *until > now),
@@ -220,6 +220,7 @@ pub async fn create_app(
             .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
         active: true,
         previous_token: None,
+        older_secrets_until: None,
     };
     apps.put_app(&app).await?;
     Ok(app)
@@ -435,25 +436,28 @@ impl Admin {
     }
 
     async fn rotate_secret(&self, words: &Words) -> Result<Output> {
-        words.allow_only(&["--finish"])?;
+        words.allow_only(&["--finish", "--grace"])?;
         let mut app = self.app(words.subject("app")?).await?;
         if words.switch("--finish") {
             app.webhook_secrets.truncate(1);
+            app.older_secrets_until = None;
             self.store.put_app(&app).await?;
             return output(
                 app_view(&app, (self.now)()),
                 format!("app {}: only the newest webhook secret signs now", app.name),
             );
         }
+        let grace = words.number("--grace")?.unwrap_or(DEFAULT_GRACE_SECONDS);
         let secret = generate_webhook_secret();
-        // The gateway signs with every listed secret: the app can switch whenever it is ready.
+        // Both secrets sign until the grace period ends: the app switches when it is ready.
         app.webhook_secrets.insert(0, secret.clone());
         app.webhook_secrets.truncate(2);
+        app.older_secrets_until = Some((self.now)() + grace);
         self.store.put_app(&app).await?;
         let mut view = app_view(&app, (self.now)());
         view["webhook_secret"] = json!(secret);
         let text = format!(
-            "app {}: new webhook secret (shown once): {secret}\nevents carry both signatures until `app rotate-secret {} --finish`",
+            "app {}: new webhook secret (shown once): {secret}\nevents carry both signatures for {grace} more seconds (or until `app rotate-secret {} --finish`)",
             app.name, app.name
         );
         output(view, text)
