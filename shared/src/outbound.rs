@@ -190,6 +190,7 @@ pub fn webhook_client(policy: OutboundPolicy, timeout: Duration) -> reqwest::Cli
     webhook_client_with(policy, timeout, Arc::new(SystemLookup))
 }
 
+/// [`webhook_client`] with another lookup, so that tests can resolve names to any address.
 pub fn webhook_client_with(
     policy: OutboundPolicy,
     timeout: Duration,

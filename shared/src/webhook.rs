@@ -15,6 +15,7 @@ pub struct SignedHeaders {
 }
 
 impl SignedHeaders {
+    /// The three headers under the names the spec gives them, ready to add to a request.
     pub fn pairs(&self) -> [(&'static str, String); 3] {
         [
             ("webhook-id", self.id.clone()),
