@@ -7,7 +7,7 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint lint-template fmt venv venv-deploy build deploy logs delete clean
+.PHONY: dev test lint lint-template fmt venv venv-deploy build bench deploy logs delete clean
 
 ## dev: run the whole product locally (emulated DynamoDB/SQS, the real function binaries)
 dev: venv
@@ -34,6 +34,13 @@ build: venv-deploy
 	  zip=$${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; \
 	  printf '%-10s %s  %s bytes\n' "$$f" "$$zip" "$$(stat -c %s $$zip)"; \
 	done
+
+## bench: benchmarks against their budgets; writes docs/benchmarks.md and docs/cost.md
+## (BENCH_ARGS='--runs 31 --messages 2000' measures longer; the functions' logs go to
+## target/bench-functions.log)
+bench: venv build
+	cargo build --release -p ingest -p delivery -p callback -p fchat-bench
+	$${CARGO_TARGET_DIR:-target}/release/fchat-bench $(BENCH_ARGS) > $${CARGO_TARGET_DIR:-target}/bench-functions.log
 
 ## deploy: sam build and deploy (guided the first time, then from samconfig.toml)
 deploy: venv-deploy

@@ -16,9 +16,12 @@ use crate::ports::SystemClock;
 use crate::sqs::SqsQueue;
 
 /// The SDK configuration from the standard chain (region, credentials, and
-/// `AWS_ENDPOINT_URL` for the local stack).
+/// `AWS_ENDPOINT_URL` for the local stack), with the compiled-in roots of trust.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client())
+        .load()
+        .await
 }
 
 /// How long the send API waits for FChat's user lookup before accepting anyway.

@@ -24,6 +24,7 @@ impl FChatClient {
             .connect_timeout(timeout / 2)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_only(crate::tls::reqwest_roots())
             .build()
             .map_err(|e| FChatError::Permanent {
                 reason: format!("the HTTP client cannot be built: {e}"),

@@ -7,7 +7,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    gateway::logging::init();
     let config = Config::from_env()?;
     let callback = gateway::aws::callback(&gateway::aws::sdk_config().await, &config)?;
     lambda_runtime::run(service_fn(

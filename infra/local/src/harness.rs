@@ -101,8 +101,15 @@ impl Stack {
         functions: &[(&str, &std::path::Path)],
         seed: &crate::seed::Seed,
     ) -> Result<Stack> {
-        use std::sync::Arc;
+        let (aws, fchat) = Self::start_services(seed).await?;
+        Self::start_functions(aws, fchat, functions, HashMap::new()).await
+    }
 
+    /// The first half of [`Stack::start`]: the simulator (knowing the seed's users) and moto
+    /// with the template's tables and queues and the seed's tenants.
+    pub async fn start_services(
+        seed: &crate::seed::Seed,
+    ) -> Result<(LocalAws, fchat_simulator::Simulator)> {
         let users = seed
             .users
             .iter()
@@ -123,6 +130,19 @@ impl Stack {
         let aws = LocalAws::start_with_fchat(&fchat.url()).await?;
         let store = gateway::dynamo::DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
         seed.load_into(&store, &store).await?;
+        Ok((aws, fchat))
+    }
+
+    /// The second half of [`Stack::start`]: the functions under the runtime emulator, the
+    /// invoke API and the API gateway. `extra_env` is added to (and overrides) the functions'
+    /// environment.
+    pub async fn start_functions(
+        aws: LocalAws,
+        fchat: fchat_simulator::Simulator,
+        functions: &[(&str, &std::path::Path)],
+        extra_env: HashMap<String, String>,
+    ) -> Result<Stack> {
+        use std::sync::Arc;
 
         let mut env = aws.provisioned.environment.clone();
         env.extend(crate::moto::local_aws_environment(&aws.moto.endpoint));
@@ -134,6 +154,7 @@ impl Stack {
         env.insert("FORWARD_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
         // The tests' app webhooks listen on loopback.
         env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
+        env.extend(extra_env);
         let specs = functions
             .iter()
             .map(|(name, binary)| crate::runtime::FunctionSpec {

@@ -335,6 +335,12 @@ impl LambdaHost {
         )
     }
 
+    /// The duration of each invocation a function has completed, in order: from `/next`
+    /// handing the event out to `/response` or `/error` (Lambda's billed duration).
+    pub fn durations(&self, function: &str) -> Option<Vec<Duration>> {
+        Some(lock(&self.functions.get(function)?.durations).clone())
+    }
+
     /// The address of a function's Runtime API listener.
     pub fn runtime_api_addr(&self, function: &str) -> Option<SocketAddr> {
         Some(self.functions.get(function)?.runtime_api)
@@ -367,7 +373,11 @@ struct Function {
     queue_tx: mpsc::UnboundedSender<Pending>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     /// Invocations handed out by `/next`, by request id, waiting for `/response` or `/error`.
-    inflight: Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>,
+    /// With the moment `/next` handed each one out.
+    inflight: Mutex<HashMap<String, (mpsc::UnboundedSender<Event>, Instant)>>,
+    /// How long each completed invocation took, from `/next` handing it out to its answer:
+    /// what Lambda bills as the invocation's duration.
+    durations: Mutex<Vec<Duration>>,
     status: watch::Sender<Status>,
     /// When the function last started or finished an invocation (or its process started).
     last_progress: Mutex<Instant>,
@@ -402,6 +412,7 @@ impl Function {
             queue_tx,
             queue_rx: tokio::sync::Mutex::new(queue_rx),
             inflight: Mutex::new(HashMap::new()),
+            durations: Mutex::new(Vec::new()),
             status: watch::Sender::new(Status::default()),
             last_progress: Mutex::new(Instant::now()),
             completed: AtomicU64::new(0),
@@ -505,7 +516,7 @@ impl Function {
             let deadline = Instant::now() + self.timeout;
             let deadline_ms = epoch_millis() + self.timeout.as_millis();
             let _ = pending.events.send(Event::Dispatched { deadline });
-            lock(&self.inflight).insert(request_id.clone(), pending.events);
+            lock(&self.inflight).insert(request_id.clone(), (pending.events, Instant::now()));
             self.touch();
 
             let mut response = Response::new(Full::new(pending.payload));
@@ -530,7 +541,7 @@ impl Function {
         request_id: &str,
         outcome: Result<Vec<u8>, Vec<u8>>,
     ) -> Response<Full<Bytes>> {
-        let Some(events) = lock(&self.inflight).remove(request_id) else {
+        let Some((events, dispatched)) = lock(&self.inflight).remove(request_id) else {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 "InvalidRequestID",
@@ -538,6 +549,7 @@ impl Function {
             );
         };
         self.completed.fetch_add(1, Ordering::Relaxed);
+        lock(&self.durations).push(dispatched.elapsed());
         self.touch();
         if events.send(Event::Done(outcome)).is_err() {
             // The invoker gave up (timeout); lambda_runtime logs 410 as a stale response.
@@ -1117,6 +1129,27 @@ exit 1"#;
             let again =
                 String::from_utf8(host.invoke("report", b"{}".to_vec()).await.unwrap()).unwrap();
             assert!(!again.contains(request_id.as_str()));
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn durations_run_from_dispatch_to_the_answer() {
+        bounded(async {
+            let pause = Script::new(
+                r#"while next; do sleep "$(cat "$DIR/body")"; respond response < "$DIR/body"; done"#,
+            );
+            let host = LambdaHost::start(vec![pause.spec("pause", Duration::from_secs(5))])
+                .await
+                .unwrap();
+            assert_eq!(host.durations("pause"), Some(vec![]));
+            host.invoke("pause", b"0.4".to_vec()).await.unwrap();
+            host.invoke("pause", b"0".to_vec()).await.unwrap();
+            let durations = host.durations("pause").unwrap();
+            assert_eq!(durations.len(), 2);
+            assert!(durations[0] >= Duration::from_millis(400), "{durations:?}");
+            assert!(durations[1] < durations[0], "{durations:?}");
+            assert_eq!(host.durations("nope"), None);
         })
         .await
     }

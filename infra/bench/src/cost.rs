@@ -1,0 +1,219 @@
+//! AWS cost from measured figures: per million messages delivered, and per idle month.
+//!
+//! List prices, us-east-1, on-demand, arm64, without free tiers.
+
+use std::collections::BTreeMap;
+
+use crate::proxy::{total, Calls};
+
+pub const PRICES: &[(&str, f64, &str)] = &[
+    ("Lambda duration, arm64", 0.000_013_333_4, "per GB-second"),
+    ("Lambda requests", 0.20, "per million"),
+    ("API Gateway HTTP API requests", 1.00, "per million"),
+    ("SQS standard requests", 0.40, "per million (64 KiB each)"),
+    (
+        "DynamoDB on-demand writes",
+        0.625,
+        "per million write request units",
+    ),
+    (
+        "DynamoDB on-demand reads",
+        0.125,
+        "per million read request units",
+    ),
+    ("CloudWatch Logs ingestion", 0.50, "per GB"),
+    ("Secrets Manager secret", 0.40, "per secret-month"),
+    ("CloudWatch alarm (standard)", 0.10, "per alarm-month"),
+];
+
+fn price(name: &str) -> f64 {
+    PRICES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, p, _)| *p)
+        .expect("a listed price")
+}
+
+/// Lambda's memory setting in the template, in MB.
+pub const MEMORY_MB: f64 = 128.0;
+/// CloudWatch Logs bytes Lambda's platform writes per invocation (start and report lines,
+/// JSON format).
+pub const PLATFORM_LOG_BYTES: f64 = 700.0;
+/// ReceiveMessage calls per month that Lambda's SQS pollers make on an empty queue: five
+/// long polls of 20 s each, all month.
+pub const IDLE_RECEIVES_PER_MONTH: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
+pub const SECRETS: f64 = 2.0;
+pub const ALARMS: f64 = 4.0;
+
+/// One phase of the end-to-end run, as the cost model needs it.
+pub struct Measured<'a> {
+    pub messages: usize,
+    pub calls: &'a BTreeMap<String, Calls>,
+    pub delivery_batches: u64,
+    pub ingest_ms: f64,
+    /// Per batch.
+    pub delivery_ms: f64,
+    /// JSON log bytes the functions write per message (both functions).
+    pub log_bytes: f64,
+}
+
+/// Dollars per million messages, by line.
+pub struct Estimate {
+    pub lines: Vec<(String, f64)>,
+}
+
+impl Estimate {
+    pub fn total(&self) -> f64 {
+        self.lines.iter().map(|(_, d)| d).sum()
+    }
+}
+
+fn billed_gb_seconds(ms: f64) -> f64 {
+    // Lambda bills whole milliseconds, at least one.
+    ms.ceil().max(1.0) / 1000.0 * MEMORY_MB / 1024.0
+}
+
+pub fn per_million(m: &Measured) -> Estimate {
+    let n = m.messages as f64;
+    let per_message = |x: f64| x / n * 1e6;
+    let counted = total(m.calls);
+    let empty_receives: f64 = m
+        .calls
+        .iter()
+        .filter(|(kind, _)| kind.ends_with("(empty)"))
+        .map(|(_, c)| c.sqs_requests)
+        .sum();
+    let batches = m.delivery_batches as f64;
+    let invocations = n + batches;
+    let gb_s = price("Lambda duration, arm64");
+    let lines = vec![
+        (
+            "API Gateway HTTP API (1 request per message)".to_owned(),
+            price("API Gateway HTTP API requests"),
+        ),
+        (
+            format!(
+                "Lambda requests ({:.2} per message: ingest 1, delivery {:.2})",
+                invocations / n,
+                batches / n
+            ),
+            per_message(invocations) * price("Lambda requests") / 1e6,
+        ),
+        (
+            format!(
+                "Lambda duration (ingest {:.0} ms, delivery {:.0} ms per batch, {MEMORY_MB} MB)",
+                m.ingest_ms.ceil(),
+                m.delivery_ms.ceil()
+            ),
+            1e6 * (billed_gb_seconds(m.ingest_ms) + billed_gb_seconds(m.delivery_ms) * batches / n)
+                * gb_s,
+        ),
+        (
+            format!(
+                "SQS ({:.2} requests per message, empty receives left out)",
+                (counted.sqs_requests - empty_receives) / n
+            ),
+            per_message(counted.sqs_requests - empty_receives) * price("SQS standard requests")
+                / 1e6,
+        ),
+        (
+            format!(
+                "DynamoDB writes ({:.2} WRU per message)",
+                counted.write_units / n
+            ),
+            per_message(counted.write_units) * price("DynamoDB on-demand writes") / 1e6,
+        ),
+        (
+            format!(
+                "DynamoDB reads ({:.2} RRU per message)",
+                counted.read_units / n
+            ),
+            per_message(counted.read_units) * price("DynamoDB on-demand reads") / 1e6,
+        ),
+        (
+            format!(
+                "CloudWatch Logs ({:.0} bytes per message)",
+                m.log_bytes + PLATFORM_LOG_BYTES * invocations / n
+            ),
+            (m.log_bytes + PLATFORM_LOG_BYTES * invocations / n) * 1e6 / 1e9
+                * price("CloudWatch Logs ingestion"),
+        ),
+    ];
+    Estimate { lines }
+}
+
+/// Dollars per month with no traffic at all.
+pub fn idle_month() -> Estimate {
+    Estimate {
+        lines: vec![
+            (
+                format!("Secrets Manager ({SECRETS} secrets)"),
+                SECRETS * price("Secrets Manager secret"),
+            ),
+            (
+                format!("CloudWatch alarms ({ALARMS})"),
+                ALARMS * price("CloudWatch alarm (standard)"),
+            ),
+            (
+                format!(
+                    "SQS: the event source's long polls of the empty queue ({:.0} requests)",
+                    IDLE_RECEIVES_PER_MONTH
+                ),
+                IDLE_RECEIVES_PER_MONTH * price("SQS standard requests") / 1e6,
+            ),
+            ("Lambda, API Gateway, DynamoDB requests".to_owned(), 0.0),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_with_nothing_but_the_api_costs_the_api_and_one_invocation() {
+        let calls = BTreeMap::new();
+        let estimate = per_million(&Measured {
+            messages: 10,
+            calls: &calls,
+            delivery_batches: 0,
+            ingest_ms: 0.0,
+            delivery_ms: 0.0,
+            log_bytes: 0.0,
+        });
+        // $1.00 API + $0.20 Lambda requests + 1 ms billed at 128 MB + platform logs.
+        let expected = 1.0 + 0.2 + 1e6 * 0.001 * 0.125 * 0.000_013_333_4 + 700.0 * 0.5 / 1e3;
+        assert!(
+            (estimate.total() - expected).abs() < 1e-9,
+            "{}",
+            estimate.total()
+        );
+    }
+
+    #[test]
+    fn counted_units_are_priced_per_message() {
+        let calls = BTreeMap::from([(
+            "DynamoDB PutItem contexts".to_owned(),
+            Calls {
+                calls: 10,
+                write_units: 20.0,
+                read_units: 0.0,
+                sqs_requests: 0.0,
+            },
+        )]);
+        let estimate = per_million(&Measured {
+            messages: 10,
+            calls: &calls,
+            delivery_batches: 10,
+            ingest_ms: 10.0,
+            delivery_ms: 10.0,
+            log_bytes: 0.0,
+        });
+        let writes = estimate
+            .lines
+            .iter()
+            .find(|(line, _)| line.starts_with("DynamoDB writes"))
+            .unwrap();
+        assert!((writes.1 - 2.0 * 0.625).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,145 @@
+//! Fan-out: one delivery batch of ten against FChat (the simulator) answering each send after
+//! 100 ms, against a batch of one. Sequential sends would take ten times as long.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use gateway::delivery::{deliver_batch, Delivery, QueuedJob, Redelivery};
+use gateway::domain::{Context, DeliveryStatus, Target};
+use gateway::fchat::FChatClient;
+use gateway::forward::Forwarder;
+use gateway::ingest::queue_message;
+use gateway::memory::{MemoryQueue, MemoryStore, MemoryWebhooks};
+use gateway::message::{parse_user_message, MessageContent};
+use gateway::ports::{ContextStore, StoreError, SystemClock};
+
+use crate::stats::median;
+use crate::world;
+
+pub const LATENCY_MS: u64 = 100;
+
+pub struct FanoutResult {
+    pub single_ms: f64,
+    pub batch_ms: f64,
+    pub batch_size: usize,
+}
+
+impl FanoutResult {
+    pub fn ratio(&self) -> f64 {
+        self.batch_ms / self.single_ms
+    }
+}
+
+/// A retry would mean FChat refused a send: the benchmark stops rather than report it.
+struct NoRetries;
+
+#[async_trait::async_trait]
+impl Redelivery for NoRetries {
+    async fn redeliver_after(&self, _: &str, _: Duration) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("a send was not accepted".into()))
+    }
+}
+
+pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
+    const BOT_TOKEN: &str = "bench-bot-token";
+    let simulator = fchat_simulator::Simulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        fchat_simulator::SimulatorConfig {
+            bot_token: BOT_TOKEN.into(),
+            users: vec![fchat_simulator::SimUser {
+                email: world::EMAIL.into(),
+                id: world::FCHAT_ID.into(),
+                name: None,
+            }],
+        },
+    )
+    .await?;
+    simulator.set_faults(fchat_simulator::Faults {
+        latency_ms: LATENCY_MS,
+        ..Default::default()
+    });
+    let store = world::memory_store().await;
+    let queue = Arc::new(MemoryQueue::default());
+    let delivery = Delivery {
+        contexts: store.clone(),
+        groups: store.clone(),
+        users: store.clone(),
+        fchat: Arc::new(
+            FChatClient::new(&simulator.url(), BOT_TOKEN, Duration::from_secs(10))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        clock: Arc::new(SystemClock),
+        lease: Duration::from_secs(30),
+        max_retry_delay: Duration::from_secs(1),
+        forwarder: Forwarder {
+            apps: store.clone(),
+            contexts: store.clone(),
+            queue: queue.clone(),
+            webhooks: Arc::new(MemoryWebhooks::default()),
+            clock: Arc::new(SystemClock),
+        },
+        max_forward_delay: Duration::from_secs(1),
+    };
+
+    let mut single = Vec::new();
+    let mut batch = Vec::new();
+    // Round 0 opens the connections a warm function already has.
+    for round in 0..=rounds {
+        for size in [1, batch_size] {
+            let jobs = queue_jobs(&store, &queue, size).await?;
+            let started = Instant::now();
+            let failed = deliver_batch(&delivery, &NoRetries, &jobs).await;
+            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            ensure!(failed.is_empty(), "deliveries failed: {failed:?}");
+            for job in &jobs {
+                let id = job.message_id.as_str();
+                let context = store.context_record(id).await?;
+                ensure!(
+                    context.is_some_and(|c| c.status == DeliveryStatus::Sent),
+                    "context {id} was not sent"
+                );
+            }
+            if round > 0 {
+                if size == 1 { &mut single } else { &mut batch }.push(elapsed);
+            }
+        }
+    }
+    Ok(FanoutResult {
+        single_ms: median(&single),
+        batch_ms: median(&batch),
+        batch_size,
+    })
+}
+
+/// `count` accepted user messages, as the queue would hand them to the delivery function.
+async fn queue_jobs(
+    store: &Arc<MemoryStore>,
+    queue: &Arc<MemoryQueue>,
+    count: usize,
+) -> Result<Vec<QueuedJob>> {
+    let app = world::app(None);
+    let mut jobs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let body = serde_json::to_vec(&world::typical_user_message())?;
+        let message = parse_user_message(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let context = Context::queued(
+            &app,
+            Target::User(message.email),
+            message.parameters,
+            gateway::ports::Clock::now(&SystemClock),
+        );
+        let content: MessageContent = message.content;
+        queue_message(store.as_ref(), queue.as_ref(), &context, content)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let job = queue.jobs().pop().expect("the job just queued");
+        jobs.push(QueuedJob {
+            message_id: context.id.clone(),
+            receive_count: 1,
+            receipt_handle: context.id.clone(),
+            body: job.to_json(),
+        });
+    }
+    Ok(jobs)
+}

@@ -1,0 +1,114 @@
+//! `make bench`: measures what issue budgets name and writes `docs/benchmarks.md` and
+//! `docs/cost.md`. Every figure is a ratio against a floor measured side by side in the same
+//! run, or an absolute figure against an absolute budget; each is a median over repeated runs.
+//!
+//! Usage: `fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]`
+
+mod coldstart;
+mod cost;
+mod cpu;
+mod e2e;
+mod fanout;
+mod local;
+mod proxy;
+mod report;
+mod rss;
+mod stats;
+mod world;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+
+pub struct Options {
+    pub bin_dir: PathBuf,
+    pub zip_dir: PathBuf,
+    pub out: PathBuf,
+    pub runs: usize,
+    pub messages: usize,
+}
+
+fn options() -> Result<Options> {
+    let root = fchat_local::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mut options = Options {
+        bin_dir: target.join("release"),
+        zip_dir: target.join("lambda"),
+        out: root.join("docs"),
+        runs: 15,
+        messages: 1000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--bin-dir" => options.bin_dir = value()?.into(),
+            "--zip-dir" => options.zip_dir = value()?.into(),
+            "--out" => options.out = value()?.into(),
+            "--runs" => options.runs = value()?.parse()?,
+            "--messages" => options.messages = value()?.parse()?,
+            "-h" | "--help" => {
+                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other} (try --help)"),
+        }
+    }
+    if options.runs < 3 || options.messages < 2 {
+        bail!("--runs must be at least 3 and --messages at least 2");
+    }
+    Ok(options)
+}
+
+fn main() -> Result<()> {
+    let options = options()?;
+    for binary in ["hello-lambda", "ingest", "delivery", "callback"] {
+        let path = options.bin_dir.join(binary);
+        if !path.exists() {
+            bail!(
+                "{} not found: build with `cargo build --release -p ingest -p delivery -p callback -p fchat-bench`",
+                path.display()
+            );
+        }
+    }
+    let mut results = report::Results::default();
+
+    eprintln!("bench: ingest handler CPU cost");
+    for case in cpu::cases() {
+        results
+            .cpu
+            .push(cpu::measure(&case, options.runs + 6, 400)?);
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        eprintln!("bench: fan-out");
+        results.fanout = Some(fanout::measure(options.runs.min(9), 10).await?);
+        eprintln!("bench: cold starts");
+        results.cold = report::cold_starts(&options).await?;
+        eprintln!("bench: {} messages end to end", options.messages);
+        results.e2e = Some(
+            e2e::measure(
+                &options.bin_dir.join("ingest"),
+                &options.bin_dir.join("delivery"),
+                options.messages,
+                8,
+            )
+            .await?,
+        );
+        anyhow::Ok(())
+    })?;
+    results.packages = report::packages(&options.zip_dir);
+    report::write(&options, &results)?;
+    eprintln!(
+        "bench: wrote {} and {}",
+        options.out.join("benchmarks.md").display(),
+        options.out.join("cost.md").display()
+    );
+    Ok(())
+}
