@@ -36,9 +36,17 @@ fn price(name: &str) -> f64 {
 
 /// Lambda's memory setting in the template, in MB.
 pub const MEMORY_MB: f64 = 128.0;
-/// CloudWatch Logs bytes Lambda's platform writes per invocation (start and report lines,
-/// JSON format).
-pub const PLATFORM_LOG_BYTES: f64 = 700.0;
+/// CloudWatch Logs bytes Lambda's platform writes per invocation: its start and report lines
+/// (JSON format), unless the template's `SystemLogLevel` is WARN, which leaves them out.
+pub fn platform_log_bytes() -> f64 {
+    let template = std::fs::read_to_string(fchat_local::workspace_root().join("template.yaml"))
+        .unwrap_or_default();
+    if template.contains("SystemLogLevel: WARN") {
+        0.0
+    } else {
+        700.0
+    }
+}
 /// ReceiveMessage calls per month that Lambda's SQS pollers make on an empty queue: five
 /// long polls of 20 s each, all month.
 pub const IDLE_RECEIVES_PER_MONTH: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
@@ -86,6 +94,7 @@ pub fn per_million(m: &Measured) -> Estimate {
     let batches = m.delivery_batches as f64;
     let invocations = n + batches;
     let gb_s = price("Lambda duration, arm64");
+    let platform = platform_log_bytes();
     let lines = vec![
         (
             "API Gateway HTTP API (1 request per message)".to_owned(),
@@ -133,9 +142,9 @@ pub fn per_million(m: &Measured) -> Estimate {
         (
             format!(
                 "CloudWatch Logs ({:.0} bytes per message)",
-                m.log_bytes + PLATFORM_LOG_BYTES * invocations / n
+                m.log_bytes + platform * invocations / n
             ),
-            (m.log_bytes + PLATFORM_LOG_BYTES * invocations / n) * 1e6 / 1e9
+            (m.log_bytes + platform * invocations / n) * 1e6 / 1e9
                 * price("CloudWatch Logs ingestion"),
         ),
     ];
@@ -182,7 +191,8 @@ mod tests {
             log_bytes: 0.0,
         });
         // $1.00 API + $0.20 Lambda requests + 1 ms billed at 128 MB + platform logs.
-        let expected = 1.0 + 0.2 + 1e6 * 0.001 * 0.125 * 0.000_013_333_4 + 700.0 * 0.5 / 1e3;
+        let expected =
+            1.0 + 0.2 + 1e6 * 0.001 * 0.125 * 0.000_013_333_4 + platform_log_bytes() * 0.5 / 1e3;
         assert!(
             (estimate.total() - expected).abs() < 1e-9,
             "{}",

@@ -24,6 +24,8 @@ pub struct Phase {
     pub calls: BTreeMap<String, Calls>,
     /// Delivery invocations (queue batches) in this phase.
     pub batches: u64,
+    /// What ingest and delivery logged in this phase.
+    pub log_bytes: u64,
 }
 
 pub struct E2eResult {
@@ -119,6 +121,10 @@ pub async fn measure(
         ("user question, 2 buttons", messages - half, user_question),
     ] {
         let batches_before = host.invocations("delivery").unwrap_or(0);
+        let logged = || {
+            host.output_bytes("ingest").unwrap_or(0) + host.output_bytes("delivery").unwrap_or(0)
+        };
+        let logged_before = logged();
         let sent = send_and_wait(&stack, &message, count, concurrency).await?;
         let received = stack.fchat.messages();
         for (context_id, accepted_ms, round_trip_ms) in sent {
@@ -139,6 +145,7 @@ pub async fn measure(
             messages: count,
             calls: proxy.take(),
             batches: host.invocations("delivery").unwrap_or(0) - batches_before,
+            log_bytes: logged() - logged_before,
         });
     }
     let wall_s = started.elapsed().as_secs_f64();

@@ -463,7 +463,6 @@ fn cost_estimates(r: &Results) -> Vec<(String, cost::Estimate)> {
     let Some(e) = &r.e2e else {
         return vec![];
     };
-    let log_bytes = r.cpu.first().map_or(0.0, |c| c.log_bytes) * 2.0;
     e.phases
         .iter()
         .map(|p| {
@@ -475,7 +474,7 @@ fn cost_estimates(r: &Results) -> Vec<(String, cost::Estimate)> {
                     delivery_batches: p.batches,
                     ingest_ms: median(&e.ingest_durations_ms),
                     delivery_ms: median(&e.delivery_durations_ms),
-                    log_bytes,
+                    log_bytes: p.log_bytes as f64 / p.messages as f64,
                 }),
             )
         })
@@ -505,10 +504,15 @@ fn cost_document(r: &Results, estimates: &[(String, cost::Estimate)]) -> Result<
          4 KiB, half when eventually consistent; an SQS request per 64 KiB). Durations are the \
          median invocation durations of that run, billed at {} MB rounded up to the \
          millisecond; they were measured against moto, which answers slower than DynamoDB, \
-         so they overstate Lambda's share. Logs: the functions' JSON lines plus about {} bytes \
-         of platform lines per invocation.\n",
+         so they overstate Lambda's share. Logs: the bytes the functions wrote in that run \
+         (their JSON lines), plus {} bytes of Lambda platform lines per invocation ({}).\n",
         cost::MEMORY_MB,
-        cost::PLATFORM_LOG_BYTES
+        cost::platform_log_bytes(),
+        if cost::platform_log_bytes() == 0.0 {
+            "the template sets `SystemLogLevel: WARN`, so Lambda writes no start and report lines"
+        } else {
+            "start and report lines"
+        }
     )?;
     writeln!(md, "## Per million messages delivered\n")?;
     for (name, estimate) in estimates {

@@ -220,7 +220,8 @@ impl LambdaHost {
     /// Binds one Runtime API listener per function on `127.0.0.1:0` and spawns each binary with
     /// `AWS_LAMBDA_RUNTIME_API` pointing at it, the variables `lambda_runtime` needs, and
     /// `spec.env` (which may override any of them but `AWS_LAMBDA_RUNTIME_API`). The children
-    /// inherit stdout and stderr, and are killed when the host is dropped.
+    /// pass their stdout on to ours (counted: [`LambdaHost::output_bytes`]), inherit stderr, and
+    /// are killed when the host is dropped.
     pub async fn start(functions: Vec<FunctionSpec>) -> anyhow::Result<LambdaHost> {
         let mut host = LambdaHost {
             functions: HashMap::new(),
@@ -249,7 +250,7 @@ impl LambdaHost {
             })));
 
             let mut command = lambda_command(&spec, addr);
-            let child = spawn_retrying(&mut command).await.with_context(|| {
+            let mut child = spawn_retrying(&mut command).await.with_context(|| {
                 format!(
                     "starting function `{}` from {}",
                     spec.name,
@@ -258,6 +259,9 @@ impl LambdaHost {
             })?;
             if let Some(pid) = child.id() {
                 let _ = function.pid.set(pid);
+            }
+            if let Some(output) = child.stdout.take() {
+                tokio::spawn(relay_output(function.clone(), output));
             }
             let (kill_tx, kill_rx) = oneshot::channel();
             host._kill.push(kill_tx);
@@ -341,6 +345,17 @@ impl LambdaHost {
         Some(lock(&self.functions.get(function)?.durations).clone())
     }
 
+    /// How many bytes a function has written to its standard output: its log lines, which
+    /// CloudWatch Logs would ingest. They are passed on to this process's standard output.
+    pub fn output_bytes(&self, function: &str) -> Option<u64> {
+        Some(
+            self.functions
+                .get(function)?
+                .output_bytes
+                .load(Ordering::Relaxed),
+        )
+    }
+
     /// The address of a function's Runtime API listener.
     pub fn runtime_api_addr(&self, function: &str) -> Option<SocketAddr> {
         Some(self.functions.get(function)?.runtime_api)
@@ -378,6 +393,8 @@ struct Function {
     /// How long each completed invocation took, from `/next` handing it out to its answer:
     /// what Lambda bills as the invocation's duration.
     durations: Mutex<Vec<Duration>>,
+    /// Bytes the function has written to its standard output (its logs).
+    output_bytes: AtomicU64,
     status: watch::Sender<Status>,
     /// When the function last started or finished an invocation (or its process started).
     last_progress: Mutex<Instant>,
@@ -413,6 +430,7 @@ impl Function {
             queue_rx: tokio::sync::Mutex::new(queue_rx),
             inflight: Mutex::new(HashMap::new()),
             durations: Mutex::new(Vec::new()),
+            output_bytes: AtomicU64::new(0),
             status: watch::Sender::new(Status::default()),
             last_progress: Mutex::new(Instant::now()),
             completed: AtomicU64::new(0),
@@ -607,10 +625,28 @@ fn lambda_command(spec: &FunctionSpec, runtime_api: SocketAddr) -> Command {
         .envs(&spec.env)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::inherit())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true);
     command
+}
+
+/// Passes a function's standard output on to ours, counting its bytes as CloudWatch Logs
+/// would ingest them.
+async fn relay_output(function: Arc<Function>, mut output: tokio::process::ChildStdout) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stdout = tokio::io::stdout();
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        match output.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                function.output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                let _ = stdout.write_all(&buffer[..n]).await;
+                let _ = stdout.flush().await;
+            }
+        }
+    }
 }
 
 /// Spawns, retrying a little on "text file busy" (a binary or script just written, with its
@@ -1134,10 +1170,10 @@ exit 1"#;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn durations_run_from_dispatch_to_the_answer() {
+    async fn durations_and_output_are_counted_per_function() {
         bounded(async {
             let pause = Script::new(
-                r#"while next; do sleep "$(cat "$DIR/body")"; respond response < "$DIR/body"; done"#,
+                r#"while next; do echo "slept $(cat "$DIR/body")"; sleep "$(cat "$DIR/body")"; respond response < "$DIR/body"; done"#,
             );
             let host = LambdaHost::start(vec![pause.spec("pause", Duration::from_secs(5))])
                 .await
@@ -1150,6 +1186,13 @@ exit 1"#;
             assert!(durations[0] >= Duration::from_millis(400), "{durations:?}");
             assert!(durations[1] < durations[0], "{durations:?}");
             assert_eq!(host.durations("nope"), None);
+            // What the function printed, counted: "slept 0.4\n" and "slept 0\n".
+            let relayed = Instant::now();
+            while host.output_bytes("pause") != Some(18) && relayed.elapsed() < Duration::from_secs(2) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(host.output_bytes("pause"), Some(18));
+            assert_eq!(host.output_bytes("nope"), None);
         })
         .await
     }
