@@ -34,10 +34,18 @@ impl App {
     /// Whether `token` is this app's token, or its previous one still in its grace period.
     /// Both are compared in constant time, whatever the outcome.
     pub fn accepts_token(&self, token: &str, now: UnixTime) -> bool {
-        let current = crate::credentials::token_matches(token, &self.token_hash);
+        self.accepts_token_hash(&crate::credentials::sha256_hex(token.as_bytes()), now)
+    }
+
+    /// [`App::accepts_token`] for a token already hashed with
+    /// [`crate::credentials::sha256_hex`]. Both hashes are compared, in constant time, whether
+    /// or not a rotation is under way.
+    pub fn accepts_token_hash(&self, token_hash: &str, now: UnixTime) -> bool {
+        use crate::credentials::hashes_match;
+        let current = hashes_match(token_hash, &self.token_hash);
         let previous = match &self.previous_token {
-            Some((hash, until)) => crate::credentials::token_matches(token, hash) && *until > now,
-            None => crate::credentials::token_matches(token, ""),
+            Some((hash, until)) => hashes_match(token_hash, hash) && *until > now,
+            None => hashes_match(token_hash, ""),
         };
         current | previous
     }

@@ -237,7 +237,7 @@ impl Ingest {
     async fn app_by_token(&self, token: &str) -> Result<App, ApiError> {
         let hash = sha256_hex(token.as_bytes());
         match self.apps.app_by_token_hash(&hash).await.map_err(internal)? {
-            Some(app) if app.active && app.accepts_token(token, self.clock.now()) => Ok(app),
+            Some(app) if app.active && app.accepts_token_hash(&hash, self.clock.now()) => Ok(app),
             _ => Err(ApiError::UserRouteNotAuthenticated),
         }
     }

@@ -6,8 +6,9 @@
 //! span list repeated the request id and trace id on every line.
 
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the subscriber; call once, first thing in `main`.
+/// Installs the subscriber, writing to standard output; call once, first thing in `main`.
 pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
@@ -15,17 +16,31 @@ pub fn init() {
         .and_then(|level| level.trim().parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
+    if json {
+        tracing::subscriber::set_global_default(json_subscriber(level, std::io::stdout))
+            .unwrap_or_default();
+    } else {
+        tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_max_level(level)
+            .init();
+    }
+}
+
+/// The JSON subscriber the functions log through, writing to `writer` (benchmarks measure the
+/// handlers with it).
+pub fn json_subscriber<W>(level: LevelFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_max_level(level);
-    if json {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init();
-    } else {
-        builder.init();
-    }
+        .with_max_level(level)
+        .with_writer(writer)
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .finish()
 }

@@ -74,11 +74,10 @@ pub fn measure(case: &CpuCase, rounds: usize, batch: usize) -> Result<CpuResult>
     let logged = CountingSink::default();
     // The handler logs one JSON line per request, as it does on Lambda.
     let sink = logged.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || sink.clone())
-        .finish();
+    let subscriber = gateway::logging::json_subscriber(
+        tracing_subscriber::filter::LevelFilter::INFO,
+        move || sink.clone(),
+    );
     let request = HttpRequest {
         method: "POST".into(),
         path: world::user_path(),

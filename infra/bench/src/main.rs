@@ -2,7 +2,8 @@
 //! `docs/cost.md`. Every figure is a ratio against a floor measured side by side in the same
 //! run, or an absolute figure against an absolute budget; each is a median over repeated runs.
 //!
-//! Usage: `fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]`
+//! Usage: `fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]
+//! [--cpu-only]`
 
 mod coldstart;
 mod cost;
@@ -26,6 +27,8 @@ pub struct Options {
     pub out: PathBuf,
     pub runs: usize,
     pub messages: usize,
+    /// Measure the handler cost only and print it (for profiling it, e.g. under callgrind).
+    pub cpu_only: bool,
 }
 
 fn options() -> Result<Options> {
@@ -39,6 +42,7 @@ fn options() -> Result<Options> {
         out: root.join("docs"),
         runs: 15,
         messages: 1000,
+        cpu_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -49,8 +53,9 @@ fn options() -> Result<Options> {
             "--out" => options.out = value()?.into(),
             "--runs" => options.runs = value()?.parse()?,
             "--messages" => options.messages = value()?.parse()?,
+            "--cpu-only" => options.cpu_only = true,
             "-h" | "--help" => {
-                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]");
+                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
@@ -64,6 +69,19 @@ fn options() -> Result<Options> {
 
 fn main() -> Result<()> {
     let options = options()?;
+    if options.cpu_only {
+        for case in cpu::cases() {
+            let c = cpu::measure(&case, options.runs, 400)?;
+            println!(
+                "{}: handler {:.1} µs, floor {:.1} µs, {:.2}×",
+                c.name,
+                c.handler_ns / 1000.0,
+                c.floor_ns / 1000.0,
+                c.ratio()
+            );
+        }
+        return Ok(());
+    }
     for binary in ["hello-lambda", "ingest", "delivery", "callback"] {
         let path = options.bin_dir.join(binary);
         if !path.exists() {
