@@ -371,7 +371,10 @@ pub fn write(options: &Options, r: &Results) -> Result<()> {
              through the real ingest binary, moto's SQS, the event-source poller and the real \
              delivery binary to the FChat simulator; {:.1} s in all. Peak RSS is `VmHWM` of \
              each function's process at the end. Latency runs from the send API's answer \
-             reaching the client to the simulator recording the message (millisecond clock).\n",
+             reaching the client to the simulator recording the message (millisecond clock). \
+             The local host runs one instance per function, so the send round trip includes \
+             waiting behind the other clients' requests; Lambda would run as many instances as \
+             there are concurrent requests.\n",
             e.messages, e.concurrency, e.wall_s
         )?;
         let pct = |s: &[f64]| {
