@@ -186,7 +186,11 @@ async fn handle(
             + 30_000;
         let mut response = Response::new(Full::new(event));
         let headers = response.headers_mut();
-        let request_id = format!("bench-{}", arrived.elapsed().as_nanos());
+        static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let request_id = format!(
+            "bench-{}",
+            REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         headers.insert(
             "lambda-runtime-aws-request-id",
             request_id.parse().expect("header"),
