@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Result};
 use fchat_local::harness::Stack;
-use fchat_local::poller::Poller;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -96,7 +95,7 @@ pub async fn measure(
     .await?;
     let mut poller = stack.delivery_poller();
     poller.sqs = aws_sdk_sqs::Client::new(&fchat_local::moto::local_sdk_config(&proxy.url()).await);
-    let poller_task = tokio::spawn(run_poller(poller));
+    let poller_task = tokio::spawn(poller.run());
 
     // One message each way first: connections open, the user is known, as in a warm stack.
     send_and_wait(&stack, &group_alert, 1, 1).await?;
@@ -178,10 +177,6 @@ pub async fn measure(
     poller_task.abort();
     drop(receiver);
     Ok(result)
-}
-
-async fn run_poller(poller: Poller) {
-    poller.run().await
 }
 
 type Request = (String, Value);

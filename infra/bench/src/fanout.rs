@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use gateway::delivery::{deliver_batch, Delivery, QueuedJob, Redelivery};
-use gateway::domain::{Context, DeliveryStatus, Target};
+use gateway::domain::DeliveryStatus;
 use gateway::fchat::FChatClient;
 use gateway::forward::Forwarder;
-use gateway::ingest::queue_message;
 use gateway::memory::{MemoryQueue, MemoryStore, MemoryWebhooks};
-use gateway::message::{parse_user_message, MessageContent};
 use gateway::ports::{ContextStore, StoreError, SystemClock};
 
 use crate::stats::median;
@@ -87,7 +85,7 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
     // Round 0 opens the connections a warm function already has.
     for round in 0..=rounds {
         for size in [1, batch_size] {
-            let jobs = queue_jobs(&store, &queue, size).await?;
+            let jobs = queue_jobs(&store, size).await?;
             let started = Instant::now();
             let failed = deliver_batch(&delivery, &NoRetries, &jobs).await;
             let elapsed = started.elapsed().as_secs_f64() * 1000.0;
@@ -113,32 +111,15 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
 }
 
 /// `count` accepted user messages, as the queue would hand them to the delivery function.
-async fn queue_jobs(
-    store: &Arc<MemoryStore>,
-    queue: &Arc<MemoryQueue>,
-    count: usize,
-) -> Result<Vec<QueuedJob>> {
-    let app = world::app(None);
+async fn queue_jobs(store: &MemoryStore, count: usize) -> Result<Vec<QueuedJob>> {
     let mut jobs = Vec::with_capacity(count);
     for _ in 0..count {
-        let body = serde_json::to_vec(&world::typical_user_message())?;
-        let message = parse_user_message(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let context = Context::queued(
-            &app,
-            Target::User(message.email),
-            message.parameters,
-            gateway::ports::Clock::now(&SystemClock),
-        );
-        let content: MessageContent = message.content;
-        queue_message(store.as_ref(), queue.as_ref(), &context, content)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let job = queue.jobs().pop().expect("the job just queued");
+        let (context_id, body) = world::accept_typical_message(store).await?;
         jobs.push(QueuedJob {
-            message_id: context.id.clone(),
+            message_id: context_id.clone(),
             receive_count: 1,
-            receipt_handle: context.id.clone(),
-            body: job.to_json(),
+            receipt_handle: context_id,
+            body,
         });
     }
     Ok(jobs)

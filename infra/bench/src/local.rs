@@ -3,18 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use bytes::Bytes;
 use fchat_local::harness::{LocalAws, Stack, LOCAL_CALLBACK_SECRET};
 use fchat_local::seed::Seed;
-use gateway::domain::{Context, Target};
 use gateway::dynamo::DynamoStore;
-use gateway::ingest::queue_message;
-use gateway::memory::MemoryQueue;
-use gateway::message::parse_user_message;
-use gateway::ports::{Clock, SystemClock, UserStore};
+use gateway::ports::UserStore;
 use serde_json::{json, Value};
 
 use crate::world;
@@ -73,20 +68,8 @@ impl Services {
     /// A user message accepted and recorded in DynamoDB, and its job's body.
     pub async fn queued_job(&self) -> Result<String> {
         let store = DynamoStore::new(self.aws.dynamodb(), self.aws.config.tables.clone());
-        let queue = Arc::new(MemoryQueue::default());
-        let body = serde_json::to_vec(&world::typical_user_message())?;
-        let message = parse_user_message(&body).map_err(|e| anyhow!("{e:?}"))?;
-        let context = Context::queued(
-            &world::app(None),
-            Target::User(message.email),
-            message.parameters,
-            SystemClock.now(),
-        );
-        queue_message(&store, queue.as_ref(), &context, message.content)
-            .await
-            .map_err(|e| anyhow!("{e:?}"))?;
-        let job = queue.jobs().pop().ok_or_else(|| anyhow!("no job queued"))?;
-        Ok(job.to_json())
+        let (_, job) = world::accept_typical_message(&store).await?;
+        Ok(job)
     }
 }
 

@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use gateway::credentials::sha256_hex;
 use gateway::domain::{App, Group, User};
+use gateway::domain::{Context, Target};
+use gateway::ingest::queue_message;
 use gateway::ingest::Ingest;
 use gateway::memory::{MemoryFChat, MemoryQueue, MemoryStore};
-use gateway::ports::{AppStore, GroupStore, SystemClock, UserStore};
+use gateway::message::parse_user_message;
+use gateway::ports::{AppStore, Clock, ContextStore, GroupStore, SystemClock, UserStore};
 use serde_json::{json, Value};
 
 pub const APP: &str = "BENCH_APP";
@@ -113,4 +116,28 @@ pub fn most_buttons_message() -> Value {
         .map(|row| Value::from(row.to_vec()))
         .collect();
     json!({"email": EMAIL, "text": "Pick one", "reply_markup": {"inlineKeyboard": rows}})
+}
+
+/// A typical user message accepted the way the send API accepts it: its context recorded in
+/// `contexts`. Answers the context's id and the body of its job, as the queue carries it.
+pub async fn accept_typical_message(
+    contexts: &dyn ContextStore,
+) -> anyhow::Result<(String, String)> {
+    let body = serde_json::to_vec(&typical_user_message())?;
+    let message = parse_user_message(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let context = Context::queued(
+        &app(None),
+        Target::User(message.email),
+        message.parameters,
+        SystemClock.now(),
+    );
+    let queue = MemoryQueue::default();
+    queue_message(contexts, &queue, &context, message.content)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let job = queue
+        .jobs()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no job queued"))?;
+    Ok((context.id, job.to_json()))
 }
