@@ -74,7 +74,8 @@ pub fn delivery(
     let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),
         config.delivery_queue_url.clone(),
-    );
+    )
+    .with_dead_letter_queue(config.delivery_dlq_url.clone());
     let delivery = Delivery {
         contexts: store.clone(),
         groups: store.clone(),

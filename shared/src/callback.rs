@@ -375,6 +375,7 @@ mod tests {
             webhook_url: Some(format!("https://hooks.example.com/{name}")),
             webhook_secrets: vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()],
             context_ttl_seconds: 300,
+            delivery_window_seconds: 86_400,
             active: true,
             previous_token: None,
             older_secrets_until: None,
@@ -404,6 +405,8 @@ mod tests {
         context.id = "c-1".into();
         context.status = DeliveryStatus::Sent;
         context.fchat_message_id = Some("m-1".into());
+        // FChat took it at NOW: its reply window runs from then.
+        context.expires_at = NOW + context.reply_window_seconds;
         store.create_context(&context).await.unwrap();
         let user = User {
             email: "user@example.com".into(),

@@ -13,10 +13,14 @@ pub const DEFAULT_DELIVERY_TIMEOUT_SECONDS: u64 = 30;
 pub struct Config {
     pub tables: TableNames,
     pub delivery_queue_url: String,
+    /// The delivery queue's dead-letter queue: the delivery function moves jobs there that
+    /// retrying cannot help.
+    pub delivery_dlq_url: Option<String>,
     pub fchat: FChatConfig,
     /// The delivery function's timeout: how long one attempt may hold a context.
     pub delivery_lease: Duration,
-    /// The longest wait between two delivery attempts.
+    /// The operator's cap on the wait between two delivery attempts (each app's delivery
+    /// window sets the schedule below it).
     pub max_retry_delay: Duration,
     /// The longest wait between two attempts at forwarding an event to an app.
     pub max_forward_delay: Duration,
@@ -119,6 +123,7 @@ impl Config {
                 contexts: get("CONTEXTS_TABLE")?,
             },
             delivery_queue_url: get("DELIVERY_QUEUE_URL")?,
+            delivery_dlq_url: get("DELIVERY_DLQ_URL").ok(),
             fchat: FChatConfig {
                 api_url,
                 bot_token: get("FCHAT_BOT_TOKEN")?,

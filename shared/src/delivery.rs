@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{Target, User};
-use crate::forward::{forward_retry_delay, Forwarded, Forwarder};
+use crate::domain::{Context, Target, User};
+use crate::forward::{forward_retry_delay, Forwarded, Forwarder, FORWARD_MAX_ATTEMPTS};
 use crate::job::{Forward, Job, JobKind};
 use crate::message::MessageContent;
 use crate::ports::{
@@ -18,9 +18,27 @@ use crate::ports::{
     StoreError, UserStore,
 };
 
-/// The first retry's delay; each later one doubles, up to [`MAX_RETRY_DELAY`].
+/// The retry schedule. This is its one definition: `template.yaml`'s `maxReceiveCount` and
+/// the local stack (which reads the template) are checked against it by a test.
+///
+/// A message is retried until FChat takes it or its delivery window passes. The first retry
+/// waits [`FIRST_RETRY_DELAY`]; each later one doubles, up to a ceiling of a
+/// [`ATTEMPTS_PER_WINDOW`]th of the window (never more than SQS's [`MAX_VISIBILITY_DELAY`]),
+/// so that about that many attempts spread over the window once FChat stays down; the last
+/// one comes as the window ends.
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(15 * 60);
+/// About this many attempts fill a delivery window once backoff reaches its ceiling.
+pub const ATTEMPTS_PER_WINDOW: u32 = 24;
+/// How often the queue hands a job out before its redrive policy moves it to the dead-letter
+/// queue (`template.yaml`). Every window's schedule fits well inside it; a job that still
+/// needs time when it is nearly used up (leases, storage trouble) is queued afresh.
+pub const MAX_RECEIVE_COUNT: u32 = 100;
+/// The default for an operator's cap on retry delays (`DELIVERY_MAX_RETRY_DELAY_SECONDS`):
+/// none below SQS's own.
+pub const MAX_RETRY_DELAY: Duration = MAX_VISIBILITY_DELAY;
+/// What an app reads as a message's last error when the gateway's own storage failed: the
+/// details are logged, never shown to apps.
+pub const STORAGE_UNAVAILABLE: &str = "the gateway was briefly unable to record the delivery";
 
 #[derive(Clone)]
 pub struct Delivery {
@@ -31,7 +49,8 @@ pub struct Delivery {
     pub clock: Arc<dyn Clock>,
     /// How long an attempt may hold a context: the function's timeout.
     pub lease: Duration,
-    /// The longest wait between two attempts (FChat's `retry_after` may ask for longer).
+    /// The operator's cap on the wait between two attempts (FChat's `retry_after` may ask for
+    /// longer); the delivery window's own ceiling applies below it.
     pub max_retry_delay: Duration,
     /// Posts events to apps' webhooks, for forward jobs.
     pub forwarder: Forwarder,
@@ -42,12 +61,13 @@ pub struct Delivery {
 /// What to do with a job's queue message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
-    /// Delete it: delivered, failed for good, expired, or a duplicate.
+    /// Delete it: delivered, failed for good, or a duplicate.
     Done,
     /// Make it visible again after this delay.
     RetryAfter(Duration),
-    /// It cannot be processed: leave it to its redrive policy (the DLQ after its attempts).
-    Unprocessable(String),
+    /// Retrying cannot help (it cannot be read, or its window passed): move it to the
+    /// dead-letter queue now, where the operator sees it and may redrive it.
+    DeadLetter(String),
 }
 
 /// Why an attempt did not send.
@@ -61,8 +81,10 @@ enum Stop {
 
 impl From<StoreError> for Stop {
     fn from(error: StoreError) -> Self {
+        // The store's text may name accounts, roles and tables: the log has it, apps do not.
+        tracing::error!(%error, "storage failed during a delivery attempt");
         Stop::Retry {
-            error: error.to_string(),
+            error: STORAGE_UNAVAILABLE.to_owned(),
             retry_after: None,
         }
     }
@@ -74,8 +96,8 @@ impl Delivery {
         let job = match Job::from_json(body) {
             Ok(job) => job,
             Err(error) => {
-                tracing::error!(%error, "a job that cannot be read; it goes to the DLQ after its attempts");
-                return JobOutcome::Unprocessable(error.to_string());
+                tracing::error!(%error, "a job that cannot be read goes to the DLQ");
+                return JobOutcome::DeadLetter(error.to_string());
             }
         };
         let (context_id, target, content) = match job.kind {
@@ -103,8 +125,8 @@ impl Delivery {
                     "delivery will be retried"
                 )
             }
-            JobOutcome::Unprocessable(error) => {
-                tracing::error!(context_id, error, "delivery cannot proceed")
+            JobOutcome::DeadLetter(error) => {
+                tracing::warn!(context_id, error, "delivery ended; the job goes to the DLQ")
             }
         }
         outcome
@@ -120,6 +142,10 @@ impl Delivery {
             Ok(Forwarded::Dropped(reason)) => {
                 tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, "forward dropped");
                 JobOutcome::Done
+            }
+            Ok(Forwarded::Failed(reason)) if receive_count >= FORWARD_MAX_ATTEMPTS => {
+                tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, receive_count, "forward failed for the last time");
+                JobOutcome::DeadLetter(reason)
             }
             Ok(Forwarded::Failed(reason)) => {
                 tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, receive_count, "forward failed");
@@ -161,8 +187,9 @@ impl Delivery {
                     until.saturating_sub(now).max(1),
                 ))
             }
+            Ok(SendClaim::WindowPassed(context)) => return self.give_up(&context, now).await,
             Ok(SendClaim::Gone) => {
-                tracing::warn!(context_id, "the context expired before delivery; not sent");
+                tracing::warn!(context_id, "the context is gone; not sent");
                 return JobOutcome::Done;
             }
             Err(error) => {
@@ -171,6 +198,7 @@ impl Delivery {
             }
         };
         let attempt = self.attempt(&target, content, context_id).await;
+        let now = self.clock.now();
         let (outcome, answer) = match attempt {
             Ok(message_id) => {
                 tracing::info!(context_id, fchat_message_id = %message_id, attempts = context.attempts, "sent");
@@ -183,12 +211,14 @@ impl Delivery {
                 (
                     AttemptOutcome::Sent {
                         fchat_message_id: message_id,
+                        // The reply window starts when FChat takes the message.
+                        reply_until: now + context.reply_window_seconds,
                     },
                     JobOutcome::Done,
                 )
             }
             Err(Stop::Retry { error, retry_after }) => {
-                let delay = retry_delay(context.attempts, retry_after, self.max_retry_delay);
+                let delay = self.next_attempt_in(&context, retry_after, now);
                 (
                     AttemptOutcome::WillRetry { error },
                     JobOutcome::RetryAfter(delay),
@@ -201,7 +231,7 @@ impl Delivery {
         };
         if let Err(error) = self
             .contexts
-            .finish_sending(context_id, &outcome, self.clock.now())
+            .finish_sending(context_id, &outcome, now)
             .await
         {
             // The lease runs out and the job comes back; a sent message is not shown twice
@@ -214,6 +244,47 @@ impl Delivery {
             ));
         }
         answer
+    }
+
+    /// The wait before the next attempt at `context`: its backoff, never past the end of its
+    /// delivery window (the last attempt comes as it ends), never sooner than `retry_after`.
+    fn next_attempt_in(&self, context: &Context, retry_after: Option<u64>, now: u64) -> Duration {
+        let window = Duration::from_secs(context.deliver_by.saturating_sub(context.created_at));
+        let ceiling = retry_ceiling(window, self.max_retry_delay);
+        let backoff = retry_delay(context.attempts, retry_after, ceiling);
+        let until_window_ends = Duration::from_secs(context.deliver_by.saturating_sub(now) + 1);
+        backoff
+            .min(until_window_ends)
+            .max(Duration::from_secs(retry_after.unwrap_or(0)))
+    }
+
+    /// The delivery window passed: the message is recorded `expired`, with why, and its job
+    /// goes to the dead-letter queue for the operator.
+    async fn give_up(&self, context: &Context, now: u64) -> JobOutcome {
+        let window = context.deliver_by.saturating_sub(context.created_at);
+        let error = match &context.last_error {
+            Some(last) => {
+                format!("not delivered within its delivery window ({window} s); last error: {last}")
+            }
+            None => format!("not delivered within its delivery window ({window} s)"),
+        };
+        match self
+            .contexts
+            .finish_sending(
+                &context.id,
+                &AttemptOutcome::Expired {
+                    error: error.clone(),
+                },
+                now,
+            )
+            .await
+        {
+            Ok(_) => JobOutcome::DeadLetter(error),
+            Err(error) => {
+                tracing::error!(%error, context_id = %context.id, "the expiry could not be recorded");
+                JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay))
+            }
+        }
     }
 
     async fn attempt(
@@ -306,14 +377,21 @@ pub struct QueuedJob {
     pub body: String,
 }
 
-/// Puts a received message back on the queue after a delay (SQS: its visibility timeout).
+/// What becomes of a received message that is not done (SQS: its visibility timeout, a new
+/// message, the dead-letter queue).
 #[async_trait::async_trait]
 pub trait Redelivery: Send + Sync {
+    /// Makes the message visible again after `delay`.
     async fn redeliver_after(
         &self,
         receipt_handle: &str,
         delay: Duration,
     ) -> Result<(), StoreError>;
+    /// Queues the job again as a new message, visible after `delay` (at most 15 minutes): its
+    /// receive count starts over.
+    async fn requeue(&self, body: &str, delay: Duration) -> Result<(), StoreError>;
+    /// Moves the job to the dead-letter queue.
+    async fn dead_letter(&self, body: &str) -> Result<(), StoreError>;
 }
 
 /// Delivers a batch concurrently and answers the ids of the messages that stay on the queue
@@ -328,17 +406,42 @@ pub async fn deliver_batch(
             JobOutcome::Done => None,
             JobOutcome::RetryAfter(delay) => {
                 let delay = delay.min(MAX_VISIBILITY_DELAY);
+                if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
+                    // One more receive and the redrive policy would park a job that still has
+                    // time: a fresh copy starts the count over.
+                    match redelivery.requeue(&job.body, delay).await {
+                        Ok(()) => return None,
+                        Err(error) => {
+                            tracing::warn!(%error, message_id = %job.message_id, "could not queue the job afresh")
+                        }
+                    }
+                }
                 if let Err(error) = redelivery.redeliver_after(&job.receipt_handle, delay).await {
                     // It comes back after the queue's own visibility timeout instead.
                     tracing::warn!(%error, message_id = %job.message_id, "could not delay the retry");
                 }
                 Some(job.message_id.clone())
             }
-            JobOutcome::Unprocessable(_) => Some(job.message_id.clone()),
+            JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
+                Ok(()) => None,
+                Err(error) => {
+                    // Left on the queue, the redrive policy parks it after its receives.
+                    tracing::error!(%error, message_id = %job.message_id, "could not move the job to the DLQ");
+                    Some(job.message_id.clone())
+                }
+            },
         }
     }))
     .await;
     outcomes.into_iter().flatten().collect()
+}
+
+/// The longest backoff for a delivery window: an [`ATTEMPTS_PER_WINDOW`]th of it, within
+/// [`FIRST_RETRY_DELAY`] and [`MAX_VISIBILITY_DELAY`], and never above the operator's cap.
+pub fn retry_ceiling(window: Duration, operator_cap: Duration) -> Duration {
+    (window / ATTEMPTS_PER_WINDOW)
+        .clamp(FIRST_RETRY_DELAY, MAX_VISIBILITY_DELAY)
+        .min(operator_cap)
 }
 
 /// Exponential backoff with jitter, never sooner than FChat's `retry_after`.
@@ -369,6 +472,9 @@ mod tests {
     use std::sync::Mutex;
 
     const NOW: u64 = 1_800_000_000;
+    /// The delivery window and reply window of the test's messages.
+    const WINDOW: u64 = 3 * 60 * 60;
+    const REPLY_WINDOW: u64 = 300;
 
     #[test]
     fn retry_delays_grow_with_jitter_and_honour_retry_after() {
@@ -441,6 +547,9 @@ mod tests {
                 return Err(StoreError::Unavailable("the function crashed".into()));
             }
             self.inner.finish_sending(id, o, now).await
+        }
+        async fn requeue(&self, id: &str, by: u64, until: u64) -> Result<bool, StoreError> {
+            self.inner.requeue(id, by, until).await
         }
         async fn context_by_message_id(&self, m: &str) -> Result<Option<Context>, StoreError> {
             self.inner.context_by_message_id(m).await
@@ -528,7 +637,9 @@ mod tests {
                 last_error: None,
                 fchat_message_id: None,
                 created_at: NOW,
-                expires_at: NOW + 300,
+                expires_at: NOW + WINDOW + REPLY_WINDOW,
+                deliver_by: NOW + WINDOW,
+                reply_window_seconds: REPLY_WINDOW,
                 lease_until: None,
             };
             self.store.create_context(&context).await.unwrap();
@@ -735,28 +846,209 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_context_that_expired_before_delivery_is_not_sent() {
+    async fn a_message_whose_delivery_window_passed_is_expired_with_why_and_parked() {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("ops".into())).await;
-        w.clock.advance(300);
-        assert_eq!(w.delivery.deliver(&job, 1).await, JobOutcome::Done);
-        assert_eq!(w.context("c1").await.status, DeliveryStatus::Expired);
-        assert_eq!(w.fchat.send_calls(), 0);
+        w.fchat.fail_next([transient(None)]);
+        assert!(matches!(
+            w.delivery.deliver(&job, 1).await,
+            JobOutcome::RetryAfter(_)
+        ));
+        w.clock.advance(WINDOW);
+        let JobOutcome::DeadLetter(reason) = w.delivery.deliver(&job, 2).await else {
+            panic!("not parked")
+        };
+        let context = w.context("c1").await;
+        assert_eq!(context.status, DeliveryStatus::Expired);
+        assert_eq!(context.last_error.as_deref(), Some(reason.as_str()));
+        assert!(
+            reason.contains("delivery window") && reason.contains("503 Service Unavailable"),
+            "{reason}"
+        );
+        // It stays readable (and redrivable) long after its reply window would have ended.
+        assert!(context.expires_at >= NOW + WINDOW + crate::domain::UNDELIVERED_RETENTION_SECONDS);
+        assert_eq!(w.fchat.send_calls(), 1);
+        // A duplicate of the job changes nothing.
+        assert_eq!(w.delivery.deliver(&job, 3).await, JobOutcome::Done);
     }
 
+    #[tokio::test]
+    async fn fchat_down_for_hours_loses_nothing_and_the_reply_window_starts_when_it_is_taken() {
+        let w = world().await;
+        let job = w.accepted("c1", Target::Group("ops".into())).await;
+        // FChat refuses every send for two hours: far beyond the old eight attempts.
+        let mut receives = 0;
+        let mut waited = 0;
+        while waited < 2 * 60 * 60 {
+            w.fchat.fail_next([transient(None)]);
+            receives += 1;
+            let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job, receives).await else {
+                panic!("gave up after {receives} receives")
+            };
+            assert!(delay <= MAX_VISIBILITY_DELAY);
+            w.clock.advance(delay.as_secs());
+            waited += delay.as_secs();
+        }
+        assert!(receives > 8 && receives < MAX_RECEIVE_COUNT, "{receives}");
+        assert_eq!(w.context("c1").await.status, DeliveryStatus::Queued);
+        // FChat is back: the message is shown once, and replies reach the app for the whole
+        // reply window from now.
+        assert_eq!(
+            w.delivery.deliver(&job, receives + 1).await,
+            JobOutcome::Done
+        );
+        assert_eq!(w.fchat.shown().len(), 1);
+        let sent = w.context("c1").await;
+        assert_eq!(sent.status, DeliveryStatus::Sent);
+        assert_eq!(sent.expires_at, w.clock.now() + REPLY_WINDOW);
+        assert!(w
+            .store
+            .context("c1", w.clock.now() + REPLY_WINDOW - 1)
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn the_last_retry_comes_as_the_window_ends_and_retry_after_is_honoured() {
+        let w = world().await;
+        let job = w.accepted("c1", Target::Group("ops".into())).await;
+        w.clock.advance(WINDOW - 5);
+        w.fchat.fail_next([transient(None)]);
+        let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job, 30).await else {
+            panic!("not retried")
+        };
+        assert!(delay <= Duration::from_secs(6), "{delay:?}");
+        // FChat's retry_after is never cut short, even past the window's end.
+        w.fchat.fail_next([transient(Some(60))]);
+        let JobOutcome::RetryAfter(delay) = w.delivery.deliver(&job, 31).await else {
+            panic!("not retried")
+        };
+        assert!(delay >= Duration::from_secs(60), "{delay:?}");
+    }
+
+    #[test]
+    fn every_delivery_window_fits_the_queues_receive_count() {
+        // The slowest schedule: every delay at the bottom of its jitter.
+        for window in [
+            60,
+            300,
+            3_600,
+            86_400,
+            crate::domain::MAX_DELIVERY_WINDOW_SECONDS,
+        ] {
+            let ceiling = retry_ceiling(Duration::from_secs(window), MAX_RETRY_DELAY);
+            assert!(ceiling <= MAX_VISIBILITY_DELAY);
+            let (mut attempts, mut covered) = (0u32, Duration::ZERO);
+            while covered < Duration::from_secs(window) {
+                attempts += 1;
+                let exponent = attempts.saturating_sub(1).min(16);
+                covered += FIRST_RETRY_DELAY
+                    .saturating_mul(1 << exponent)
+                    .min(ceiling)
+                    .mul_f64(0.5)
+                    .max(Duration::from_secs(1));
+            }
+            // Room to spare for leases and storage trouble before the redrive policy.
+            assert!(
+                attempts + 20 <= MAX_RECEIVE_COUNT,
+                "a {window} s window takes {attempts} attempts"
+            );
+        }
+    }
+
+    #[test]
+    fn the_templates_redrive_policy_is_the_schedules() {
+        let template = include_str!("../../template.yaml");
+        assert!(
+            template.contains(&format!("maxReceiveCount: {MAX_RECEIVE_COUNT}\n")),
+            "template.yaml's maxReceiveCount differs from MAX_RECEIVE_COUNT"
+        );
+    }
+
+    struct BrokenGroups;
+
+    #[async_trait]
+    impl GroupStore for BrokenGroups {
+        async fn group(&self, _: &str) -> Result<Option<Group>, StoreError> {
+            Err(StoreError::Unavailable(
+                "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/delivery is not authorized".into(),
+            ))
+        }
+        async fn put_group(&self, _: &Group) -> Result<(), StoreError> {
+            unreachable!("delivery never writes groups")
+        }
+        async fn groups_by_beatchat_id(&self, _: &str) -> Result<Vec<Group>, StoreError> {
+            unreachable!("delivery never looks groups up by room")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_storage_error_never_reaches_the_app_in_its_text() {
+        let mut w = world().await;
+        w.delivery.groups = Arc::new(BrokenGroups);
+        let job = w.accepted("c1", Target::Group("ops".into())).await;
+        assert!(matches!(
+            w.delivery.deliver(&job, 1).await,
+            JobOutcome::RetryAfter(_)
+        ));
+        let context = w.context("c1").await;
+        assert_eq!(context.last_error.as_deref(), Some(STORAGE_UNAVAILABLE));
+    }
+
+    /// What became of each job that was not done.
     #[derive(Default)]
-    struct Delays(Mutex<Vec<(String, Duration)>>);
+    struct Delays {
+        delayed: Mutex<Vec<(String, Duration)>>,
+        requeued: Mutex<Vec<String>>,
+        dead: Mutex<Vec<String>>,
+    }
 
     #[async_trait]
     impl Redelivery for Delays {
         async fn redeliver_after(&self, receipt: &str, delay: Duration) -> Result<(), StoreError> {
-            self.0.lock().unwrap().push((receipt.into(), delay));
+            self.delayed.lock().unwrap().push((receipt.into(), delay));
+            Ok(())
+        }
+        async fn requeue(&self, body: &str, _: Duration) -> Result<(), StoreError> {
+            self.requeued.lock().unwrap().push(body.into());
+            Ok(())
+        }
+        async fn dead_letter(&self, body: &str) -> Result<(), StoreError> {
+            self.dead.lock().unwrap().push(body.into());
             Ok(())
         }
     }
 
     #[tokio::test]
-    async fn a_batch_reports_only_its_poison_and_retried_jobs() {
+    async fn a_job_near_its_last_receive_with_time_left_is_queued_afresh() {
+        let w = world().await;
+        let job = w.accepted("c1", Target::Group("ops".into())).await;
+        w.fchat.fail_next([transient(None), transient(None)]);
+        let queued = |receive_count| QueuedJob {
+            message_id: "1".into(),
+            receive_count,
+            receipt_handle: "r-1".into(),
+            body: job.clone(),
+        };
+        let delays = Delays::default();
+        assert_eq!(
+            deliver_batch(&w.delivery, &delays, &[queued(MAX_RECEIVE_COUNT - 2)]).await,
+            vec!["1"]
+        );
+        assert!(delays.requeued.lock().unwrap().is_empty());
+        // The next receive would be the last before the redrive policy parks it.
+        assert!(
+            deliver_batch(&w.delivery, &delays, &[queued(MAX_RECEIVE_COUNT - 1)])
+                .await
+                .is_empty()
+        );
+        assert_eq!(*delays.requeued.lock().unwrap(), vec![job.clone()]);
+        assert_eq!(w.context("c1").await.status, DeliveryStatus::Queued);
+    }
+
+    #[tokio::test]
+    async fn a_batch_parks_its_poison_and_reports_only_its_retried_jobs() {
         let w = world().await;
         let good = w.accepted("c1", Target::Group("ops".into())).await;
         let also_good = w
@@ -780,10 +1072,16 @@ mod tests {
         let delays = Delays::default();
         let mut failed = deliver_batch(&w.delivery, &delays, &batch).await;
         failed.sort();
-        assert_eq!(failed, vec!["2", "4", "5"]);
+        assert_eq!(failed, vec!["4"]);
         assert_eq!(w.fchat.shown().len(), 2);
-        // Only the retried job had its visibility changed; poison keeps the queue's default.
-        let delays = delays.0.lock().unwrap().clone();
+        // Poison goes to the DLQ at once; only the retried job had its visibility changed.
+        let mut dead = delays.dead.lock().unwrap().clone();
+        dead.sort();
+        assert_eq!(
+            dead,
+            vec!["not even json", "{\"v\":1,\"kind\":\"nonsense\"}"]
+        );
+        let delays = delays.delayed.lock().unwrap().clone();
         assert_eq!(delays.len(), 1);
         assert_eq!(delays[0].0, "r-4");
         assert!(delays[0].1 <= Duration::from_secs(30));

@@ -8,6 +8,14 @@ pub type UnixTime = u64;
 
 /// How long a context lives when the app does not say otherwise (the contract's 5 minutes).
 pub const DEFAULT_CONTEXT_TTL_SECONDS: u64 = 300;
+/// How long the gateway keeps trying to hand a message to FChat when the app does not say
+/// otherwise: an FChat outage shorter than this loses nothing.
+pub const DEFAULT_DELIVERY_WINDOW_SECONDS: u64 = 24 * 60 * 60;
+/// The longest delivery window an app may have (the queue keeps a job for 14 days).
+pub const MAX_DELIVERY_WINDOW_SECONDS: u64 = 7 * 24 * 60 * 60;
+/// How long a message that was never delivered (`failed`, `expired`) stays readable on the
+/// status route, and redrivable by the operator: as long as the dead-letter queue keeps jobs.
+pub const UNDELIVERED_RETENTION_SECONDS: u64 = 14 * 24 * 60 * 60;
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 60 * 60;
 
@@ -22,7 +30,11 @@ pub struct App {
     pub webhook_url: Option<String>,
     /// `whsec_...` secrets; two during a rotation.
     pub webhook_secrets: Vec<String>,
+    /// The reply window: how long clicks and replies reach the app, from when FChat took
+    /// the message.
     pub context_ttl_seconds: u64,
+    /// The delivery window: how long a message is retried until FChat takes it.
+    pub delivery_window_seconds: u64,
     pub active: bool,
     /// After a token rotation: the old token's hash and until when it still works.
     pub previous_token: Option<(String, UnixTime)>,
@@ -136,14 +148,20 @@ pub struct Context {
     pub last_error: Option<String>,
     pub fchat_message_id: Option<String>,
     pub created_at: UnixTime,
+    /// When the context is gone (the store's TTL): the end of its delivery window plus a
+    /// reply window while it waits, the end of its reply window once FChat took it.
     pub expires_at: UnixTime,
+    /// The end of the delivery window: no attempt is made after it.
+    pub deliver_by: UnixTime,
+    /// The app's reply window, counted from when FChat takes the message.
+    pub reply_window_seconds: u64,
     /// While `sending`: when the attempt's lease runs out.
     pub lease_until: Option<UnixTime>,
 }
 
 impl Context {
-    /// A new context for a message of `app` to `target`, queued at `now`, living as long as
-    /// the app's context lifetime.
+    /// A new context for a message of `app` to `target`, queued at `now`: it may be delivered
+    /// within the app's delivery window, and answered within its reply window after that.
     pub fn queued(
         app: &App,
         target: Target,
@@ -160,13 +178,23 @@ impl Context {
             last_error: None,
             fchat_message_id: None,
             created_at: now,
-            expires_at: now + app.context_ttl_seconds,
+            expires_at: now + app.delivery_window_seconds + app.context_ttl_seconds,
+            deliver_by: now + app.delivery_window_seconds,
+            reply_window_seconds: app.context_ttl_seconds,
             lease_until: None,
         }
     }
 
     pub fn expired(&self, now: UnixTime) -> bool {
         self.expires_at <= now
+    }
+
+    /// Whether its delivery window has passed without FChat taking it.
+    pub fn undeliverable(&self, now: UnixTime) -> bool {
+        matches!(
+            self.status,
+            DeliveryStatus::Queued | DeliveryStatus::Sending | DeliveryStatus::Expired
+        ) && self.deliver_by <= now
     }
 }
 

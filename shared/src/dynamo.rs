@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, UnixTime, User,
-    DEFAULT_CONTEXT_TTL_SECONDS,
+    DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS, UNDELIVERED_RETENTION_SECONDS,
 };
 use crate::ports::{
     AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, StoreError,
@@ -28,6 +28,9 @@ const KIND_IDEMPOTENCY: &str = "idempotency";
 const KIND_UNKNOWN_USER: &str = "unknown_user";
 const KIND_UPDATE: &str = "update";
 const KIND_BOT_STATE: &str = "bot_state";
+/// A context's delivery window end and reply window.
+const DELIVER_BY: &str = "deliver_by";
+const REPLY_WINDOW: &str = "reply_window_seconds";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -157,6 +160,10 @@ impl AppStore for DynamoStore {
             );
         }
         item.insert("context_ttl_seconds".into(), n(app.context_ttl_seconds));
+        item.insert(
+            "delivery_window_seconds".into(),
+            n(app.delivery_window_seconds),
+        );
         item.insert("active".into(), AttributeValue::Bool(app.active));
         if let Some(until) = app.older_secrets_until {
             item.insert("older_secrets_until".into(), n(until));
@@ -201,6 +208,8 @@ fn app_from_item(item: &Item) -> Result<App, StoreError> {
         },
         context_ttl_seconds: optional_number(item, "context_ttl_seconds")?
             .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+        delivery_window_seconds: optional_number(item, "delivery_window_seconds")?
+            .unwrap_or(DEFAULT_DELIVERY_WINDOW_SECONDS),
         active: flag(item, "active", true),
         older_secrets_until: optional_number(item, "older_secrets_until")?,
         previous_token: match optional_text(item, APPS_PREVIOUS_TOKEN_ATTRIBUTE) {
@@ -360,6 +369,8 @@ impl ContextStore for DynamoStore {
         }
         item.insert("created_at".into(), n(context.created_at));
         item.insert(EXPIRY_ATTRIBUTE.into(), n(context.expires_at));
+        item.insert(DELIVER_BY.into(), n(context.deliver_by));
+        item.insert(REPLY_WINDOW.into(), n(context.reply_window_seconds));
         self.put(&self.tables.contexts, item).await
     }
 
@@ -450,10 +461,11 @@ impl ContextStore for DynamoStore {
                 "SET #st = :sending, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one",
             )
             .condition_expression(
-                "#kind = :context AND #exp > :now AND (#st = :queued OR (#st = :sending AND lease_until <= :now))",
+                "#kind = :context AND (#by > :now OR (attribute_not_exists(#by) AND #exp > :now)) AND (#st = :queued OR (#st = :sending AND lease_until <= :now))",
             )
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#kind", KIND)
+            .expression_attribute_names("#by", DELIVER_BY)
             .expression_attribute_names("#exp", EXPIRY_ATTRIBUTE)
             .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
             .expression_attribute_values(":queued", s(DeliveryStatus::Queued.as_str()))
@@ -478,16 +490,11 @@ impl ContextStore for DynamoStore {
                     context.status,
                     DeliveryStatus::Queued | DeliveryStatus::Sending
                 );
-                if context.expires_at <= now {
-                    if unsettled {
-                        self.settle(id, DeliveryStatus::Expired, None, now).await?;
-                    }
-                    return Ok(SendClaim::Gone);
-                }
                 Ok(match (context.status, context.lease_until) {
                     (DeliveryStatus::Sending, Some(until)) if until > now => {
                         SendClaim::Leased(until)
                     }
+                    _ if unsettled && context.deliver_by <= now => SendClaim::WindowPassed(context),
                     // The lease ran out between the write and the read: the next try claims it.
                     (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
                         SendClaim::Leased(now + 1)
@@ -506,15 +513,19 @@ impl ContextStore for DynamoStore {
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         match outcome {
-            AttemptOutcome::Sent { fchat_message_id } => {
+            AttemptOutcome::Sent {
+                fchat_message_id,
+                reply_until,
+            } => {
                 self.update_status(
                     id,
-                    "SET #st = :to, fchat_message_id = :m, settled_at = :now REMOVE lease_until, last_error",
+                    "SET #st = :to, fchat_message_id = :m, settled_at = :now, #exp = :until REMOVE lease_until, last_error",
                     "#st = :sending",
                     &[
                         (":to", s(DeliveryStatus::Sent.as_str())),
                         (":m", s(fchat_message_id)),
                         (":now", n(now)),
+                        (":until", n(*reply_until)),
                     ],
                 )
                 .await
@@ -529,9 +540,33 @@ impl ContextStore for DynamoStore {
                 .await
             }
             AttemptOutcome::Failed { error } => {
-                self.settle(id, DeliveryStatus::Failed, Some(error), now).await
+                self.settle(id, DeliveryStatus::Failed, error, now).await
+            }
+            AttemptOutcome::Expired { error } => {
+                self.settle(id, DeliveryStatus::Expired, error, now).await
             }
         }
+    }
+
+    async fn requeue(
+        &self,
+        id: &str,
+        deliver_by: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.update_status(
+            id,
+            "SET #st = :to, #by = :by, #exp = :until REMOVE lease_until, settled_at",
+            "#kind = :context AND #st <> :sent",
+            &[
+                (":to", s(DeliveryStatus::Queued.as_str())),
+                (":by", n(deliver_by)),
+                (":until", n(expires_at)),
+                (":context", s(KIND_CONTEXT)),
+                (":sent", s(DeliveryStatus::Sent.as_str())),
+            ],
+        )
+        .await
     }
 
     async fn context_by_message_id(
@@ -685,25 +720,29 @@ impl DynamoStore {
         }
     }
 
-    /// `queued` or `sending` becomes a final status.
+    /// `queued` or `sending` becomes a final status without a delivery; the record stays
+    /// readable (and redrivable) for [`UNDELIVERED_RETENTION_SECONDS`].
     async fn settle(
         &self,
         id: &str,
         status: DeliveryStatus,
-        error: Option<&str>,
+        error: &str,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        let mut values = vec![(":to", s(status.as_str())), (":now", n(now))];
-        let expression = match error {
-            Some(error) => {
-                values.push((":e", s(error)));
-                "SET #st = :to, last_error = :e, settled_at = :now REMOVE lease_until"
-            }
-            None => "SET #st = :to, settled_at = :now REMOVE lease_until",
-        };
-        values.push((":queued", s(DeliveryStatus::Queued.as_str())));
-        self.update_status(id, expression, "#st = :queued OR #st = :sending", &values)
-            .await
+        let values = [
+            (":to", s(status.as_str())),
+            (":now", n(now)),
+            (":e", s(error)),
+            (":until", n(now + UNDELIVERED_RETENTION_SECONDS)),
+            (":queued", s(DeliveryStatus::Queued.as_str())),
+        ];
+        self.update_status(
+            id,
+            "SET #st = :to, last_error = :e, settled_at = :now, #exp = :until REMOVE lease_until",
+            "#st = :queued OR #st = :sending",
+            &values,
+        )
+        .await
     }
 
     async fn update_status(
@@ -721,8 +760,20 @@ impl DynamoStore {
             .update_expression(update)
             .condition_expression(format!("attribute_exists(#id) AND ({condition})"))
             .expression_attribute_names("#id", CONTEXTS_KEY)
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()));
+            .expression_attribute_names("#st", "status");
+        if condition.contains(":sending") {
+            request = request
+                .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()));
+        }
+        if update.contains("#exp") {
+            request = request.expression_attribute_names("#exp", EXPIRY_ATTRIBUTE);
+        }
+        if update.contains("#by") {
+            request = request.expression_attribute_names("#by", DELIVER_BY);
+        }
+        if condition.contains("#kind") {
+            request = request.expression_attribute_names("#kind", KIND);
+        }
         for (name, value) in values {
             request = request.expression_attribute_values(*name, value.clone());
         }
@@ -744,6 +795,7 @@ fn context_from_item(item: &Item) -> Result<Context, StoreError> {
         other => return Err(StoreError::Corrupt(format!("target kind {other}"))),
     };
     let status = text(item, "status")?;
+    let expires_at = optional_number(item, EXPIRY_ATTRIBUTE)?.unwrap_or_default();
     Ok(Context {
         id: text(item, CONTEXTS_KEY)?,
         app: text(item, "app")?,
@@ -755,7 +807,10 @@ fn context_from_item(item: &Item) -> Result<Context, StoreError> {
         last_error: optional_text(item, "last_error"),
         fchat_message_id: optional_text(item, CONTEXTS_MESSAGE_ATTRIBUTE),
         created_at: optional_number(item, "created_at")?.unwrap_or_default(),
-        expires_at: optional_number(item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
+        expires_at,
+        deliver_by: optional_number(item, DELIVER_BY)?.unwrap_or(expires_at),
+        reply_window_seconds: optional_number(item, REPLY_WINDOW)?
+            .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
         lease_until: optional_number(item, "lease_until")?,
     })
 }

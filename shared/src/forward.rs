@@ -28,6 +28,10 @@ pub const FORWARD_RETRY_DELAYS: [Duration; 5] = [
     Duration::from_secs(10 * 60 * 60),
 ];
 
+/// A forward that failed this many times goes to the dead-letter queue (about a day and a
+/// half of attempts, the last five a schedule's length apart).
+pub const FORWARD_MAX_ATTEMPTS: u32 = 8;
+
 /// The wait after the `receive_count`-th attempt from the queue failed.
 pub fn forward_retry_delay(receive_count: u32) -> Duration {
     let index = (receive_count.max(1) as usize - 1).min(FORWARD_RETRY_DELAYS.len() - 1);

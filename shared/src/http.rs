@@ -70,7 +70,9 @@ impl HttpResponse {
     /// reads `expired`; `sending` is reported as `queued`.
     pub fn status(context: &Context, now: UnixTime) -> Self {
         let status = match context.status {
-            DeliveryStatus::Queued | DeliveryStatus::Sending if context.expires_at <= now => {
+            // Its window passed while no attempt was left to say so (a job parked after
+            // crashes, say): it will not be delivered.
+            DeliveryStatus::Queued | DeliveryStatus::Sending if context.deliver_by <= now => {
                 DeliveryStatus::Expired
             }
             DeliveryStatus::Sending => DeliveryStatus::Queued,
@@ -89,6 +91,7 @@ impl HttpResponse {
                     "last_error": context.last_error,
                     "fchat_message_id": context.fchat_message_id,
                     "created_at": context.created_at,
+                    "deliver_by": context.deliver_by,
                     "expires_at": context.expires_at,
                     "parameters": context.parameters,
                 }

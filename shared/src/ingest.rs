@@ -413,6 +413,7 @@ mod tests {
             webhook_url: None,
             webhook_secrets: vec![],
             context_ttl_seconds: 600,
+            delivery_window_seconds: 86_400,
             active: true,
             previous_token: None,
             older_secrets_until: None,
@@ -537,7 +538,10 @@ mod tests {
         assert_eq!(context.app, "alerts");
         assert_eq!(context.target, Target::Group("ops".into()));
         assert_eq!(context.status, DeliveryStatus::Queued);
-        assert_eq!(context.expires_at, NOW + 600);
+        // Retried for the app's delivery window, then answerable for its reply window.
+        assert_eq!(context.deliver_by, NOW + 86_400);
+        assert_eq!(context.reply_window_seconds, 600);
+        assert_eq!(context.expires_at, NOW + 86_400 + 600);
 
         assert_eq!(
             w.queue.jobs(),
@@ -896,6 +900,7 @@ mod tests {
                 &id,
                 &AttemptOutcome::Sent {
                     fchat_message_id: "m-9".into(),
+                    reply_until: NOW + 600,
                 },
                 NOW,
             )
@@ -924,13 +929,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_message_still_queued_when_its_context_expires_reads_expired() {
+    async fn a_message_still_queued_when_its_delivery_window_ends_reads_expired() {
         let w = world().await;
         let (_, body) = w
             .send(post("/alerts/tok-alerts", json!({"text": "x"})))
             .await;
         let id = body["context"]["id"].as_str().unwrap();
-        w.clock.advance(600);
+        w.clock.advance(86_400);
         let request = HttpRequest {
             method: "GET".into(),
             path: format!("/tok-alerts/messages/{id}"),

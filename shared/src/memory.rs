@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User};
+use crate::domain::{
+    App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User,
+    UNDELIVERED_RETENTION_SECONDS,
+};
 use crate::job::Job;
 use crate::ports::{
     AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, FChatUser, GroupStore,
@@ -190,14 +193,11 @@ impl ContextStore for MemoryStore {
             context.status,
             DeliveryStatus::Queued | DeliveryStatus::Sending
         );
-        if context.expires_at <= now {
-            if unsettled {
-                context.status = DeliveryStatus::Expired;
-            }
-            return Ok(SendClaim::Gone);
-        }
         match (context.status, context.lease_until) {
             (DeliveryStatus::Sending, Some(until)) if until > now => Ok(SendClaim::Leased(until)),
+            _ if unsettled && context.deliver_by <= now => {
+                Ok(SendClaim::WindowPassed(context.clone()))
+            }
             (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
                 context.status = DeliveryStatus::Sending;
                 context.lease_until = Some(lease_until);
@@ -212,33 +212,59 @@ impl ContextStore for MemoryStore {
         &self,
         id: &str,
         outcome: &AttemptOutcome,
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<bool, StoreError> {
         let mut contexts = self.contexts.lock().unwrap();
         let Some(context) = contexts.get_mut(id) else {
             return Ok(false);
         };
         let sending = context.status == DeliveryStatus::Sending;
+        let unsettled = sending || context.status == DeliveryStatus::Queued;
         match outcome {
-            AttemptOutcome::Sent { fchat_message_id } if sending => {
+            AttemptOutcome::Sent {
+                fchat_message_id,
+                reply_until,
+            } if sending => {
                 context.status = DeliveryStatus::Sent;
                 context.fchat_message_id = Some(fchat_message_id.clone());
                 context.last_error = None;
+                context.expires_at = *reply_until;
             }
             AttemptOutcome::WillRetry { error } if sending => {
                 context.status = DeliveryStatus::Queued;
                 context.last_error = Some(error.clone());
             }
-            AttemptOutcome::Failed { error }
-                if sending || context.status == DeliveryStatus::Queued =>
-            {
-                context.status = DeliveryStatus::Failed;
+            AttemptOutcome::Failed { error } | AttemptOutcome::Expired { error } if unsettled => {
+                context.status = match outcome {
+                    AttemptOutcome::Failed { .. } => DeliveryStatus::Failed,
+                    _ => DeliveryStatus::Expired,
+                };
                 context.last_error = Some(error.clone());
+                context.expires_at = now + UNDELIVERED_RETENTION_SECONDS;
             }
             _ => return Ok(false),
         }
         context.lease_until = None;
         Ok(true)
+    }
+
+    async fn requeue(
+        &self,
+        id: &str,
+        deliver_by: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut contexts = self.contexts.lock().unwrap();
+        match contexts.get_mut(id) {
+            Some(context) if context.status != DeliveryStatus::Sent => {
+                context.status = DeliveryStatus::Queued;
+                context.deliver_by = deliver_by;
+                context.expires_at = expires_at;
+                context.lease_until = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn context_by_message_id(

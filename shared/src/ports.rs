@@ -81,12 +81,23 @@ pub trait ContextStore: Send + Sync {
         lease_until: UnixTime,
     ) -> Result<SendClaim, StoreError>;
     /// Records how an attempt ended. Only a context that is `sending` (or, for `Failed` and
-    /// `Expired`, still `queued`) changes; answers whether it did.
+    /// `Expired`, still `queued`) changes; answers whether it did. A message that was not
+    /// delivered stays readable for [`crate::domain::UNDELIVERED_RETENTION_SECONDS`].
     async fn finish_sending(
         &self,
         id: &str,
         outcome: &AttemptOutcome,
         now: UnixTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a message that was not sent a new delivery window (the operator's redrive):
+    /// it is `queued` again until `deliver_by`, and kept until `expires_at`. Answers `false`
+    /// for a context that is gone or already sent.
+    async fn requeue(
+        &self,
+        id: &str,
+        deliver_by: UnixTime,
+        expires_at: UnixTime,
     ) -> Result<bool, StoreError>;
 
     /// The context of the message FChat knows by this id, even past its expiry, through an
@@ -118,7 +129,10 @@ pub enum SendClaim {
     Settled(DeliveryStatus),
     /// Another attempt holds the lease until then.
     Leased(UnixTime),
-    /// The context expired before it was sent (it is now marked `expired`), or is gone.
+    /// Its delivery window passed before FChat took it; the context as it is now (still
+    /// `queued` or `sending`): the caller records why.
+    WindowPassed(Context),
+    /// The context is gone.
     Gone,
 }
 
@@ -127,12 +141,18 @@ pub enum SendClaim {
 pub enum AttemptOutcome {
     Sent {
         fchat_message_id: String,
+        /// The end of its reply window.
+        reply_until: UnixTime,
     },
     /// Back to `queued`, to be retried.
     WillRetry {
         error: String,
     },
     Failed {
+        error: String,
+    },
+    /// Its delivery window passed.
+    Expired {
         error: String,
     },
 }

@@ -15,6 +15,7 @@ use crate::ports::{JobQueue, StoreError};
 pub struct SqsQueue {
     client: Client,
     queue_url: String,
+    dead_letter_queue_url: Option<String>,
 }
 
 impl SqsQueue {
@@ -22,33 +23,38 @@ impl SqsQueue {
         SqsQueue {
             client,
             queue_url: queue_url.into(),
+            dead_letter_queue_url: None,
         }
+    }
+
+    /// Where jobs that retrying cannot help are moved (the delivery queue's DLQ).
+    pub fn with_dead_letter_queue(mut self, url: Option<String>) -> Self {
+        self.dead_letter_queue_url = url;
+        self
+    }
+
+    async fn send(&self, queue_url: &str, body: String, delay: Duration) -> Result<(), StoreError> {
+        self.client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+        Ok(())
     }
 }
 
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(job.to_json())
-            .send()
+        self.send(&self.queue_url, job.to_json(), Duration::ZERO)
             .await
-            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
-        Ok(())
     }
 
     async fn enqueue_after(&self, job: &Job, delay: Duration) -> Result<(), StoreError> {
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(job.to_json())
-            .delay_seconds(delay.as_secs().min(900) as i32)
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
-        Ok(())
+        self.send(&self.queue_url, job.to_json(), delay).await
     }
 }
 
@@ -68,6 +74,19 @@ impl Redelivery for SqsQueue {
             .await
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
         Ok(())
+    }
+
+    async fn requeue(&self, body: &str, delay: Duration) -> Result<(), StoreError> {
+        self.send(&self.queue_url, body.to_owned(), delay).await
+    }
+
+    async fn dead_letter(&self, body: &str) -> Result<(), StoreError> {
+        let Some(dlq) = &self.dead_letter_queue_url else {
+            return Err(StoreError::Unavailable(
+                "no dead-letter queue is configured (DELIVERY_DLQ_URL)".into(),
+            ));
+        };
+        self.send(dlq, body.to_owned(), Duration::ZERO).await
     }
 }
 

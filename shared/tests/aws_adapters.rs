@@ -35,6 +35,7 @@ fn app(name: &str, token: &str) -> App {
         webhook_url: Some("https://hooks.example.com/fchat".into()),
         webhook_secrets: vec!["whsec_a".into(), "whsec_b".into()],
         context_ttl_seconds: 120,
+        delivery_window_seconds: 3_600,
         active: true,
         previous_token: None,
         older_secrets_until: None,
@@ -55,6 +56,8 @@ fn context(id: &str, expires_at: u64) -> Context {
         fchat_message_id: None,
         created_at: NOW,
         expires_at,
+        deliver_by: expires_at,
+        reply_window_seconds: 90,
         lease_until: None,
     }
 }
@@ -269,8 +272,8 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
     let id = body["context"]["id"].as_str().unwrap();
     let stored = store.context(id, NOW).await.unwrap().unwrap();
     assert_eq!(
-        (stored.status, stored.expires_at),
-        (DeliveryStatus::Queued, NOW + 120)
+        (stored.status, stored.deliver_by, stored.expires_at),
+        (DeliveryStatus::Queued, NOW + 3_600, NOW + 3_600 + 120)
     );
     let jobs = aws.peek(&aws.config.delivery_queue_url).await.unwrap();
     assert_eq!(jobs.len(), 1);
@@ -352,4 +355,133 @@ async fn updates_are_claimed_once_and_bot_state_is_kept_per_chat() {
     assert_eq!(store.bot_state("chat-2").await.unwrap(), None);
     store.set_bot_state("chat-1", None).await.unwrap();
     assert_eq!(store.bot_state("chat-1").await.unwrap(), None);
+}
+
+/// A message's two clocks, as every context store must keep them: attempts within the
+/// delivery window, `expired` with why after it (never under a live lease), the reply window
+/// from when FChat took it, and the operator's redrive.
+async fn delivery_and_reply_windows(store: &dyn ContextStore) {
+    use gateway::domain::UNDELIVERED_RETENTION_SECONDS;
+    use gateway::ports::{AttemptOutcome, SendClaim};
+
+    let mut late = context("w-late", NOW + 400);
+    (late.deliver_by, late.reply_window_seconds) = (NOW + 100, 300);
+    store.create_context(&late).await.unwrap();
+    let SendClaim::Claimed(claimed) = store
+        .begin_sending("w-late", NOW + 10, NOW + 40)
+        .await
+        .unwrap()
+    else {
+        panic!("not claimed within the window")
+    };
+    assert_eq!(claimed.attempts, 1);
+    let retry = AttemptOutcome::WillRetry {
+        error: "503 Service Unavailable".into(),
+    };
+    assert!(store
+        .finish_sending("w-late", &retry, NOW + 11)
+        .await
+        .unwrap());
+    let SendClaim::WindowPassed(found) = store
+        .begin_sending("w-late", NOW + 100, NOW + 130)
+        .await
+        .unwrap()
+    else {
+        panic!("claimed after the window")
+    };
+    assert_eq!(
+        (found.status, found.last_error.as_deref()),
+        (DeliveryStatus::Queued, Some("503 Service Unavailable"))
+    );
+    let expired = AttemptOutcome::Expired {
+        error: "not delivered within its delivery window".into(),
+    };
+    assert!(store
+        .finish_sending("w-late", &expired, NOW + 100)
+        .await
+        .unwrap());
+    let record = store.context_record("w-late").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.status,
+            record.last_error.as_deref(),
+            record.expires_at
+        ),
+        (
+            DeliveryStatus::Expired,
+            Some("not delivered within its delivery window"),
+            NOW + 100 + UNDELIVERED_RETENTION_SECONDS
+        )
+    );
+    assert_eq!(
+        store
+            .begin_sending("w-late", NOW + 101, NOW + 131)
+            .await
+            .unwrap(),
+        SendClaim::Settled(DeliveryStatus::Expired)
+    );
+
+    // The operator's redrive: a new window, then FChat takes it and the reply window starts.
+    assert!(store
+        .requeue("w-late", NOW + 1_000, NOW + 1_300)
+        .await
+        .unwrap());
+    assert!(matches!(
+        store
+            .begin_sending("w-late", NOW + 500, NOW + 530)
+            .await
+            .unwrap(),
+        SendClaim::Claimed(_)
+    ));
+    let sent = AttemptOutcome::Sent {
+        fchat_message_id: "m-late".into(),
+        reply_until: NOW + 800,
+    };
+    assert!(store
+        .finish_sending("w-late", &sent, NOW + 500)
+        .await
+        .unwrap());
+    assert!(store.context("w-late", NOW + 799).await.unwrap().is_some());
+    assert_eq!(store.context("w-late", NOW + 800).await.unwrap(), None);
+    assert!(!store
+        .requeue("w-late", NOW + 2_000, NOW + 2_300)
+        .await
+        .unwrap());
+
+    // An attempt that holds its lease past the window's end is left to finish.
+    let mut leased = context("w-leased", NOW + 400);
+    (leased.deliver_by, leased.reply_window_seconds) = (NOW + 100, 300);
+    store.create_context(&leased).await.unwrap();
+    assert!(matches!(
+        store
+            .begin_sending("w-leased", NOW + 90, NOW + 120)
+            .await
+            .unwrap(),
+        SendClaim::Claimed(_)
+    ));
+    assert_eq!(
+        store
+            .begin_sending("w-leased", NOW + 105, NOW + 135)
+            .await
+            .unwrap(),
+        SendClaim::Leased(NOW + 120)
+    );
+    assert!(matches!(
+        store
+            .begin_sending("w-leased", NOW + 121, NOW + 151)
+            .await
+            .unwrap(),
+        SendClaim::WindowPassed(_)
+    ));
+}
+
+#[tokio::test]
+async fn dynamodb_keeps_the_delivery_and_reply_windows() {
+    let (_aws, store) = local().await;
+    delivery_and_reply_windows(&store).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_delivery_and_reply_windows_alike() {
+    delivery_and_reply_windows(&gateway::memory::MemoryStore::default()).await;
 }

@@ -38,6 +38,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             webhook_url: None,
             webhook_secrets: vec![],
             context_ttl_seconds: 300,
+            delivery_window_seconds: 86_400,
             active: true,
             previous_token: None,
             older_secrets_until: None,

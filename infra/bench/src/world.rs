@@ -28,6 +28,7 @@ pub fn app(webhook_url: Option<String>) -> App {
         webhook_url,
         webhook_secrets: vec![],
         context_ttl_seconds: 3600,
+        delivery_window_seconds: 86_400,
         active: true,
         previous_token: None,
         older_secrets_until: None,

@@ -6,8 +6,12 @@ use std::collections::HashMap;
 use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use gateway::credentials::{generate_token, generate_webhook_secret, sha256_hex};
-use gateway::domain::{App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS};
+use gateway::domain::{
+    App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS,
+    MAX_DELIVERY_WINDOW_SECONDS,
+};
 use gateway::dynamo::DynamoStore;
+use gateway::job::Job;
 use gateway::outbound::{check_url, OutboundPolicy};
 use gateway::ports::{AppStore, ContextStore, GroupStore};
 use serde_json::{json, Value};
@@ -18,12 +22,13 @@ pub const DEFAULT_GRACE_SECONDS: u64 = 24 * 60 * 60;
 pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
   group create --id G --beatchat-id B [--name N] [--inactive]
   group activate G | group deactivate G | group list
-  app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S]
+  app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S] [--delivery-window S]
   app list | app show N | app disable N | app enable N | app set-webhook N U
+  app set-delivery-window N S
   app rotate-token N [--grace S] | app rotate-secret N [--grace S] | app rotate-secret N --finish
   user list
   message status ID
-  dlq list | dlq redrive";
+  dlq list | dlq redrive   (undelivered messages, expired ones included)";
 
 pub struct Admin {
     pub store: DynamoStore,
@@ -136,6 +141,7 @@ pub fn app_view(app: &App, now: UnixTime) -> Value {
         "webhook_url": app.webhook_url,
         "webhook_secrets": app.signing_secrets(now).len(),
         "context_ttl_seconds": app.context_ttl_seconds,
+        "delivery_window_seconds": app.delivery_window_seconds,
         "active": app.active,
         "previous_token_valid_until": app.previous_token.as_ref().map(|(_, until)| *until).filter(|until| *until > now),
     })
@@ -182,6 +188,16 @@ pub struct NewApp {
     pub user_messaging: bool,
     pub webhook_url: Option<String>,
     pub context_ttl_seconds: Option<u64>,
+    pub delivery_window_seconds: Option<u64>,
+}
+
+/// A delivery window in seconds, checked: at least a second, at most
+/// [`MAX_DELIVERY_WINDOW_SECONDS`].
+pub fn check_delivery_window(seconds: u64) -> Result<u64> {
+    if seconds == 0 || seconds > MAX_DELIVERY_WINDOW_SECONDS {
+        bail!("a delivery window is 1 to {MAX_DELIVERY_WINDOW_SECONDS} seconds, not {seconds}");
+    }
+    Ok(seconds)
 }
 
 /// Creates an app with the given token and webhook secret (only the token's hash is stored);
@@ -208,6 +224,10 @@ pub async fn create_app(
     if let Some(url) = &new.webhook_url {
         check_webhook_url(url, local)?;
     }
+    let delivery_window_seconds = check_delivery_window(
+        new.delivery_window_seconds
+            .unwrap_or(DEFAULT_DELIVERY_WINDOW_SECONDS),
+    )?;
     let app = App {
         name: new.name,
         token_hash: sha256_hex(token.as_bytes()),
@@ -218,6 +238,7 @@ pub async fn create_app(
         context_ttl_seconds: new
             .context_ttl_seconds
             .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+        delivery_window_seconds,
         active: true,
         previous_token: None,
         older_secrets_until: None,
@@ -312,6 +333,23 @@ impl Admin {
                     format!("app {} now posts events to {url}", app.name),
                 )
             }
+            ["app", "set-delivery-window"] => {
+                let mut app = self.app(words.subject("app")?).await?;
+                let seconds = words
+                    .positional
+                    .get(3)
+                    .and_then(|s| s.parse().ok())
+                    .context("how many seconds?")?;
+                app.delivery_window_seconds = check_delivery_window(seconds)?;
+                self.store.put_app(&app).await?;
+                output(
+                    app_view(&app, (self.now)()),
+                    format!(
+                        "app {}: new messages are retried for {seconds} s until FChat takes them",
+                        app.name
+                    ),
+                )
+            }
             ["app", "rotate-token"] => self.rotate_token(&words).await,
             ["app", "rotate-secret"] => self.rotate_secret(&words).await,
             ["user", "list"] => {
@@ -396,6 +434,7 @@ impl Admin {
             "--user-messaging",
             "--webhook-url",
             "--context-ttl",
+            "--delivery-window",
         ])?;
         let new = NewApp {
             name: words.required("--name")?.to_owned(),
@@ -403,6 +442,7 @@ impl Admin {
             user_messaging: words.switch("--user-messaging"),
             webhook_url: words.value("--webhook-url").map(str::to_owned),
             context_ttl_seconds: words.number("--context-ttl")?,
+            delivery_window_seconds: words.number("--delivery-window")?,
         };
         let token = generate_token();
         let secret = generate_webhook_secret();
@@ -463,6 +503,37 @@ impl Admin {
         output(view, text)
     }
 
+    /// The context a queued job delivers, if it is a send job whose context still exists.
+    async fn job_context(&self, body: &str) -> Result<Option<Context>> {
+        let Some(id) = Job::from_json(body)
+            .ok()
+            .and_then(|job| job.context_id().map(str::to_owned))
+        else {
+            return Ok(None);
+        };
+        Ok(self.store.context_record(&id).await?)
+    }
+
+    /// `queued` again, with the app's delivery window from now (a gone app's: the default).
+    async fn give_new_window(&self, context: &Context) -> Result<()> {
+        let window = self
+            .store
+            .app_by_name(&context.app)
+            .await?
+            .map_or(DEFAULT_DELIVERY_WINDOW_SECONDS, |app| {
+                app.delivery_window_seconds
+            });
+        let deliver_by = (self.now)() + window;
+        self.store
+            .requeue(
+                &context.id,
+                deliver_by,
+                deliver_by + context.reply_window_seconds,
+            )
+            .await?;
+        Ok(())
+    }
+
     fn dead_letter_queue(&self) -> Result<&str> {
         self.dead_letter_queue_url
             .as_deref()
@@ -479,32 +550,40 @@ impl Admin {
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await?;
-        let jobs: Vec<Value> = received
-            .messages
-            .unwrap_or_default()
-            .iter()
-            .map(|m| {
-                let count = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .cloned();
-                json!({"message_id": m.message_id, "receive_count": count, "body": m.body})
-            })
-            .collect();
+        let mut jobs = Vec::new();
+        for m in received.messages.unwrap_or_default() {
+            let count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .cloned();
+            // A message's job: whether and why it was not delivered.
+            let context = match self.job_context(m.body.as_deref().unwrap_or("")).await? {
+                Some(context) => context_view(&context, (self.now)()),
+                None => Value::Null,
+            };
+            jobs.push(json!({"message_id": m.message_id, "receive_count": count, "context": context, "body": m.body}));
+        }
         let text = jobs
             .iter()
             .map(|j| {
-                format!(
-                    "{} received {} times: {}",
-                    plain(&j["message_id"]),
-                    plain(&j["receive_count"]),
-                    j["body"]
+                let about = match j["context"]["id"].as_str() {
+                    Some(id) => format!(
+                        "message {id} {}: {}",
+                        plain(&j["context"]["status"]),
+                        plain(&j["context"]["last_error"])
+                    ),
+                    None => j["body"]
                         .as_str()
                         .unwrap_or("")
                         .chars()
                         .take(120)
-                        .collect::<String>()
+                        .collect::<String>(),
+                };
+                format!(
+                    "{} received {} times: {about}",
+                    plain(&j["message_id"]),
+                    plain(&j["receive_count"]),
                 )
             })
             .collect::<Vec<_>>()
@@ -537,6 +616,13 @@ impl Admin {
                 break;
             }
             for message in messages {
+                // A message that was not delivered gets a new delivery window first.
+                if let Some(context) = self
+                    .job_context(message.body.as_deref().unwrap_or(""))
+                    .await?
+                {
+                    self.give_new_window(&context).await?;
+                }
                 self.sqs
                     .send_message()
                     .queue_url(&self.delivery_queue_url)

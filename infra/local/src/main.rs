@@ -117,10 +117,6 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
 
     let mut environment: HashMap<String, String> = provisioned.environment;
     environment.extend(local_aws_environment(&endpoint));
-    // For fchat-admin's dlq commands; the functions do not read it.
-    if let Some(url) = provisioned.queue_urls.get("DeliveryDeadLetterQueue") {
-        environment.insert("DELIVERY_DLQ_URL".into(), url.clone());
-    }
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
     // The local demo app's webhook is plain http on loopback; never set in a deployment.
     environment.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());

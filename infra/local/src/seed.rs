@@ -42,6 +42,8 @@ pub struct SeedApp {
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
     pub context_ttl_seconds: Option<u64>,
+    /// How long its messages are retried until FChat takes them (default a day).
+    pub delivery_window_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +113,7 @@ impl Seed {
                 user_messaging: app.user_messaging,
                 webhook_url: app.webhook_url.clone(),
                 context_ttl_seconds: app.context_ttl_seconds,
+                delivery_window_seconds: app.delivery_window_seconds,
             };
             let secret = app
                 .webhook_secret
