@@ -37,6 +37,12 @@ impl Redelivery for NoRetries {
     async fn redeliver_after(&self, _: &str, _: Duration) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("a send was not accepted".into()))
     }
+    async fn requeue(&self, _: &str, _: Duration) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("a send was not accepted".into()))
+    }
+    async fn dead_letter(&self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("a job was parked".into()))
+    }
 }
 
 pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
