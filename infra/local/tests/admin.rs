@@ -133,6 +133,21 @@ async fn bad_input_is_refused_and_changes_nothing() {
             "positive whole number",
         ),
         ("app show nobody", "no app nobody"),
+        (
+            "app create --name other --delivery-window 0",
+            "positive whole number",
+        ),
+        (
+            "app create --name other --delivery-window 604801",
+            "a delivery window is 1 to 604800 seconds",
+        ),
+        ("app set-delivery-window alerts", "how many seconds?"),
+        ("app set-delivery-window alerts never", "how many seconds?"),
+        (
+            "app set-delivery-window alerts 9999999",
+            "a delivery window is 1 to 604800 seconds",
+        ),
+        ("app set-delivery-window nobody 60", "no app nobody"),
         ("app set-webhook alerts not-a-url", "invalid webhook URL"),
         ("app frobnicate alerts", "unknown command"),
         ("message status nothing", "no message nothing"),
@@ -147,6 +162,22 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let apps = run(&admin, "app list").await.unwrap().json;
     assert_eq!(apps.as_array().unwrap().len(), 1);
     assert_eq!(apps[0]["webhook_url"], serde_json::Value::Null);
+    assert_eq!(apps[0]["delivery_window_seconds"], 86_400);
+}
+
+#[tokio::test]
+async fn an_apps_delivery_window_is_set_at_creation_and_changed_later() {
+    let (_aws, admin) = admin().await;
+    let created = run(&admin, "app create --name pager-7 --delivery-window 5400")
+        .await
+        .unwrap();
+    assert_eq!(created.json["delivery_window_seconds"], 5_400);
+    let changed = run(&admin, "app set-delivery-window pager-7 172800")
+        .await
+        .unwrap();
+    assert_eq!(changed.json["delivery_window_seconds"], 172_800);
+    let stored = admin.store.app_by_name("pager-7").await.unwrap().unwrap();
+    assert_eq!(stored.delivery_window_seconds, 172_800);
 }
 
 #[tokio::test]
