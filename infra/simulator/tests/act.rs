@@ -130,6 +130,7 @@ async fn simulator() -> Simulator {
                     name: Some("Nguyễn Văn An".into()),
                 },
             ],
+            groups: vec!["beatchat-ops-001".into()],
         },
     )
     .await

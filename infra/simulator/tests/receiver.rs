@@ -71,6 +71,7 @@ async fn receiver(echo: bool) -> Receiver {
         ReceiverConfig {
             secrets: vec![SECRET.into()],
             echo,
+            ..ReceiverConfig::default()
         },
     )
     .await

@@ -22,6 +22,7 @@ async fn simulator() -> Simulator {
                 id: "fchat-user-1001".into(),
                 name: Some("Example User".into()),
             }],
+            groups: vec!["beatchat-ops-001".into()],
         },
     )
     .await
