@@ -42,9 +42,14 @@ const SECRET_PREFIX: &str = "whsec_";
 /// The path the receiver serves; apps have theirs below it.
 const WEBHOOK_PATH: &str = "/webhook";
 
-/// What an app's name keeps unencoded in its path: letters, digits, `-` and `_`. Everything
-/// else, `.` included (so that no name can be a `.` or `..` segment), is percent-encoded.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+/// What an app's name keeps unencoded in its path: URLs' unreserved characters (letters,
+/// digits, `-`, `.`, `_`, `~`). Everything else is percent-encoded. (`fchat-admin` refuses the
+/// names `.` and `..`, which URLs resolve away, encoded or not.)
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The path at which a receiver serves the app `name`: `/webhook/{name, percent-encoded}`.
 pub fn app_path(name: &str) -> String {
@@ -595,6 +600,28 @@ mod tests {
             verify(&secret, &headers, body, TIMESTAMP),
             Err(VerifyError::InvalidTimestamp)
         );
+    }
+
+    #[test]
+    fn app_paths_are_one_encoded_segment() {
+        assert_eq!(app_path("MY_APP"), "/webhook/MY_APP");
+        assert_eq!(app_path("ci-bot"), "/webhook/ci-bot");
+        assert_eq!(app_path("a b/c?d#e"), "/webhook/a%20b%2Fc%3Fd%23e");
+        assert_eq!(app_path("my.app~1"), "/webhook/my.app~1");
+        assert_eq!(
+            app_webhook_url("http://127.0.0.1:9002/", "Đội"),
+            "http://127.0.0.1:9002/webhook/%C4%90%E1%BB%99i"
+        );
+        for name in ["MY_APP", "a b/c?d#e", "my.app", "Đội vận hành", "%41"] {
+            assert_eq!(
+                ReceiverState::app_of(&app_path(name)),
+                if name.contains('/') { Err(()) } else { Ok(Some(name.to_owned())) },
+                "{name}"
+            );
+        }
+        assert_eq!(ReceiverState::app_of("/webhook"), Ok(None));
+        assert_eq!(ReceiverState::app_of("/webhook/"), Err(()));
+        assert_eq!(ReceiverState::app_of("/webhookx"), Err(()));
     }
 
     #[test]
