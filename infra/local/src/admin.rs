@@ -478,8 +478,8 @@ impl Admin {
             .collect();
         if !apps.is_empty() && !words.switch("--force") {
             bail!(
-                "group {} is assigned to {}: their group messages would answer 404 Group not found; \
-                 pass --force to delete it anyway",
+                "group {} is assigned to {}: the group messages of these apps would answer 404 Group \
+                 not found; pass --force to delete it anyway",
                 group.id,
                 apps.join(", ")
             );
@@ -489,7 +489,7 @@ impl Admin {
             format!("group {} deleted", group.id)
         } else {
             format!(
-                "group {} deleted; {} now answer 404 Group not found until it is created again",
+                "group {} deleted; the group messages of {} answer 404 Group not found until it is created again",
                 group.id,
                 apps.join(", ")
             )
