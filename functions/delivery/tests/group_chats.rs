@@ -68,7 +68,12 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
 
     let first = send("/watchdog/wd-token", "disk 91% on db-2").await;
     let context = delivered(first).await;
-    assert_eq!(context.status, DeliveryStatus::Sent, "{:?}", context.last_error);
+    assert_eq!(
+        context.status,
+        DeliveryStatus::Sent,
+        "{:?}",
+        context.last_error
+    );
 
     // The operator gives the other group its FChat group; fchat-admin creates the chat in
     // the simulator, as it exists in FChat.
@@ -87,7 +92,12 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
     admin.run(&args).await.unwrap();
     let second = send("/reporter/rp-token", "weekly report ready").await;
     let context = delivered(second).await;
-    assert_eq!(context.status, DeliveryStatus::Sent, "{:?}", context.last_error);
+    assert_eq!(
+        context.status,
+        DeliveryStatus::Sent,
+        "{:?}",
+        context.last_error
+    );
 
     let shown: Vec<(String, String)> = stack
         .fchat

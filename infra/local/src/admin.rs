@@ -511,10 +511,9 @@ impl Admin {
                 json!({"id": chat_id}).to_string(),
             )))
             .with_context(|| format!("FCHAT_SIMULATOR_URL {base:?} is not a URL"))?;
-        let client = hyper_util::client::legacy::Client::builder(
-            hyper_util::rt::TokioExecutor::new(),
-        )
-        .build_http();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
         let exchange = async {
             let response = client.request(request).await?;
             let status = response.status();
@@ -524,7 +523,9 @@ impl Admin {
         let (status, body) = tokio::time::timeout(SIMULATOR_TIMEOUT, exchange)
             .await
             .map_err(|_| anyhow!("the FChat simulator at {base} did not answer"))?
-            .with_context(|| format!("telling the FChat simulator at {base} about chat {chat_id}"))?;
+            .with_context(|| {
+                format!("telling the FChat simulator at {base} about chat {chat_id}")
+            })?;
         if !status.is_success() {
             let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             bail!(

@@ -273,11 +273,17 @@ async fn a_group_can_wait_for_its_fchat_group_and_get_it_later() {
     let stored = admin.store.group("night-shift").await.unwrap().unwrap();
     assert_eq!(stored.beatchat_id, None);
 
-    let set = run(&admin, "group set-beatchat night-shift room-7").await.unwrap();
+    let set = run(&admin, "group set-beatchat night-shift room-7")
+        .await
+        .unwrap();
     assert_eq!(set.json["beatchat_id"], "room-7");
     let stored = admin.store.group("night-shift").await.unwrap().unwrap();
     assert_eq!(
-        (stored.beatchat_id.as_deref(), stored.active, stored.name.as_deref()),
+        (
+            stored.beatchat_id.as_deref(),
+            stored.active,
+            stored.name.as_deref()
+        ),
         (Some("room-7"), true, Some("Night"))
     );
     // The room index finds it by its new id.
@@ -296,7 +302,10 @@ async fn a_group_with_apps_is_deleted_only_when_forced() {
         .await
         .unwrap();
 
-    let refused = run(&admin, "group delete payments").await.err().expect("refused");
+    let refused = run(&admin, "group delete payments")
+        .await
+        .err()
+        .expect("refused");
     let refused = format!("{refused:#}");
     assert!(
         refused.contains("ledger") && refused.contains("--force"),
@@ -305,7 +314,10 @@ async fn a_group_with_apps_is_deleted_only_when_forced() {
     assert!(admin.store.group("payments").await.unwrap().is_some());
 
     let deleted = run(&admin, "group delete payments --force").await.unwrap();
-    assert_eq!(deleted.json, json!({"deleted": "payments", "apps": ["ledger"]}));
+    assert_eq!(
+        deleted.json,
+        json!({"deleted": "payments", "apps": ["ledger"]})
+    );
     assert!(admin.store.group("payments").await.unwrap().is_none());
     // The app keeps its assignment: its group sends answer 404 Group not found.
     let app = admin.store.app_by_name("ledger").await.unwrap().unwrap();
@@ -314,45 +326,90 @@ async fn a_group_with_apps_is_deleted_only_when_forced() {
     // A group no app uses goes without --force; a deleted one is gone.
     run(&admin, "group delete spare").await.unwrap();
     assert_eq!(groups(&admin).await, json!([]));
-    let error = run(&admin, "group delete spare").await.err().expect("refused");
+    let error = run(&admin, "group delete spare")
+        .await
+        .err()
+        .expect("refused");
     assert!(format!("{error:#}").contains("no group spare"));
 }
 
 #[tokio::test]
 async fn bad_group_input_is_refused_and_changes_nothing() {
     let (_aws, admin) = admin().await;
-    run(&admin, "group create --id ops --beatchat-id room-1 --name Ops")
-        .await
-        .unwrap();
+    run(
+        &admin,
+        "group create --id ops --beatchat-id room-1 --name Ops",
+    )
+    .await
+    .unwrap();
     run(&admin, "app create --name alerts --group ops")
         .await
         .unwrap();
     let before = groups(&admin).await;
     let long = "g".repeat(257);
     let refused: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["group", "set-beatchat", "nope", "room-2"], "no group nope"),
+        (
+            vec!["group", "set-beatchat", "nope", "room-2"],
+            "no group nope",
+        ),
         (vec!["group", "set-beatchat", "ops"], "which beatchat id"),
-        (vec!["group", "set-beatchat", "ops", ""], "must not be empty"),
-        (vec!["group", "set-beatchat", "ops", "  "], "must not be empty"),
-        (vec!["group", "set-beatchat", "ops", "room\n2"], "control characters"),
-        (vec!["group", "set-beatchat", "ops", " room-2"], "spaces around"),
-        (vec!["group", "set-beatchat", "ops", &long], "longer than 256"),
-        (vec!["group", "set-beatchat", "ops", "room-2", "room-3"], "unexpected argument"),
-        (vec!["group", "set-beatchat", "ops", "room-2", "--force"], "unknown option"),
-        (vec!["group", "set-beatchat", "", "room-2"], "must not be empty"),
+        (
+            vec!["group", "set-beatchat", "ops", ""],
+            "must not be empty",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "  "],
+            "must not be empty",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "room\n2"],
+            "control characters",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", " room-2"],
+            "spaces around",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", &long],
+            "longer than 256",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "room-2", "room-3"],
+            "unexpected argument",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "room-2", "--force"],
+            "unknown option",
+        ),
+        (
+            vec!["group", "set-beatchat", "", "room-2"],
+            "must not be empty",
+        ),
         (vec!["group", "delete"], "which group"),
         (vec!["group", "delete", "nope"], "no group nope"),
         (vec!["group", "delete", ""], "must not be empty"),
         (vec!["group", "delete", &long], "longer than 256"),
-        (vec!["group", "delete", "ops", "extra"], "unexpected argument"),
+        (
+            vec!["group", "delete", "ops", "extra"],
+            "unexpected argument",
+        ),
         (vec!["group", "delete", "ops"], "--force"),
         (vec!["group", "activate", ""], "must not be empty"),
         (vec!["group", "create", "--id", ""], "must not be empty"),
         (vec!["group", "create", "--id", &long], "longer than 256"),
-        (vec!["group", "create", "--id", "new", "--beatchat-id", ""], "must not be empty"),
-        (vec!["group", "create", "--id", "new", "--beatchat-id", "a\tb"], "control characters"),
+        (
+            vec!["group", "create", "--id", "new", "--beatchat-id", ""],
+            "must not be empty",
+        ),
+        (
+            vec!["group", "create", "--id", "new", "--beatchat-id", "a\tb"],
+            "control characters",
+        ),
         (vec!["group", "create", "--id", "ops"], "exists already"),
-        (vec!["group", "create", "--id", "new", "stray"], "unexpected argument"),
+        (
+            vec!["group", "create", "--id", "new", "stray"],
+            "unexpected argument",
+        ),
     ];
     for (line, reason) in refused {
         let args: Vec<String> = line.iter().map(|a| a.to_string()).collect();
@@ -388,7 +445,9 @@ async fn under_the_local_stack_a_groups_fchat_chat_is_created_in_the_simulator()
         .unwrap();
     run(&admin, "group create --id later").await.unwrap();
     assert_eq!(simulator.groups(), ["sup-room"]);
-    run(&admin, "group set-beatchat later Phòng-2").await.unwrap();
+    run(&admin, "group set-beatchat later Phòng-2")
+        .await
+        .unwrap();
     assert_eq!(simulator.groups(), ["Phòng-2", "sup-room"]);
 
     // A simulator that cannot be reached: an error, and nothing is stored.
@@ -410,7 +469,10 @@ async fn under_the_local_stack_a_groups_fchat_chat_is_created_in_the_simulator()
         "group set-beatchat later room-4",
     ] {
         let error = run(&unreachable, line).await.err().expect("refused");
-        assert!(format!("{error:#}").contains("simulator"), "{line}: {error:#}");
+        assert!(
+            format!("{error:#}").contains("simulator"),
+            "{line}: {error:#}"
+        );
     }
     assert_eq!(groups(&admin).await, before);
 }
@@ -427,7 +489,8 @@ impl Drop for SeedFile {
 #[tokio::test]
 async fn a_seed_may_have_groups_without_fchat_groups_and_apps_without_webhooks() {
     let (_aws, admin) = admin().await;
-    let file = SeedFile(std::env::temp_dir().join(format!("fchat-seed-{}.json", std::process::id())));
+    let file =
+        SeedFile(std::env::temp_dir().join(format!("fchat-seed-{}.json", std::process::id())));
     std::fs::write(
         &file.0,
         json!({
@@ -449,14 +512,7 @@ async fn a_seed_may_have_groups_without_fchat_groups_and_apps_without_webhooks()
     assert_eq!(pending.beatchat_id, None);
     let webhook = |name: &'static str| {
         let store = &admin.store;
-        async move {
-            store
-                .app_by_name(name)
-                .await
-                .unwrap()
-                .unwrap()
-                .webhook_url
-        }
+        async move { store.app_by_name(name).await.unwrap().unwrap().webhook_url }
     };
     // The app without a webhook gets its own path on the local receiver; the other keeps its.
     assert_eq!(

@@ -945,7 +945,9 @@ impl State {
                 let users = lock(&self.users).len();
                 let groups = lock(&self.groups).len();
                 let attempts = self.attempts.load(Ordering::SeqCst);
-                ok(json!({"messages": messages, "users": users, "groups": groups, "send_attempts": attempts}))
+                ok(
+                    json!({"messages": messages, "users": users, "groups": groups, "send_attempts": attempts}),
+                )
             }
             ("/_sim/messages", Method::GET) => {
                 json_answer(StatusCode::OK, &lock(&self.log).messages)
@@ -977,7 +979,9 @@ impl State {
                 }
                 Err(answer) => answer,
             },
-            ("/_sim/groups", Method::GET) => ok(json!(lock(&self.groups).iter().collect::<Vec<_>>())),
+            ("/_sim/groups", Method::GET) => {
+                ok(json!(lock(&self.groups).iter().collect::<Vec<_>>()))
+            }
             ("/_sim/groups", Method::POST) => match read_json::<GroupRequest>(request).await {
                 Ok(group) => match self.add_group(&group.id) {
                     Ok(()) => ok(json!({"id": group.id})),
@@ -1025,8 +1029,8 @@ impl State {
                 Err(answer) => answer,
             },
             (
-                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users"
-                | "/_sim/groups" | "/_sim/callback" | "/_sim/act/text" | "/_sim/act/click" | "/_sim/act/room",
+                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users" | "/_sim/groups"
+                | "/_sim/callback" | "/_sim/act/text" | "/_sim/act/click" | "/_sim/act/room",
                 _,
             ) => method_not_allowed(),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),

@@ -21,9 +21,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, StatusCode};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -615,7 +615,11 @@ mod tests {
         for name in ["MY_APP", "a b/c?d#e", "my.app", "Đội vận hành", "%41"] {
             assert_eq!(
                 ReceiverState::app_of(&app_path(name)),
-                if name.contains('/') { Err(()) } else { Ok(Some(name.to_owned())) },
+                if name.contains('/') {
+                    Err(())
+                } else {
+                    Ok(Some(name.to_owned()))
+                },
                 "{name}"
             );
         }

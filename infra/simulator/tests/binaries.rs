@@ -162,7 +162,12 @@ async fn the_simulator_knows_the_seeds_group_chats_by_their_ids() {
         );
     }
     // A group chat created later, as fchat-admin does under `make dev`.
-    let (status, _) = post(&format!("{base}/_sim/groups"), &[], &json!({"id": "draft-room"})).await;
+    let (status, _) = post(
+        &format!("{base}/_sim/groups"),
+        &[],
+        &json!({"id": "draft-room"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, _) = post(&format!("{base}/sendMessage"), &auth, &send("draft-room")).await;
     assert_eq!(status, 200);

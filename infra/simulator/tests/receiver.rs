@@ -429,7 +429,13 @@ async fn every_app_has_its_own_path_checked_with_its_own_secret() {
 
     // Paths no app can have are not served; `/webhook` has no secret here, so it is unchecked.
     let base = format!("http://{}", receiver.addr());
-    for path in ["/webhook/", "/webhook/a/b", "/webhook/a%2Fb", "/webhook/%FF", "/webhooks/x"] {
+    for path in [
+        "/webhook/",
+        "/webhook/a/b",
+        "/webhook/a%2Fb",
+        "/webhook/%FF",
+        "/webhooks/x",
+    ] {
         let (status, _) = post(&format!("{base}{path}"), &[], "{}").await;
         assert_eq!(status, 404, "{path}");
     }

@@ -657,7 +657,13 @@ async fn group_chats_exist_by_their_ids_whatever_they_look_like() {
 
     // Bad requests add nothing.
     let long = format!(r#"{{"id": "{}"}}"#, "x".repeat(257));
-    for body in [r#"{"id": ""}"#, r#"{"id": "  "}"#, r#"{"name": "x"}"#, "[", &long] {
+    for body in [
+        r#"{"id": ""}"#,
+        r#"{"id": "  "}"#,
+        r#"{"name": "x"}"#,
+        "[",
+        &long,
+    ] {
         let (status, answer) = call(&sim, Method::POST, "/_sim/groups", None, Some(body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(answer["ok"], false);

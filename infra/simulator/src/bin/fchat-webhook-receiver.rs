@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-const USAGE: &str = "usage: fchat-webhook-receiver [--port N] [--seed PATH] [--secret whsec_...]... [--echo]";
+const USAGE: &str =
+    "usage: fchat-webhook-receiver [--port N] [--seed PATH] [--secret whsec_...]... [--echo]";
 const DEFAULT_SEED: &str = "infra/local/seed.json";
 
 #[tokio::main]
