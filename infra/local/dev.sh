@@ -5,8 +5,10 @@
 #   the functions, cargo lambda watch http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
 #   the delivery queue's poller       (feeds SQS batches to the delivery function)
-#   the demo app's webhook receiver   http://127.0.0.1:$WEBHOOK_PORT (default 9002)
-# Tenants come from $SEED_FILE (default infra/local/seed.json). Ctrl-C stops everything.
+#   the demo apps' webhook receiver   http://127.0.0.1:$WEBHOOK_PORT (default 9002)
+# Tenants come from $SEED_FILE (default infra/local/seed.json): the simulator knows its users and
+# its groups' chats; its apps without a webhook_url post to the receiver, each at
+# /webhook/{app}. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -64,7 +66,8 @@ wait_for_port "${MOTO_PORT}" "moto"
 echo "==> creating what template.yaml declares, loading ${SEED_FILE}"
 target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.env \
   --param "FChatApiUrl=http://127.0.0.1:${FCHAT_PORT}" --param "FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN}" \
-  --param "FCHAT_CALLBACK_SECRET=${FCHAT_CALLBACK_SECRET}"
+  --param "FCHAT_CALLBACK_SECRET=${FCHAT_CALLBACK_SECRET}" \
+  --webhook-receiver "http://127.0.0.1:${WEBHOOK_PORT}" --simulator "http://127.0.0.1:${FCHAT_PORT}"
 
 echo "==> starting the FChat simulator on 127.0.0.1:${FCHAT_PORT}"
 target/debug/fchat-simulator --port "${FCHAT_PORT}" --seed "${SEED_FILE}" --token "${FCHAT_BOT_TOKEN}" \
@@ -86,8 +89,8 @@ wait_for_port "${API_PORT}" "the local API gateway"
 target/debug/fchat-local poller --invoke "http://127.0.0.1:${INVOKE_PORT}" &
 pids+=($!)
 
-echo "==> the demo app's webhook receiver on 127.0.0.1:${WEBHOOK_PORT} (MY_APP's secret from ${SEED_FILE})"
-target/debug/fchat-webhook-receiver --port "${WEBHOOK_PORT}" --seed "${SEED_FILE}" --app MY_APP --echo &
+echo "==> the demo apps' webhook receiver on 127.0.0.1:${WEBHOOK_PORT} (every app of ${SEED_FILE})"
+target/debug/fchat-webhook-receiver --port "${WEBHOOK_PORT}" --seed "${SEED_FILE}" --echo &
 pids+=($!)
 wait_for_port "${WEBHOOK_PORT}" "the webhook receiver"
 

@@ -981,6 +981,9 @@ mod tests {
         async fn groups_by_beatchat_id(&self, _: &str) -> Result<Vec<Group>, StoreError> {
             unreachable!("delivery never looks groups up by room")
         }
+        async fn delete_group(&self, _: &str) -> Result<(), StoreError> {
+            unreachable!("delivery never deletes groups")
+        }
     }
 
     #[tokio::test]

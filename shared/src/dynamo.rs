@@ -249,6 +249,10 @@ impl GroupStore for DynamoStore {
         self.put(&self.tables.groups, item).await
     }
 
+    async fn delete_group(&self, id: &str) -> Result<(), StoreError> {
+        self.delete(&self.tables.groups, GROUPS_KEY, id).await
+    }
+
     async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError> {
         let ids = self
             .keys_by_index(

@@ -86,6 +86,11 @@ impl GroupStore for MemoryStore {
         Ok(())
     }
 
+    async fn delete_group(&self, id: &str) -> Result<(), StoreError> {
+        self.groups.lock().unwrap().remove(id);
+        Ok(())
+    }
+
     async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError> {
         let groups = self.groups.lock().unwrap();
         Ok(groups

@@ -30,6 +30,9 @@ pub trait AppStore: Send + Sync {
 pub trait GroupStore: Send + Sync {
     async fn group(&self, id: &str) -> Result<Option<Group>, StoreError>;
     async fn put_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Removes a group; removing one that does not exist is not an error. Apps assigned to it
+    /// keep their assignment (their group sends then answer `404 Group not found`).
+    async fn delete_group(&self, id: &str) -> Result<(), StoreError>;
     /// The groups of an FChat room, through an index.
     async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError>;
 }

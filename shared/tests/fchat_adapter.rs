@@ -22,6 +22,7 @@ async fn simulator() -> Simulator {
         SimulatorConfig {
             bot_token: TOKEN.into(),
             users,
+            groups: vec!["beatchat-ops-001".into()],
         },
     )
     .await

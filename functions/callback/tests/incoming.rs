@@ -58,6 +58,7 @@ async fn world(echo: bool, context_ttl_seconds: u64) -> World {
         ReceiverConfig {
             secrets: vec![SECRET.into()],
             echo,
+            ..ReceiverConfig::default()
         },
     )
     .await

@@ -51,7 +51,7 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
         ([127, 0, 0, 1], 0).into(),
         ReceiverConfig {
             secrets: vec![SECRET.into()],
-            echo: false,
+            ..ReceiverConfig::default()
         },
     )
     .await
@@ -303,6 +303,7 @@ async fn a_message_whose_delivery_window_passes_reads_expired_with_why_and_the_o
             w.stack.aws.provisioned.queue_urls["DeliveryDeadLetterQueue"].clone(),
         ),
         local: true,
+        simulator_url: None,
         now: || {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)

@@ -56,6 +56,7 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
                 id: world::FCHAT_ID.into(),
                 name: None,
             }],
+            groups: vec![world::BEATCHAT_ID.into()],
         },
     )
     .await?;

@@ -79,6 +79,7 @@ pub async fn receiver() -> Result<fchat_simulator::receiver::Receiver> {
         fchat_simulator::receiver::ReceiverConfig {
             secrets: vec![WEBHOOK_SECRET.into()],
             echo: false,
+            ..Default::default()
         },
     )
     .await

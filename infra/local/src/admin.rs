@@ -19,8 +19,16 @@ use serde_json::{json, Value};
 /// How long a rotated token keeps working unless told otherwise.
 pub const DEFAULT_GRACE_SECONDS: u64 = 24 * 60 * 60;
 
+/// The longest group id or `beatchat_id`: both are DynamoDB keys, and a `beatchat_id` is an
+/// FChat chat id.
+pub const MAX_ID_CHARS: usize = 256;
+
+/// How long the FChat simulator has to answer `fchat-admin`.
+const SIMULATOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
-  group create --id G --beatchat-id B [--name N] [--inactive]
+  group create --id G [--beatchat-id B] [--name N] [--inactive]
+  group set-beatchat G B | group delete G [--force]
   group activate G | group deactivate G | group list
   app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S] [--delivery-window S]
   app list | app show N | app disable N | app enable N | app set-webhook N U
@@ -37,6 +45,9 @@ pub struct Admin {
     pub dead_letter_queue_url: Option<String>,
     /// Webhook URLs may be plain http on loopback (the local stack).
     pub local: bool,
+    /// The local stack's FChat simulator (`FCHAT_SIMULATOR_URL`): a group's FChat chat is
+    /// created there when a group gets a `beatchat_id`, as it exists in the real FChat.
+    pub simulator_url: Option<String>,
     pub now: fn() -> UnixTime,
 }
 
@@ -68,7 +79,7 @@ struct Words {
     options: HashMap<String, Option<String>>,
 }
 
-const SWITCHES: [&str; 3] = ["--user-messaging", "--inactive", "--finish"];
+const SWITCHES: [&str; 4] = ["--user-messaging", "--inactive", "--finish", "--force"];
 
 impl Words {
     fn parse(args: &[String]) -> Result<Words> {
@@ -124,6 +135,14 @@ impl Words {
             .with_context(|| format!("which {what}?"))
     }
 
+    /// Refuses positional arguments after the command's two words and `n` more.
+    fn at_most(&self, n: usize) -> Result<()> {
+        match self.positional.get(2 + n) {
+            Some(extra) => bail!("unexpected argument {extra:?}"),
+            None => Ok(()),
+        }
+    }
+
     fn allow_only(&self, allowed: &[&str]) -> Result<()> {
         match self.options.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(unknown) => bail!("unknown option {unknown}"),
@@ -170,10 +189,27 @@ pub fn check_webhook_url(url: &str, local: bool) -> Result<()> {
     .map_err(|e| anyhow!("invalid webhook URL {url:?}: {e}"))
 }
 
-/// Creates a group; refuses one that exists.
+/// Checks a group id or a `beatchat_id` (`what` names it in the error): not empty, at most
+/// [`MAX_ID_CHARS`] characters, no control characters, no spaces around it.
+pub fn check_id(what: &str, id: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        bail!("{what} must not be empty");
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        bail!("{what} is longer than {MAX_ID_CHARS} characters");
+    }
+    if id.chars().any(char::is_control) || id.trim() != id {
+        bail!("{what} {id:?} has control characters or spaces around it");
+    }
+    Ok(())
+}
+
+/// Creates a group, with or without its FChat group's id (`beatchat_id`, which `group
+/// set-beatchat` sets later); refuses one that exists.
 pub async fn create_group(groups: &dyn GroupStore, group: Group) -> Result<()> {
-    if group.id.trim().is_empty() || group.beatchat_id.as_deref().unwrap_or("").trim().is_empty() {
-        bail!("a group needs an id and a beatchat id");
+    check_id("a group id", &group.id)?;
+    if let Some(beatchat_id) = &group.beatchat_id {
+        check_id("a beatchat id", beatchat_id)?;
     }
     if groups.group(&group.id).await?.is_some() {
         bail!("group {} exists already", group.id);
@@ -210,8 +246,14 @@ pub async fn create_app(
     webhook_secret: &str,
     local: bool,
 ) -> Result<App> {
-    if new.name.is_empty() || new.name.contains('/') || token.is_empty() || token.contains('/') {
-        bail!("an app's name and token must be non-empty and contain no '/'");
+    // "." and ".." are no path segment: a URL with them means another path.
+    if new.name.is_empty()
+        || new.name.contains('/')
+        || matches!(new.name.as_str(), "." | "..")
+        || token.is_empty()
+        || token.contains('/')
+    {
+        bail!("an app's name and token must be non-empty and contain no '/' (nor be . or ..)");
     }
     if apps.app_by_name(&new.name).await?.is_some() {
         bail!("app {} exists already", new.name);
@@ -258,6 +300,8 @@ impl Admin {
             .collect();
         match command.as_slice() {
             ["group", "create"] => self.group_create(&words).await,
+            ["group", "set-beatchat"] => self.group_set_beatchat(&words).await,
+            ["group", "delete"] => self.group_delete(&words).await,
             ["group", verb @ ("activate" | "deactivate")] => {
                 self.group_activate(&words, *verb == "activate").await
             }
@@ -399,23 +443,141 @@ impl Admin {
 
     async fn group_create(&self, words: &Words) -> Result<Output> {
         words.allow_only(&["--id", "--beatchat-id", "--name", "--inactive"])?;
+        words.at_most(0)?;
         let group = Group {
             id: words.required("--id")?.to_owned(),
-            beatchat_id: Some(words.required("--beatchat-id")?.to_owned()),
+            beatchat_id: words.value("--beatchat-id").map(str::to_owned),
             active: !words.switch("--inactive"),
             name: words.value("--name").map(str::to_owned),
         };
+        check_id("a group id", &group.id)?;
+        if let Some(beatchat_id) = &group.beatchat_id {
+            check_id("a beatchat id", beatchat_id)?;
+        }
+        if self.store.group(&group.id).await?.is_some() {
+            bail!("group {} exists already", group.id);
+        }
+        // FChat's side first: if the simulator cannot be told, nothing is stored.
+        if let Some(beatchat_id) = &group.beatchat_id {
+            self.tell_simulator(beatchat_id).await?;
+        }
         create_group(&self.store, group.clone()).await?;
-        output(group_view(&group), format!("group {} created", group.id))
+        let text = match &group.beatchat_id {
+            Some(beatchat_id) => format!("group {} created; it posts to FChat chat {beatchat_id}", group.id),
+            None => format!(
+                "group {} created without an FChat group: its messages answer 400 until `group set-beatchat {} B`",
+                group.id, group.id
+            ),
+        };
+        output(group_view(&group), text)
+    }
+
+    /// A group's id from the command line, checked, and the group.
+    async fn existing_group(&self, words: &Words) -> Result<Group> {
+        let id = words.subject("group")?;
+        check_id("a group id", id)?;
+        self.store
+            .group(id)
+            .await?
+            .with_context(|| format!("no group {id}"))
+    }
+
+    async fn group_set_beatchat(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&[])?;
+        words.at_most(2)?;
+        let mut group = self.existing_group(words).await?;
+        let beatchat_id = words
+            .positional
+            .get(3)
+            .context("which beatchat id? (group set-beatchat G B)")?;
+        check_id("a beatchat id", beatchat_id)?;
+        self.tell_simulator(beatchat_id).await?;
+        group.beatchat_id = Some(beatchat_id.clone());
+        self.store.put_group(&group).await?;
+        output(
+            group_view(&group),
+            format!("group {} now posts to FChat chat {beatchat_id}", group.id),
+        )
+    }
+
+    /// Deletes a group. Apps assigned to it keep the assignment, and their group messages
+    /// answer the contract's `404 Group not found`: so a group with apps is deleted only with
+    /// `--force`.
+    async fn group_delete(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&["--force"])?;
+        words.at_most(1)?;
+        let group = self.existing_group(words).await?;
+        let apps: Vec<String> = self
+            .store
+            .apps_by_group(&group.id)
+            .await?
+            .into_iter()
+            .map(|app| app.name)
+            .collect();
+        if !apps.is_empty() && !words.switch("--force") {
+            bail!(
+                "group {} is assigned to {}: the group messages of these apps would answer 404 Group \
+                 not found; pass --force to delete it anyway",
+                group.id,
+                apps.join(", ")
+            );
+        }
+        self.store.delete_group(&group.id).await?;
+        let text = if apps.is_empty() {
+            format!("group {} deleted", group.id)
+        } else {
+            format!(
+                "group {} deleted; the group messages of {} answer 404 Group not found until it is created again",
+                group.id,
+                apps.join(", ")
+            )
+        };
+        output(json!({"deleted": group.id, "apps": apps}), text)
+    }
+
+    /// Creates the FChat group chat `chat_id` in the local stack's simulator, when there is
+    /// one: the real FChat has its groups already.
+    async fn tell_simulator(&self, chat_id: &str) -> Result<()> {
+        let Some(base) = &self.simulator_url else {
+            return Ok(());
+        };
+        use http_body_util::BodyExt;
+        let url = format!("{}/_sim/groups", base.trim_end_matches('/'));
+        let request = hyper::Request::post(&url)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                json!({"id": chat_id}).to_string(),
+            )))
+            .with_context(|| format!("FCHAT_SIMULATOR_URL {base:?} is not a URL"))?;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let exchange = async {
+            let response = client.request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            anyhow::Ok((status, body))
+        };
+        let (status, body) = tokio::time::timeout(SIMULATOR_TIMEOUT, exchange)
+            .await
+            .map_err(|_| anyhow!("the FChat simulator at {base} did not answer"))?
+            .with_context(|| {
+                format!("telling the FChat simulator at {base} about chat {chat_id}")
+            })?;
+        if !status.is_success() {
+            let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            bail!(
+                "the FChat simulator at {base} refused chat {chat_id}: {}",
+                plain(&answer["description"])
+            );
+        }
+        Ok(())
     }
 
     async fn group_activate(&self, words: &Words, active: bool) -> Result<Output> {
-        let id = words.subject("group")?;
-        let mut group = self
-            .store
-            .group(id)
-            .await?
-            .with_context(|| format!("no group {id}"))?;
+        words.at_most(1)?;
+        let mut group = self.existing_group(words).await?;
+        let id = group.id.clone();
         group.active = active;
         self.store.put_group(&group).await?;
         output(

@@ -96,7 +96,7 @@ pub struct Stack {
 
 impl Stack {
     /// Starts everything, with the functions named by binary (`("ingest", path)`), and loads
-    /// the seed's tenants; the simulator knows the seed's users.
+    /// the seed's tenants; the simulator knows the seed's users and group chats.
     pub async fn start(
         functions: &[(&str, &std::path::Path)],
         seed: &crate::seed::Seed,
@@ -105,7 +105,8 @@ impl Stack {
         Self::start_functions(aws, fchat, functions, HashMap::new()).await
     }
 
-    /// The first half of [`Stack::start`]: the simulator (knowing the seed's users) and moto
+    /// The first half of [`Stack::start`]: the simulator (knowing the seed's users and its
+    /// groups' chats) and moto
     /// with the template's tables and queues and the seed's tenants.
     pub async fn start_services(
         seed: &crate::seed::Seed,
@@ -119,11 +120,17 @@ impl Stack {
                 name: u.name.clone(),
             })
             .collect();
+        let groups = seed
+            .groups
+            .iter()
+            .filter_map(|g| g.beatchat_id.clone())
+            .collect();
         let fchat = fchat_simulator::Simulator::start(
             ([127, 0, 0, 1], 0).into(),
             fchat_simulator::SimulatorConfig {
                 bot_token: LOCAL_BOT_TOKEN.into(),
                 users,
+                groups,
             },
         )
         .await?;

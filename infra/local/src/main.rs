@@ -2,10 +2,14 @@
 //!
 //! ```text
 //! fchat-local setup   [--template template.yaml] [--seed infra/local/seed.json] [--env-file .dev/functions.env] [--param Name=Value]...
+//!                     [--webhook-receiver http://127.0.0.1:9002] [--simulator http://127.0.0.1:9001]
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
 //! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010]
 //! ```
-//! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account.
+//! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account. With
+//! `--webhook-receiver`, the seed's apps without a `webhook_url` get their path on the demo
+//! receiver there; `--simulator` writes `FCHAT_SIMULATOR_URL` to the env file, for
+//! `fchat-admin` to create groups' FChat chats in the simulator.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,7 +26,7 @@ use fchat_local::seed::Seed;
 use gateway::config::Config;
 use gateway::dynamo::DynamoStore;
 
-const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]...\n       fchat-local gateway [--template F] [--port N] [--invoke URL]\n       fchat-local poller [--template F] [--invoke URL]";
+const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]... [--webhook-receiver URL] [--simulator URL]\n       fchat-local gateway [--template F] [--port N] [--invoke URL]\n       fchat-local poller [--template F] [--invoke URL]";
 
 #[tokio::main]
 async fn main() {
@@ -105,7 +109,10 @@ async fn run(args: Vec<String>) -> Result<()> {
 async fn setup(template: &Path, options: &Options) -> Result<()> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .context("AWS_ENDPOINT_URL is not set: setup only provisions a local emulator")?;
-    let seed = Seed::load(&options.path("--seed", "infra/local/seed.json"))?;
+    let mut seed = Seed::load(&options.path("--seed", "infra/local/seed.json"))?;
+    if let Some(receiver) = options.get("--webhook-receiver") {
+        seed.point_webhooks_at(receiver);
+    }
     let sdk = local_sdk_config(&endpoint).await;
     let provisioned = provision(&sdk, &Template::load(template)?, "", &options.params).await?;
     let config = Config::from_vars(&provisioned.environment)?;
@@ -117,6 +124,10 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
 
     let mut environment: HashMap<String, String> = provisioned.environment;
     environment.extend(local_aws_environment(&endpoint));
+    // For fchat-admin: new groups' FChat chats are created in the simulator.
+    if let Some(url) = options.get("--simulator") {
+        environment.insert("FCHAT_SIMULATOR_URL".into(), url.to_owned());
+    }
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
     // The local demo app's webhook is plain http on loopback; never set in a deployment.
     environment.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());

@@ -94,6 +94,17 @@ impl Seed {
         Ok(())
     }
 
+    /// Gives every app without a `webhook_url` its own path on the local demo receiver at
+    /// `receiver` (`http://127.0.0.1:9002` gives `http://127.0.0.1:9002/webhook/{app}`), so
+    /// that its users' replies and clicks show up there. Apps with a `webhook_url` keep it.
+    pub fn point_webhooks_at(&mut self, receiver: &str) {
+        for app in self.apps.iter_mut().filter(|app| app.webhook_url.is_none()) {
+            app.webhook_url = Some(fchat_simulator::receiver::app_webhook_url(
+                receiver, &app.name,
+            ));
+        }
+    }
+
     /// Writes the groups and apps through the operator's own code (`fchat-admin`'s): tokens
     /// hashed, groups checked, webhook URLs checked as the gateway will.
     pub async fn load_into(&self, groups: &dyn GroupStore, apps: &dyn AppStore) -> Result<()> {

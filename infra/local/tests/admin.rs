@@ -7,6 +7,7 @@ use gateway::domain::{Context, Target};
 use gateway::dynamo::DynamoStore;
 use gateway::ports::{AppStore, ContextStore, GroupStore};
 use serde_json::{json, Map};
+use std::path::PathBuf;
 
 const NOW: u64 = 1_800_000_000;
 
@@ -20,9 +21,15 @@ async fn admin() -> (LocalAws, Admin) {
         delivery_queue_url: aws.config.delivery_queue_url.clone(),
         dead_letter_queue_url: Some(aws.provisioned.queue_urls["DeliveryDeadLetterQueue"].clone()),
         local: false,
+        simulator_url: None,
         now: || NOW,
     };
     (aws, admin)
+}
+
+/// The groups as `group list --json` shows them.
+async fn groups(admin: &Admin) -> serde_json::Value {
+    run(admin, "group list").await.unwrap().json
 }
 
 async fn run(admin: &Admin, line: &str) -> anyhow::Result<Output> {
@@ -52,7 +59,7 @@ async fn groups_are_created_listed_and_switched() {
 
     for bad in [
         "group create --id ops --beatchat-id other",
-        "group create --id x",
+        "group create --beatchat-id b",
         "group activate nope",
         "group create --id y --beatchat-id b --colour red",
     ] {
@@ -280,5 +287,271 @@ async fn message_status_and_the_dlq() {
     assert_eq!(
         aws.peek(&aws.config.delivery_queue_url).await.unwrap(),
         vec!["{\"v\":1,\"kind\":\"broken\"}".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn a_group_can_wait_for_its_fchat_group_and_get_it_later() {
+    let (_aws, admin) = admin().await;
+    let created = run(&admin, "group create --id night-shift --name Night")
+        .await
+        .unwrap();
+    assert_eq!(
+        created.json,
+        json!({"id": "night-shift", "beatchat_id": null, "name": "Night", "active": true})
+    );
+    assert!(created.text.contains("set-beatchat"), "{}", created.text);
+    let stored = admin.store.group("night-shift").await.unwrap().unwrap();
+    assert_eq!(stored.beatchat_id, None);
+
+    let set = run(&admin, "group set-beatchat night-shift room-7")
+        .await
+        .unwrap();
+    assert_eq!(set.json["beatchat_id"], "room-7");
+    let stored = admin.store.group("night-shift").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.beatchat_id.as_deref(),
+            stored.active,
+            stored.name.as_deref()
+        ),
+        (Some("room-7"), true, Some("Night"))
+    );
+    // The room index finds it by its new id.
+    let found = admin.store.groups_by_beatchat_id("room-7").await.unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn a_group_with_apps_is_deleted_only_when_forced() {
+    let (_aws, admin) = admin().await;
+    run(&admin, "group create --id payments --beatchat-id pay-9")
+        .await
+        .unwrap();
+    run(&admin, "group create --id spare").await.unwrap();
+    run(&admin, "app create --name ledger --group payments")
+        .await
+        .unwrap();
+
+    let refused = run(&admin, "group delete payments")
+        .await
+        .err()
+        .expect("refused");
+    let refused = format!("{refused:#}");
+    assert!(
+        refused.contains("ledger") && refused.contains("--force"),
+        "{refused}"
+    );
+    assert!(admin.store.group("payments").await.unwrap().is_some());
+
+    let deleted = run(&admin, "group delete payments --force").await.unwrap();
+    assert_eq!(
+        deleted.json,
+        json!({"deleted": "payments", "apps": ["ledger"]})
+    );
+    assert!(admin.store.group("payments").await.unwrap().is_none());
+    // The app keeps its assignment: its group sends answer 404 Group not found.
+    let app = admin.store.app_by_name("ledger").await.unwrap().unwrap();
+    assert_eq!(app.group_id.as_deref(), Some("payments"));
+
+    // A group no app uses goes without --force; a deleted one is gone.
+    run(&admin, "group delete spare").await.unwrap();
+    assert_eq!(groups(&admin).await, json!([]));
+    let error = run(&admin, "group delete spare")
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{error:#}").contains("no group spare"));
+}
+
+#[tokio::test]
+async fn bad_group_input_is_refused_and_changes_nothing() {
+    let (_aws, admin) = admin().await;
+    run(
+        &admin,
+        "group create --id ops --beatchat-id room-1 --name Ops",
+    )
+    .await
+    .unwrap();
+    run(&admin, "app create --name alerts --group ops")
+        .await
+        .unwrap();
+    let before = groups(&admin).await;
+    let long = "g".repeat(257);
+    let refused: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["group", "set-beatchat", "nope", "room-2"],
+            "no group nope",
+        ),
+        (vec!["group", "set-beatchat", "ops"], "which beatchat id"),
+        (
+            vec!["group", "set-beatchat", "ops", ""],
+            "must not be empty",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "  "],
+            "must not be empty",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "room\n2"],
+            "control characters",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", " room-2"],
+            "spaces around",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", &long],
+            "longer than 256",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "room-2", "room-3"],
+            "unexpected argument",
+        ),
+        (
+            vec!["group", "set-beatchat", "ops", "room-2", "--force"],
+            "unknown option",
+        ),
+        (
+            vec!["group", "set-beatchat", "", "room-2"],
+            "must not be empty",
+        ),
+        (vec!["group", "delete"], "which group"),
+        (vec!["group", "delete", "nope"], "no group nope"),
+        (vec!["group", "delete", ""], "must not be empty"),
+        (vec!["group", "delete", &long], "longer than 256"),
+        (
+            vec!["group", "delete", "ops", "extra"],
+            "unexpected argument",
+        ),
+        (vec!["group", "delete", "ops"], "--force"),
+        (vec!["group", "activate", ""], "must not be empty"),
+        (vec!["group", "create", "--id", ""], "must not be empty"),
+        (vec!["group", "create", "--id", &long], "longer than 256"),
+        (
+            vec!["group", "create", "--id", "new", "--beatchat-id", ""],
+            "must not be empty",
+        ),
+        (
+            vec!["group", "create", "--id", "new", "--beatchat-id", "a\tb"],
+            "control characters",
+        ),
+        (vec!["group", "create", "--id", "ops"], "exists already"),
+        (
+            vec!["group", "create", "--id", "new", "stray"],
+            "unexpected argument",
+        ),
+    ];
+    for (line, reason) in refused {
+        let args: Vec<String> = line.iter().map(|a| a.to_string()).collect();
+        let error = admin
+            .run(&args)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{line:?} was accepted"));
+        assert!(format!("{error:#}").contains(reason), "{line:?}: {error:#}");
+    }
+    assert_eq!(groups(&admin).await, before);
+    let app = admin.store.app_by_name("alerts").await.unwrap().unwrap();
+    assert_eq!(app.group_id.as_deref(), Some("ops"));
+}
+
+#[tokio::test]
+async fn under_the_local_stack_a_groups_fchat_chat_is_created_in_the_simulator() {
+    let (aws, mut admin) = admin().await;
+    let simulator = fchat_simulator::Simulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        fchat_simulator::SimulatorConfig {
+            bot_token: "t".into(),
+            users: vec![],
+            groups: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    admin.simulator_url = Some(simulator.url());
+
+    run(&admin, "group create --id support --beatchat-id sup-room")
+        .await
+        .unwrap();
+    run(&admin, "group create --id later").await.unwrap();
+    assert_eq!(simulator.groups(), ["sup-room"]);
+    run(&admin, "group set-beatchat later Phòng-2")
+        .await
+        .unwrap();
+    assert_eq!(simulator.groups(), ["Phòng-2", "sup-room"]);
+
+    // A simulator that cannot be reached: an error, and nothing is stored.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let before = groups(&admin).await;
+    let unreachable = Admin {
+        store: gateway::dynamo::DynamoStore::new(aws.dynamodb(), aws.config.tables.clone()),
+        sqs: aws.sqs(),
+        delivery_queue_url: aws.config.delivery_queue_url.clone(),
+        dead_letter_queue_url: None,
+        local: true,
+        simulator_url: Some(gone),
+        now: || NOW,
+    };
+    for line in [
+        "group create --id third --beatchat-id room-3",
+        "group set-beatchat later room-4",
+    ] {
+        let error = run(&unreachable, line).await.err().expect("refused");
+        assert!(
+            format!("{error:#}").contains("simulator"),
+            "{line}: {error:#}"
+        );
+    }
+    assert_eq!(groups(&admin).await, before);
+}
+
+/// A seed file of this test, removed when dropped.
+struct SeedFile(PathBuf);
+
+impl Drop for SeedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_seed_may_have_groups_without_fchat_groups_and_apps_without_webhooks() {
+    let (_aws, admin) = admin().await;
+    let file =
+        SeedFile(std::env::temp_dir().join(format!("fchat-seed-{}.json", std::process::id())));
+    std::fs::write(
+        &file.0,
+        json!({
+            "groups": [{"id": "pending"}, {"id": "live", "beatchat_id": "bc-1"}],
+            "apps": [
+                {"name": "ci bot", "token": "ci-token", "group": "pending"},
+                {"name": "pager", "token": "pager-token", "group": "live",
+                 "webhook_url": "http://127.0.0.1:7777/hooks/pager"}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut seed = fchat_local::seed::Seed::load(&file.0).unwrap();
+    seed.point_webhooks_at("http://127.0.0.1:4321");
+    seed.load_into(&admin.store, &admin.store).await.unwrap();
+
+    let pending = admin.store.group("pending").await.unwrap().unwrap();
+    assert_eq!(pending.beatchat_id, None);
+    let webhook = |name: &'static str| {
+        let store = &admin.store;
+        async move { store.app_by_name(name).await.unwrap().unwrap().webhook_url }
+    };
+    // The app without a webhook gets its own path on the local receiver; the other keeps its.
+    assert_eq!(
+        webhook("ci bot").await.as_deref(),
+        Some("http://127.0.0.1:4321/webhook/ci%20bot")
+    );
+    assert_eq!(
+        webhook("pager").await.as_deref(),
+        Some("http://127.0.0.1:7777/hooks/pager")
     );
 }

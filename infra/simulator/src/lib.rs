@@ -17,7 +17,7 @@
 
 pub mod receiver;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,9 +46,8 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// enough that a forgotten simulator does not pile up connections forever.
 const HANG: Duration = Duration::from_secs(60);
 
-/// Group chats are accepted by this prefix rather than a list: the simulator does not know
-/// the gateway's groups, and every `beatchat_id` has this form.
-const GROUP_CHAT_PREFIX: &str = "beatchat-";
+/// The longest chat id `POST /_sim/groups` takes: ids end up in DynamoDB keys and URLs.
+const MAX_CHAT_ID_CHARS: usize = 256;
 
 /// How long the gateway may take to answer an update: it forwards to an app's webhook (5 s at
 /// most) before answering, so this leaves room for a slow local stack.
@@ -76,6 +75,9 @@ pub struct SimulatorConfig {
     pub bot_token: String,
     /// The directory `getUserByEmail` searches; their ids are also valid `chat_id`s.
     pub users: Vec<SimUser>,
+    /// The group chats that exist (rooms, a gateway group's `beatchat_id`), by id; any other
+    /// `chat_id` that is not a user's is "chat not found", as in FChat.
+    pub groups: Vec<String>,
 }
 
 /// A message `sendMessage` accepted: what a test asserts the gateway delivered.
@@ -210,6 +212,7 @@ impl Simulator {
         let state = Arc::new(State {
             token: config.bot_token,
             users: Mutex::new(Vec::new()),
+            groups: Mutex::new(config.groups.into_iter().collect()),
             log: Mutex::new(Log::default()),
             faults: Mutex::new(Faults::default()),
             attempts: AtomicUsize::new(0),
@@ -280,6 +283,17 @@ impl Simulator {
         self.state.add_user(user);
     }
 
+    /// Creates a group chat with this id (nothing happens if it exists): from now on
+    /// `sendMessage` accepts it and users can act in it. Fails for an empty or overlong id.
+    pub fn add_group(&self, id: &str) -> anyhow::Result<()> {
+        Ok(self.state.add_group(id)?)
+    }
+
+    /// The group chats that exist, sorted by id.
+    pub fn groups(&self) -> Vec<String> {
+        lock(&self.state.groups).iter().cloned().collect()
+    }
+
     /// Each message as it is accepted, for live logs (the binary prints them).
     pub fn subscribe(&self) -> broadcast::Receiver<ReceivedMessage> {
         self.state.events.subscribe()
@@ -316,12 +330,13 @@ impl Simulator {
         Ok(self.state.act_click(message_id, &button, email).await?)
     }
 
-    /// Something happens in the room `room_id` (a group's `beatchat_id`): `event` is one of
+    /// Something happens in the group chat `room_id` (a group's `beatchat_id`, which must
+    /// exist: [`SimulatorConfig::groups`], [`Simulator::add_group`]): `event` is one of
     /// `JOIN_ROOM`, `ADD_MEMBERS`, `DELETE_MEMBERS`, `MESSAGE`. The sender (also the only
     /// member listed) is the known user with `email`, or the first known user. `text` is the
     /// message of a `MESSAGE`, which needs one, and is refused for the other events.
     ///
-    /// Fails for an unknown event or user, and as [`Simulator::act_text`] does.
+    /// Fails for an unknown room, event or user, and as [`Simulator::act_text`] does.
     pub async fn act_room(
         &self,
         room_id: &str,
@@ -402,6 +417,7 @@ fn http_client() -> HttpClient {
 struct State {
     token: String,
     users: Mutex<Vec<SimUser>>,
+    groups: Mutex<BTreeSet<String>>,
     log: Mutex<Log>,
     faults: Mutex<Faults>,
     attempts: AtomicUsize,
@@ -493,6 +509,19 @@ impl State {
         let email = user.email.to_lowercase();
         users.retain(|known| known.email.to_lowercase() != email);
         users.push(user);
+    }
+
+    fn add_group(&self, id: &str) -> Result<(), ActError> {
+        if id.trim().is_empty() {
+            return Err(ActError::BadRequest("a group needs an id".into()));
+        }
+        if id.chars().count() > MAX_CHAT_ID_CHARS || id.chars().any(char::is_control) {
+            return Err(ActError::BadRequest(format!(
+                "a group id is at most {MAX_CHAT_ID_CHARS} characters, none of them control characters"
+            )));
+        }
+        lock(&self.groups).insert(id.to_owned());
+        Ok(())
     }
 
     async fn handle(
@@ -665,7 +694,7 @@ impl State {
     }
 
     fn chat_exists(&self, chat_id: &str) -> bool {
-        chat_id.starts_with(GROUP_CHAT_PREFIX)
+        lock(&self.groups).contains(chat_id)
             || lock(&self.users).iter().any(|user| user.id == chat_id)
     }
 
@@ -796,6 +825,9 @@ impl State {
         if room_id.is_empty() {
             return Err(ActError::BadRequest("room_id is empty".into()));
         }
+        if !lock(&self.groups).contains(room_id) {
+            return Err(ActError::NotFound(format!("room {room_id:?} not found")));
+        }
         if !ROOM_EVENTS.contains(&event) {
             return Err(ActError::BadRequest(format!(
                 "event {event:?} is not one of {}",
@@ -911,8 +943,11 @@ impl State {
             ("/_sim/health", Method::GET) => {
                 let messages = lock(&self.log).messages.len();
                 let users = lock(&self.users).len();
+                let groups = lock(&self.groups).len();
                 let attempts = self.attempts.load(Ordering::SeqCst);
-                ok(json!({"messages": messages, "users": users, "send_attempts": attempts}))
+                ok(
+                    json!({"messages": messages, "users": users, "groups": groups, "send_attempts": attempts}),
+                )
             }
             ("/_sim/messages", Method::GET) => {
                 json_answer(StatusCode::OK, &lock(&self.log).messages)
@@ -942,6 +977,16 @@ impl State {
                     self.add_user(user.clone());
                     ok(json!(user))
                 }
+                Err(answer) => answer,
+            },
+            ("/_sim/groups", Method::GET) => {
+                ok(json!(lock(&self.groups).iter().collect::<Vec<_>>()))
+            }
+            ("/_sim/groups", Method::POST) => match read_json::<GroupRequest>(request).await {
+                Ok(group) => match self.add_group(&group.id) {
+                    Ok(()) => ok(json!({"id": group.id})),
+                    Err(e) => e.answer(),
+                },
                 Err(answer) => answer,
             },
             ("/_sim/callback", Method::PUT) => match read_json::<CallbackRequest>(request).await {
@@ -984,13 +1029,19 @@ impl State {
                 Err(answer) => answer,
             },
             (
-                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users"
+                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users" | "/_sim/groups"
                 | "/_sim/callback" | "/_sim/act/text" | "/_sim/act/click" | "/_sim/act/room",
                 _,
             ) => method_not_allowed(),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),
         }
     }
+}
+
+/// `POST /_sim/groups`.
+#[derive(Deserialize)]
+struct GroupRequest {
+    id: String,
 }
 
 /// `PUT /_sim/callback`.

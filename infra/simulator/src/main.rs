@@ -5,8 +5,10 @@
 //!                 [--callback-url http://127.0.0.1:9000/callback/fchat]
 //!                 [--callback-secret local-callback-secret]
 //! ```
-//! The directory comes from the seed's `users` (the same file `fchat-local setup` loads, so the
-//! gateway and the simulator agree on who exists). The token defaults to `FCHAT_BOT_TOKEN`,
+//! The directory comes from the seed's `users` and its group chats from the seed's groups'
+//! `beatchat_id`s (the same file `fchat-local setup` loads, so the gateway and the simulator
+//! agree on what exists); `POST /_sim/groups` adds a group chat later, as `fchat-admin` does
+//! under the local stack. The token defaults to `FCHAT_BOT_TOKEN`,
 //! then `local-bot-token`, the gateway's local defaults. Faults are set at runtime through
 //! `PUT /_sim/faults`.
 //!
@@ -86,6 +88,14 @@ impl Options {
 struct Seed {
     #[serde(default)]
     users: Vec<SeedUser>,
+    #[serde(default)]
+    groups: Vec<SeedGroup>,
+}
+
+/// A gateway group: its `beatchat_id`, when it has one, is a group chat FChat has.
+#[derive(Deserialize)]
+struct SeedGroup {
+    beatchat_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,12 +118,13 @@ fn seed_path(explicit: Option<PathBuf>) -> PathBuf {
     PathBuf::from(DEFAULT_SEED)
 }
 
-fn load_users(path: &Path) -> Result<Vec<SimUser>> {
+/// The seed's users and group chats.
+fn load_seed(path: &Path) -> Result<(Vec<SimUser>, Vec<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let seed: Seed =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    Ok(seed
+    let users = seed
         .users
         .into_iter()
         .map(|user| SimUser {
@@ -121,13 +132,20 @@ fn load_users(path: &Path) -> Result<Vec<SimUser>> {
             id: user.fchat_id,
             name: user.name,
         })
-        .collect())
+        .collect();
+    let groups = seed
+        .groups
+        .into_iter()
+        .filter_map(|group| group.beatchat_id)
+        .filter(|id| !id.trim().is_empty())
+        .collect();
+    Ok((users, groups))
 }
 
 async fn run(args: Vec<String>) -> Result<()> {
     let options = Options::parse(&args)?;
     let seed = seed_path(options.seed);
-    let users = load_users(&seed)?;
+    let (users, groups) = load_seed(&seed)?;
     let user_count = users.len();
     let bot_token = options
         .token
@@ -147,14 +165,19 @@ async fn run(args: Vec<String>) -> Result<()> {
         .unwrap_or_else(|| "local-callback-secret".to_owned());
     let simulator = Simulator::start(
         SocketAddr::from(([127, 0, 0, 1], options.port)),
-        SimulatorConfig { bot_token, users },
+        SimulatorConfig {
+            bot_token,
+            users,
+            groups,
+        },
     )
     .await
     .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
     simulator.set_callback(options.callback_url.clone(), callback_secret);
     println!(
-        "FChat simulator on {} with {user_count} users from {}; users act towards {}",
+        "FChat simulator on {} with {user_count} users and {} group chats from {}; users act towards {}",
         simulator.url(),
+        simulator.groups().len(),
         seed.display(),
         options.callback_url
     );

@@ -1,5 +1,11 @@
 //! A demo app webhook: what an application behind the gateway runs to receive FChat events.
 //!
+//! One receiver serves one app at `POST /webhook` ([`ReceiverConfig::secrets`]) and any
+//! number of apps each at its own path, `POST /webhook/{app name}` ([`ReceiverConfig::apps`],
+//! [`app_webhook_url`]), each checked with its own secrets. An app it has no secret for (one
+//! the seed gives no `webhook_secret`, one created later) is still served: its requests are
+//! recorded as not checked ("unsigned / no secret") and answered as usual.
+//!
 //! It checks every request's signature by the Standard Webhooks specification
 //! (<https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md>),
 //! written from the specification alone and not from the gateway's signing code, so that the
@@ -17,6 +23,7 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, StatusCode};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -32,8 +39,27 @@ pub const TIMESTAMP_TOLERANCE_SECS: u64 = 5 * 60;
 /// The prefix of a serialized symmetric secret.
 const SECRET_PREFIX: &str = "whsec_";
 
-/// The path the receiver serves.
+/// The path the receiver serves; apps have theirs below it.
 const WEBHOOK_PATH: &str = "/webhook";
+
+/// What an app's name keeps unencoded in its path: URLs' unreserved characters (letters,
+/// digits, `-`, `.`, `_`, `~`). Everything else is percent-encoded. (`fchat-admin` refuses the
+/// names `.` and `..`, which URLs resolve away, encoded or not.)
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The path at which a receiver serves the app `name`: `/webhook/{name, percent-encoded}`.
+pub fn app_path(name: &str) -> String {
+    format!("{WEBHOOK_PATH}/{}", utf8_percent_encode(name, PATH_SEGMENT))
+}
+
+/// The webhook URL of the app `name` on the receiver at `base` (`http://127.0.0.1:9002`).
+pub fn app_webhook_url(base: &str, name: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), app_path(name))
+}
 
 /// Why a request's signature is not accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,11 +168,22 @@ fn sign(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// An app served at its own path, [`app_path`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverApp {
+    pub name: String,
+    /// Its `whsec_...` secrets; none: its requests are served but not checked.
+    pub secrets: Vec<String>,
+}
+
 /// What a receiver starts with.
 #[derive(Clone, Debug, Default)]
 pub struct ReceiverConfig {
-    /// The app's `whsec_...` secrets; a request signed with any of them is verified.
+    /// The `whsec_...` secrets of `POST /webhook`; a request signed with any of them is
+    /// verified. None: requests there are served but not checked.
     pub secrets: Vec<String>,
+    /// Apps served at `POST /webhook/{name}`, each checked with its own secrets.
+    pub apps: Vec<ReceiverApp>,
     /// Play a bot: answer a user's message with `{"text": "You said: ..."}`.
     pub echo: bool,
 }
@@ -154,12 +191,19 @@ pub struct ReceiverConfig {
 /// A request the receiver got, verified or not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReceivedEvent {
+    /// The app whose path it came to (`/webhook/{app}`); `None` for `/webhook`.
+    #[serde(default)]
+    pub app: Option<String>,
     /// Every header, names in lower case, values as text (invalid UTF-8 replaced).
     pub headers: Vec<(String, String)>,
     /// The body as JSON; a body that is not JSON is kept as a JSON string.
     pub body: Value,
+    /// False when the receiver has no secret for the path: the signature was not checked.
+    #[serde(default)]
+    pub signature_checked: bool,
+    /// The signature was checked and one of the secrets matched.
     pub verified: bool,
-    /// Why `verified` is false.
+    /// Why a checked signature did not verify.
     pub invalid_reason: Option<String>,
     pub received_at_ms: u64,
 }
@@ -190,8 +234,9 @@ impl fmt::Debug for Receiver {
 }
 
 impl Receiver {
-    /// Binds `addr` (tests use `127.0.0.1:0`), serves `POST /webhook` in a background tokio
-    /// task and returns the handle with the bound address.
+    /// Binds `addr` (tests use `127.0.0.1:0`), serves `POST /webhook` and `POST
+    /// /webhook/{app}` in a background tokio task and returns the handle with the bound
+    /// address.
     pub async fn start(addr: SocketAddr, config: ReceiverConfig) -> anyhow::Result<Receiver> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -223,12 +268,18 @@ impl Receiver {
         self.addr
     }
 
-    /// The URL to register as the app's webhook: `http://127.0.0.1:PORT/webhook`.
+    /// The URL to register as the webhook of the one app of [`ReceiverConfig::secrets`]:
+    /// `http://127.0.0.1:PORT/webhook`.
     pub fn url(&self) -> String {
         format!("http://{}{WEBHOOK_PATH}", self.addr)
     }
 
-    /// Every `POST /webhook` received, in order, verified or not.
+    /// The URL to register as the webhook of the app `name`: `http://127.0.0.1:PORT/webhook/{name}`.
+    pub fn app_url(&self, name: &str) -> String {
+        app_webhook_url(&format!("http://{}", self.addr), name)
+    }
+
+    /// Every request received at a webhook path, in order, verified or not.
     pub fn events(&self) -> Vec<ReceivedEvent> {
         lock(&self.state.received).clone()
     }
@@ -237,9 +288,9 @@ impl Receiver {
         lock(&self.state.received).clear();
     }
 
-    /// Verified requests are answered with `status` and `body` (none: an empty body) from now
-    /// until changed: 503 plays an app that is down, 410 one that is gone. Unverified requests
-    /// are still answered 401.
+    /// Verified (and unchecked) requests are answered with `status` and `body` (none: an
+    /// empty body) from now until changed: 503 plays an app that is down, 410 one that is gone.
+    /// Requests whose signature does not verify are still answered 401.
     pub fn set_answer(&self, status: u16, body: Option<Value>) {
         *lock(&self.state.answer) = Some((status, body));
     }
@@ -264,10 +315,40 @@ struct ReceiverState {
 }
 
 impl ReceiverState {
-    async fn handle(&self, request: Request<Incoming>) -> Answer {
-        if request.uri().path() != WEBHOOK_PATH {
-            return failure(StatusCode::NOT_FOUND, "not found");
+    /// The app a path is for (`None`: `/webhook`), or `Err` for a path served by nobody.
+    fn app_of(path: &str) -> Result<Option<String>, ()> {
+        if path == WEBHOOK_PATH {
+            return Ok(None);
         }
+        let encoded = path
+            .strip_prefix(WEBHOOK_PATH)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .ok_or(())?;
+        match percent_decode_str(encoded).decode_utf8() {
+            Ok(name) if !name.contains('/') => Ok(Some(name.into_owned())),
+            _ => Err(()),
+        }
+    }
+
+    /// The secrets a path is checked with; none for an app the receiver has no secret for.
+    fn secrets_for(&self, app: Option<&str>) -> &[String] {
+        match app {
+            None => &self.config.secrets,
+            Some(name) => self
+                .config
+                .apps
+                .iter()
+                .find(|known| known.name == name)
+                .map(|known| known.secrets.as_slice())
+                .unwrap_or(&[]),
+        }
+    }
+
+    async fn handle(&self, request: Request<Incoming>) -> Answer {
+        let Ok(app) = Self::app_of(request.uri().path()) else {
+            return failure(StatusCode::NOT_FOUND, "not found");
+        };
         if request.method() != Method::POST {
             return failure(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
         }
@@ -279,8 +360,15 @@ impl ReceiverState {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let verdict = verify(&self.config.secrets, &headers, &body, now.as_secs());
+        let secrets = self.secrets_for(app.as_deref());
+        let signature_checked = !secrets.is_empty();
+        let verdict = if signature_checked {
+            verify(secrets, &headers, &body, now.as_secs())
+        } else {
+            Ok(())
+        };
         let event = ReceivedEvent {
+            app,
             headers: headers
                 .iter()
                 .map(|(name, value)| {
@@ -290,7 +378,8 @@ impl ReceiverState {
                 .collect(),
             body: serde_json::from_slice(&body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
-            verified: verdict.is_ok(),
+            signature_checked,
+            verified: signature_checked && verdict.is_ok(),
             invalid_reason: verdict.err().map(|e| e.to_string()),
             received_at_ms: now.as_millis() as u64,
         };
@@ -302,7 +391,7 @@ impl ReceiverState {
     }
 
     fn answer_for(&self, event: &ReceivedEvent) -> Answer {
-        if !event.verified {
+        if event.signature_checked && !event.verified {
             return failure(StatusCode::UNAUTHORIZED, "invalid signature");
         }
         match lock(&self.answer).clone() {
@@ -511,6 +600,32 @@ mod tests {
             verify(&secret, &headers, body, TIMESTAMP),
             Err(VerifyError::InvalidTimestamp)
         );
+    }
+
+    #[test]
+    fn app_paths_are_one_encoded_segment() {
+        assert_eq!(app_path("MY_APP"), "/webhook/MY_APP");
+        assert_eq!(app_path("ci-bot"), "/webhook/ci-bot");
+        assert_eq!(app_path("a b/c?d#e"), "/webhook/a%20b%2Fc%3Fd%23e");
+        assert_eq!(app_path("my.app~1"), "/webhook/my.app~1");
+        assert_eq!(
+            app_webhook_url("http://127.0.0.1:9002/", "Đội"),
+            "http://127.0.0.1:9002/webhook/%C4%90%E1%BB%99i"
+        );
+        for name in ["MY_APP", "a b/c?d#e", "my.app", "Đội vận hành", "%41"] {
+            assert_eq!(
+                ReceiverState::app_of(&app_path(name)),
+                if name.contains('/') {
+                    Err(())
+                } else {
+                    Ok(Some(name.to_owned()))
+                },
+                "{name}"
+            );
+        }
+        assert_eq!(ReceiverState::app_of("/webhook"), Ok(None));
+        assert_eq!(ReceiverState::app_of("/webhook/"), Err(()));
+        assert_eq!(ReceiverState::app_of("/webhookx"), Err(()));
     }
 
     #[test]

@@ -130,6 +130,7 @@ async fn simulator() -> Simulator {
                     name: Some("Nguyễn Văn An".into()),
                 },
             ],
+            groups: vec!["beatchat-ops-001".into()],
         },
     )
     .await
@@ -461,6 +462,9 @@ async fn act_room_posts_the_documented_room_events() {
         let outcome = bounded(sim.act_room("beatchat-ops-001", event, email, text)).await;
         assert!(outcome.is_err(), "{event} {email:?} {text:?}");
     }
+    // A room FChat does not have: only its group chats have events.
+    let outcome = bounded(sim.act_room("ops-room-2", "JOIN_ROOM", None, None)).await;
+    assert!(outcome.is_err(), "{outcome:?}");
     assert_eq!(gateway.received().len(), 4);
 }
 
@@ -660,6 +664,11 @@ async fn control_endpoints_act_as_users() {
             "/_sim/act/room",
             json!({"room_id": "beatchat-ops-001", "event": "MESSAGE"}),
             400,
+        ),
+        (
+            "/_sim/act/room",
+            json!({"room_id": "no-such-room", "event": "JOIN_ROOM"}),
+            404,
         ),
     ];
     for (path, body, expected) in cases {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::Bytes;
-use fchat_simulator::receiver::{Receiver, ReceiverConfig};
+use fchat_simulator::receiver::{Receiver, ReceiverApp, ReceiverConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -71,6 +71,7 @@ async fn receiver(echo: bool) -> Receiver {
         ReceiverConfig {
             secrets: vec![SECRET.into()],
             echo,
+            ..ReceiverConfig::default()
         },
     )
     .await
@@ -348,4 +349,99 @@ async fn dropping_the_handle_stops_the_server() {
     let connected =
         tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await;
     assert!(matches!(connected, Ok(Err(_))), "{connected:?}");
+}
+
+#[tokio::test]
+async fn every_app_has_its_own_path_checked_with_its_own_secret() {
+    let receiver = Receiver::start(
+        "127.0.0.1:0".parse().unwrap(),
+        ReceiverConfig {
+            apps: vec![
+                ReceiverApp {
+                    name: "billing".into(),
+                    secrets: vec![SECRET.into()],
+                },
+                ReceiverApp {
+                    name: "Đội vận hành #2".into(),
+                    secrets: vec![OTHER_SECRET.into()],
+                },
+                ReceiverApp {
+                    name: "no-secret-app".into(),
+                    secrets: vec![],
+                },
+            ],
+            ..ReceiverConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let billing = receiver.app_url("billing");
+    let team = receiver.app_url("Đội vận hành #2");
+    assert!(billing.ends_with("/webhook/billing"), "{billing}");
+    assert!(
+        team.ends_with("/webhook/%C4%90%E1%BB%99i%20v%E1%BA%ADn%20h%C3%A0nh%20%232"),
+        "{team}"
+    );
+
+    // Each app verifies with its own secret, and only with it.
+    let invalid = (401, json!({"ok": false, "error": "invalid signature"}));
+    assert_eq!(
+        post_signed(&billing, SECRET, "u-1.billing", &click_event()).await,
+        (200, json!({"ok": true}))
+    );
+    assert_eq!(
+        post_signed(&billing, OTHER_SECRET, "u-2.billing", &click_event()).await,
+        invalid
+    );
+    assert_eq!(
+        post_signed(&team, OTHER_SECRET, "u-3.team", &click_event()).await,
+        (200, json!({"ok": true}))
+    );
+    assert_eq!(
+        post_signed(&team, SECRET, "u-4.team", &click_event()).await,
+        invalid
+    );
+    // An app without a secret, or one the receiver was not told about (created later), is
+    // served without a check.
+    for name in ["no-secret-app", "created later"] {
+        let (status, _) = post(&receiver.app_url(name), &[], &click_event().to_string()).await;
+        assert_eq!(status, 200, "{name}");
+    }
+
+    let events = receiver.events();
+    let seen: Vec<(Option<&str>, bool, bool)> = events
+        .iter()
+        .map(|e| (e.app.as_deref(), e.signature_checked, e.verified))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some("billing"), true, true),
+            (Some("billing"), true, false),
+            (Some("Đội vận hành #2"), true, true),
+            (Some("Đội vận hành #2"), true, false),
+            (Some("no-secret-app"), false, false),
+            (Some("created later"), false, false),
+        ]
+    );
+    assert_eq!(events[4].invalid_reason, None);
+    assert!(events[1].invalid_reason.is_some());
+
+    // Paths no app can have are not served; `/webhook` has no secret here, so it is unchecked.
+    let base = format!("http://{}", receiver.addr());
+    for path in [
+        "/webhook/",
+        "/webhook/a/b",
+        "/webhook/a%2Fb",
+        "/webhook/%FF",
+        "/webhooks/x",
+    ] {
+        let (status, _) = post(&format!("{base}{path}"), &[], "{}").await;
+        assert_eq!(status, 404, "{path}");
+    }
+    assert_eq!(receiver.events().len(), 6);
+    let (status, _) = post(&receiver.url(), &[], "{}").await;
+    assert_eq!(status, 200);
+    assert_eq!(receiver.events()[6].app, None);
+    assert!(!receiver.events()[6].signature_checked);
 }

@@ -22,6 +22,7 @@ async fn simulator() -> Simulator {
                 id: "fchat-user-1001".into(),
                 name: Some("Example User".into()),
             }],
+            groups: vec!["beatchat-ops-001".into()],
         },
     )
     .await
@@ -606,4 +607,69 @@ async fn dropping_the_handle_stops_the_server() {
     let connected =
         tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await;
     assert!(matches!(connected, Ok(Err(_))), "{connected:?}");
+}
+
+#[tokio::test]
+async fn group_chats_exist_by_their_ids_whatever_they_look_like() {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorConfig {
+            bot_token: TOKEN.into(),
+            users: vec![],
+            groups: vec!["bc-1".into(), "Phòng trực 7".into()],
+        },
+    )
+    .await
+    .unwrap();
+    for chat in ["bc-1", "Phòng trực 7"] {
+        let (status, answer) = send(&sim, text(chat, "hi")).await;
+        assert_eq!(status, StatusCode::OK, "{chat}: {answer}");
+    }
+    // No prefix makes a chat exist: only the groups it was given or told about.
+    for chat in ["beatchat-ops-001", "bc-2", "BC-1"] {
+        let (status, answer) = send(&sim, text(chat, "hi")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{chat}");
+        assert_eq!(answer["description"], "Bad Request: chat not found");
+    }
+
+    // A group chat created later, over HTTP as fchat-admin does, and through the handle.
+    let (status, answer) = call(
+        &sim,
+        Method::POST,
+        "/_sim/groups",
+        None,
+        Some(r#"{"id": "ops-room"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"], json!({"id": "ops-room"}));
+    sim.add_group("night shift").unwrap();
+    for chat in ["ops-room", "night shift"] {
+        let (status, _) = send(&sim, text(chat, "hi")).await;
+        assert_eq!(status, StatusCode::OK, "{chat}");
+    }
+    let (status, listed) = call(&sim, Method::GET, "/_sim/groups", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        listed["result"],
+        json!(["Phòng trực 7", "bc-1", "night shift", "ops-room"])
+    );
+
+    // Bad requests add nothing.
+    let long = format!(r#"{{"id": "{}"}}"#, "x".repeat(257));
+    for body in [
+        r#"{"id": ""}"#,
+        r#"{"id": "  "}"#,
+        r#"{"name": "x"}"#,
+        "[",
+        &long,
+    ] {
+        let (status, answer) = call(&sim, Method::POST, "/_sim/groups", None, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer["ok"], false);
+    }
+    assert!(sim.add_group("\n").is_err());
+    let (status, _) = call(&sim, Method::DELETE, "/_sim/groups", None, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(sim.groups().len(), 4);
 }

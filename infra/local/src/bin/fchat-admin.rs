@@ -78,6 +78,10 @@ async fn run(args: Vec<String>) -> Result<fchat_local::admin::Output> {
         delivery_queue_url: var("DELIVERY_QUEUE_URL")?,
         dead_letter_queue_url: env.get("DELIVERY_DLQ_URL").cloned(),
         local,
+        simulator_url: env
+            .get("FCHAT_SIMULATOR_URL")
+            .filter(|v| !v.is_empty())
+            .cloned(),
         now: || {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)

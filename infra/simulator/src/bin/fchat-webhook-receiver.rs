@@ -2,26 +2,27 @@
 //! gateway's signatures and prints what it receives.
 //!
 //! ```text
-//! fchat-webhook-receiver [--port 9002] [--secret whsec_...]... [--echo]
-//! fchat-webhook-receiver [--port 9002] [--seed infra/local/seed.json] [--app MY_APP] [--echo]
+//! fchat-webhook-receiver [--port 9002] [--seed infra/local/seed.json] [--secret whsec_...]... [--echo]
 //! ```
-//! Without `--secret`, the secret is the seed's `webhook_secret` of the app `--app` (the
-//! seed's app already points its webhook at `http://127.0.0.1:9002/webhook`). With `--echo` it
-//! plays a bot that answers a user's message with "You said: ...".
+//! Every app of the seed is served at its own path, `/webhook/{app name}` (what `fchat-local
+//! setup --webhook-receiver` gives the seed's apps that have no `webhook_url`), and checked
+//! with its `webhook_secret`; an app without one, or any other name, is served without a
+//! check ("unsigned / no secret"). `--secret` also serves one app at `/webhook`. Without
+//! `--seed` or `--secret` the seed is `infra/local/seed.json` when there is one. With `--echo`
+//! it plays a bot that answers a user's message with "You said: ...".
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use fchat_simulator::receiver::{ReceivedEvent, Receiver, ReceiverConfig};
+use fchat_simulator::receiver::{ReceivedEvent, Receiver, ReceiverApp, ReceiverConfig};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-const USAGE: &str = "usage: fchat-webhook-receiver [--port N] [--secret whsec_...]... \
-[--seed PATH] [--app NAME] [--echo]";
+const USAGE: &str =
+    "usage: fchat-webhook-receiver [--port N] [--seed PATH] [--secret whsec_...]... [--echo]";
 const DEFAULT_SEED: &str = "infra/local/seed.json";
-const DEFAULT_APP: &str = "MY_APP";
 
 #[tokio::main]
 async fn main() {
@@ -36,7 +37,6 @@ struct Options {
     port: u16,
     secrets: Vec<String>,
     seed: Option<PathBuf>,
-    app: String,
     echo: bool,
 }
 
@@ -46,7 +46,6 @@ impl Options {
             port: 9002,
             secrets: Vec::new(),
             seed: None,
-            app: DEFAULT_APP.to_owned(),
             echo: false,
         };
         let mut args = args.iter();
@@ -76,7 +75,6 @@ impl Options {
                 "--port" => options.port = value()?.parse().context("--port")?,
                 "--secret" => options.secrets.push(value()?),
                 "--seed" => options.seed = Some(PathBuf::from(value()?)),
-                "--app" => options.app = value()?,
                 _ => bail!("unknown argument {arg:?}\n{USAGE}"),
             }
         }
@@ -84,6 +82,7 @@ impl Options {
     }
 }
 
+/// The part of a seed file the receiver reads; the rest is `fchat-local setup`'s business.
 #[derive(Deserialize)]
 struct Seed {
     #[serde(default)]
@@ -94,70 +93,84 @@ struct Seed {
 struct SeedApp {
     name: String,
     webhook_secret: Option<String>,
-    #[serde(default)]
-    webhook_secrets: Vec<String>,
 }
 
-/// An explicit `--seed` must exist; the default is also looked for next to this crate, so
-/// that the binary works when started from somewhere other than the workspace root.
-fn seed_path(explicit: Option<PathBuf>) -> PathBuf {
-    if let Some(path) = explicit {
-        return path;
+/// An explicit `--seed` must exist. Without it (and without `--secret`) the default is used
+/// when it exists, also looked for next to this crate, so that the binary works when started
+/// from somewhere other than the workspace root.
+fn seed_path(options: &Options) -> Option<PathBuf> {
+    if let Some(path) = &options.seed {
+        return Some(path.clone());
+    }
+    if !options.secrets.is_empty() {
+        return None;
     }
     let beside_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../local/seed.json");
-    if !Path::new(DEFAULT_SEED).exists() && beside_crate.exists() {
-        return beside_crate;
-    }
-    PathBuf::from(DEFAULT_SEED)
+    [PathBuf::from(DEFAULT_SEED), beside_crate]
+        .into_iter()
+        .find(|path| path.exists())
 }
 
-fn load_secrets(path: &Path, app: &str) -> Result<Vec<String>> {
+fn load_apps(path: &Path) -> Result<Vec<ReceiverApp>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let seed: Seed =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let Some(found) = seed.apps.into_iter().find(|a| a.name == app) else {
-        bail!("{} has no app {app:?}", path.display());
-    };
-    let secrets: Vec<String> = found
-        .webhook_secret
+    Ok(seed
+        .apps
         .into_iter()
-        .chain(found.webhook_secrets)
-        .collect();
-    if secrets.is_empty() {
-        bail!(
-            "the app {app:?} in {} has no webhook_secret",
-            path.display()
-        );
-    }
-    Ok(secrets)
+        .map(|app| ReceiverApp {
+            name: app.name,
+            secrets: app
+                .webhook_secret
+                .filter(|s| !s.trim().is_empty())
+                .into_iter()
+                .collect(),
+        })
+        .collect())
 }
 
 async fn run(args: Vec<String>) -> Result<()> {
     let options = Options::parse(&args)?;
-    let (secrets, source) = if options.secrets.is_empty() {
-        let seed = seed_path(options.seed);
-        let secrets = load_secrets(&seed, &options.app)?;
-        let source = format!("{}'s secret from {}", options.app, seed.display());
-        (secrets, source)
-    } else {
-        let source = format!("{} secret(s) from --secret", options.secrets.len());
-        (options.secrets, source)
+    let seed = seed_path(&options);
+    let apps = match &seed {
+        Some(path) => load_apps(path)?,
+        None => Vec::new(),
     };
     let receiver = Receiver::start(
         SocketAddr::from(([127, 0, 0, 1], options.port)),
         ReceiverConfig {
-            secrets,
+            secrets: options.secrets.clone(),
+            apps: apps.clone(),
             echo: options.echo,
         },
     )
     .await
     .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
     println!(
-        "webhook receiver on {} checking {source}{}",
-        receiver.url(),
+        "webhook receiver on http://{} serving {} app(s){}{}",
+        receiver.addr(),
+        apps.len(),
+        seed.map(|path| format!(" from {}", path.display()))
+            .unwrap_or_default(),
         if options.echo { ", echoing" } else { "" }
     );
+    if !options.secrets.is_empty() {
+        println!(
+            "  {}  checked with {} secret(s) from --secret",
+            receiver.url(),
+            options.secrets.len()
+        );
+    }
+    for app in &apps {
+        let check = if app.secrets.is_empty() {
+            "unsigned / no secret: no webhook_secret in the seed, signatures not checked"
+        } else {
+            "checked with its webhook_secret"
+        };
+        println!("  {}  {:?}: {check}", receiver.app_url(&app.name), app.name);
+    }
+    println!("  (any other {}/NAME is served unchecked)", receiver.url());
 
     let mut received = receiver.subscribe();
     let stop = tokio::signal::ctrl_c();
@@ -176,14 +189,16 @@ async fn run(args: Vec<String>) -> Result<()> {
 
 /// One request: a summary line, then the body pretty-printed.
 fn block(event: &ReceivedEvent) -> String {
-    let verdict = match &event.invalid_reason {
-        None => "[signature ok]".to_owned(),
-        Some(reason) => format!("[signature INVALID: {reason}]"),
+    let verdict = match (&event.invalid_reason, event.signature_checked) {
+        (_, false) => "[unsigned / no secret: signature not checked]".to_owned(),
+        (None, true) => "[signature ok]".to_owned(),
+        (Some(reason), true) => format!("[signature INVALID: {reason}]"),
     };
     let field = |value: &Value| value.as_str().unwrap_or("-").to_owned();
     let body = serde_json::to_string_pretty(&event.body).unwrap_or_default();
     format!(
-        "{verdict} event={} app={} context={} id={}\n{body}",
+        "{verdict} to={:?} event={} app={} context={} id={}\n{body}",
+        event.app.as_deref().unwrap_or("/webhook"),
         field(&event.body["event"]),
         field(&event.body["app"]),
         field(&event.body["context"]["id"]),

@@ -1,0 +1,115 @@
+//! Group messages reach FChat whatever the groups' FChat ids look like: the seed's, and one an
+//! operator sets later with `fchat-admin group set-beatchat`. The real `delivery` binary fed
+//! by the local poller, the FChat simulator knowing the groups as FChat would.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fchat_local::admin::Admin;
+use fchat_local::harness::Stack;
+use fchat_local::seed::Seed;
+use gateway::domain::DeliveryStatus;
+use gateway::dynamo::DynamoStore;
+use gateway::http::HttpRequest;
+use gateway::ports::ContextStore;
+use serde_json::json;
+
+#[tokio::test]
+async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
+    let seed: Seed = serde_json::from_value(json!({
+        "groups": [
+            {"id": "night-ops", "beatchat_id": "bc-1"},
+            {"id": "reports"}
+        ],
+        "apps": [
+            {"name": "watchdog", "token": "wd-token", "group": "night-ops"},
+            {"name": "reporter", "token": "rp-token", "group": "reports"}
+        ]
+    }))
+    .unwrap();
+    let stack = Stack::start(
+        &[("delivery", Path::new(env!("CARGO_BIN_EXE_delivery")))],
+        &seed,
+    )
+    .await
+    .expect("the local stack starts (run `make venv` first)");
+    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config).unwrap();
+    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
+    let poller = stack.delivery_poller();
+    let send = |path: &str, text: &str| {
+        let request = HttpRequest {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![],
+            body: json!({"text": text}).to_string().into_bytes(),
+        };
+        let ingest = &ingest;
+        async move {
+            let response = ingest.handle(&request).await;
+            assert_eq!(response.status, 200, "{}", response.body);
+            let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+            body["context"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let delivered = |id: String| {
+        let (store, poller) = (&store, &poller);
+        async move {
+            let started = Instant::now();
+            loop {
+                let context = store.context_record(&id).await.unwrap().unwrap();
+                if context.status != DeliveryStatus::Queued {
+                    return context;
+                }
+                assert!(started.elapsed() < Duration::from_secs(20), "not delivered");
+                poller.poll_once(Duration::from_secs(1)).await.unwrap();
+            }
+        }
+    };
+
+    let first = send("/watchdog/wd-token", "disk 91% on db-2").await;
+    let context = delivered(first).await;
+    assert_eq!(
+        context.status,
+        DeliveryStatus::Sent,
+        "{:?}",
+        context.last_error
+    );
+
+    // The operator gives the other group its FChat group; fchat-admin creates the chat in
+    // the simulator, as it exists in FChat.
+    let admin = Admin {
+        store: DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone()),
+        sqs: stack.aws.sqs(),
+        delivery_queue_url: stack.aws.config.delivery_queue_url.clone(),
+        dead_letter_queue_url: None,
+        local: true,
+        simulator_url: Some(stack.fchat.url()),
+        now: || 1_800_000_000,
+    };
+    let args: Vec<String> = ["group", "set-beatchat", "reports", "Phòng báo cáo"]
+        .map(str::to_owned)
+        .to_vec();
+    admin.run(&args).await.unwrap();
+    let second = send("/reporter/rp-token", "weekly report ready").await;
+    let context = delivered(second).await;
+    assert_eq!(
+        context.status,
+        DeliveryStatus::Sent,
+        "{:?}",
+        context.last_error
+    );
+
+    let shown: Vec<(String, String)> = stack
+        .fchat
+        .messages()
+        .into_iter()
+        .map(|m| (m.chat_id, m.text))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("bc-1".to_owned(), "disk 91% on db-2".to_owned()),
+            ("Phòng báo cáo".to_owned(), "weekly report ready".to_owned()),
+        ]
+    );
+}
