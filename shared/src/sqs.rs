@@ -32,7 +32,7 @@ impl JobQueue for SqsQueue {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(job.to_json())
+            .message_body(message_body(job))
             .send()
             .await
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
@@ -43,7 +43,7 @@ impl JobQueue for SqsQueue {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(job.to_json())
+            .message_body(message_body(job))
             .delay_seconds(delay.as_secs().min(900) as i32)
             .send()
             .await
@@ -68,6 +68,20 @@ impl Redelivery for SqsQueue {
             .await
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
         Ok(())
+    }
+}
+
+/// A job as an SQS message body. SQS refuses a body with a character outside XML's (#x9, #xA,
+/// #xD, #x20-#xD7FF, #xE000-#xFFFD, #x10000 and up); JSON already escapes the control
+/// characters, and the two left, U+FFFE and U+FFFF, can only be inside JSON strings, where
+/// their escapes mean the same.
+fn message_body(job: &Job) -> String {
+    let json = job.to_json();
+    if json.contains(['\u{FFFE}', '\u{FFFF}']) {
+        json.replace('\u{FFFE}', "\\ufffe")
+            .replace('\u{FFFF}', "\\uffff")
+    } else {
+        json
     }
 }
 
@@ -103,6 +117,24 @@ pub fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_text_makes_a_body_sqs_accepts_that_reads_back_the_same() {
+        let text = "a\u{0}b\u{1f}c\u{FFFE}d\u{FFFF}e\u{10FFFF}\u{7f}";
+        let job = Job::new(crate::job::JobKind::SendGroup {
+            context_id: "c-1".into(),
+            app: "alerts".into(),
+            group_id: "ops".into(),
+            content: crate::message::MessageContent {
+                text: text.into(),
+                keyboard: vec![],
+            },
+        });
+        let body = message_body(&job);
+        let allowed = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+        assert!(body.chars().all(allowed), "{body:?}");
+        assert_eq!(Job::from_json(&body).unwrap(), job);
+    }
 
     #[test]
     fn an_sqs_event_fixture_becomes_jobs_and_failures_a_batch_response() {

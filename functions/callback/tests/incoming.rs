@@ -347,3 +347,118 @@ async fn a_webhook_on_a_private_address_is_never_called() {
         (0, 0)
     );
 }
+
+/// A click on `message_id` by user@example.com, as FChat sends it, with the given update id.
+fn click_update(update_id: &str, message_id: &str) -> Value {
+    json!({"update_id": update_id, "message": {
+        "text": "Approve this request?",
+        "user": {"id": "fchat-user-1001", "email": "user@example.com", "name": "Example User"},
+        "chat": {"id": "fchat-user-1001", "type": "private"},
+        "callback_query": {"id": "cq-77", "data": "{\"action\":\"confirm\",\"data\":\"yes\"}",
+                           "message": {"message_id": message_id}}
+    }})
+}
+
+#[tokio::test]
+async fn updates_whatever_their_id_reach_the_app_signed_once() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    // Longer than DynamoDB's 2048-byte keys; and characters no header can carry.
+    let long = format!("upd-{}", "42".repeat(1100));
+    let text = "u-\u{0}\n-text\r\n";
+    let room = "room\u{7}\u{0}event\n";
+    let updates = [
+        click_update(&long, &message_id),
+        json!({"update_id": text, "message": {
+            "message_id": "m-900", "text": "Sent with a strange id",
+            "user": {"id": "fchat-user-1001", "email": "user@example.com", "name": "Example User"},
+            "chat": {"id": "fchat-user-1001", "type": "private"}}}),
+        json!({"update_id": room, "appID": "fchat", "clientID": "fchat-user-1001",
+               "roomID": "beatchat-ops-001", "event": "ADD_MEMBERS",
+               "data": {"room": "beatchat-ops-001", "members": [{"id": "fchat-user-1001"}]}}),
+    ];
+    for update in &updates {
+        for attempt in ["first", "FChat's repeat"] {
+            assert_eq!(
+                w.stack.fchat.post_callback(update.clone()).await.unwrap(),
+                (200, json!({"ok": true})),
+                "{attempt} of {}",
+                update["update_id"]
+            );
+        }
+    }
+
+    let events = w.events_after(3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.app.events().len(), 3, "each update reaches the app once");
+    let received: Vec<&str> = events
+        .iter()
+        .map(|e| e.body["update_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(received, vec![long.as_str(), text, room]);
+    let mut ids = Vec::new();
+    for event in &events {
+        assert!(event.verified, "{}", event.body["update_id"]);
+        let id = event
+            .headers
+            .iter()
+            .find(|(k, _)| k == "webhook-id")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert!(
+            id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()),
+            "{id}"
+        );
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one webhook-id per event");
+    assert_eq!(events[0].body["context"]["parameters"]["ticket"], 42);
+    assert_eq!(events[1].body["message"]["text"], "Sent with a strange id");
+    assert_eq!(events[2].body["event"], "ADD_MEMBERS");
+    // Delivered at once: nothing was left to retry.
+    assert_eq!(
+        w.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn updates_naming_nothing_that_can_exist_are_acknowledged_and_go_nowhere() {
+    let w = world(false, 300).await;
+    w.delivered_message_with_buttons().await;
+    let huge = "x".repeat(3000);
+    let updates = [
+        // A click on a message id that cannot be a key: empty, or too long.
+        click_update("u-empty-message", ""),
+        click_update("u-huge-message", &huge),
+        // A private text from an empty or oversized address.
+        json!({"update_id": "u-empty-email", "message": {"message_id": "m-901", "text": "hi",
+            "user": {"id": "fchat-user-1001", "email": " ", "name": "?"},
+            "chat": {"id": "fchat-user-1001", "type": "private"}}}),
+        json!({"update_id": "u-huge-email", "message": {"message_id": "m-902", "text": "hi",
+            "user": {"id": "fchat-user-1001", "email": format!("{huge}@example.com"), "name": "?"},
+            "chat": {"id": "fchat-user-1001", "type": "private"}}}),
+        // Room events in rooms that cannot be a group's.
+        json!({"update_id": "u-empty-room", "roomID": "", "event": "JOIN_ROOM", "data": {}}),
+        json!({"update_id": "u-huge-room", "roomID": huge, "event": "JOIN_ROOM", "data": {}}),
+        // A text in a group chat whose id is too long.
+        json!({"update_id": "u-huge-chat", "message": {"message_id": "m-903", "text": "hi",
+            "user": {"id": "fchat-user-1001", "email": "user@example.com"},
+            "chat": {"id": huge, "type": "group"}}}),
+    ];
+    for update in updates {
+        assert_eq!(
+            w.stack.fchat.post_callback(update.clone()).await.unwrap(),
+            (200, json!({"ok": true})),
+            "{}",
+            update["update_id"]
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(w.app.events().is_empty());
+    assert_eq!(
+        w.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+        (0, 0)
+    );
+}
