@@ -410,9 +410,16 @@ async fn keys_from_outside_input_work_whatever_their_length_or_characters() {
         .unwrap();
     assert!(store.known_unknown(&long_email, NOW).await.unwrap());
     assert!(!store.known_unknown("n@example.com", NOW).await.unwrap());
+}
 
-    // A value that cannot be a key names nothing: reads find nothing, writes to it do nothing.
+#[tokio::test]
+async fn a_value_that_cannot_be_a_key_names_nothing() {
+    let (_aws, store) = local().await;
+    // Empty, or over DynamoDB's 2048 bytes: DynamoDB refuses such a key even to look it up.
     let huge = "h".repeat(3000);
+    let mut sent = context("c-1", NOW + 300);
+    sent.fchat_message_id = Some("m-1".into());
+    store.create_context(&sent).await.unwrap();
     for absent in ["", huge.as_str()] {
         assert_eq!(store.app_by_name(absent).await.unwrap(), None);
         assert_eq!(store.app_by_token_hash(absent).await.unwrap(), None);
@@ -430,4 +437,8 @@ async fn keys_from_outside_input_work_whatever_their_length_or_characters() {
         assert_eq!(store.context_by_message_id(absent).await.unwrap(), None);
         store.delete_context(absent).await.unwrap();
     }
+    assert_eq!(
+        store.context_by_message_id("m-1").await.unwrap(),
+        Some(sent)
+    );
 }

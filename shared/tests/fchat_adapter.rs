@@ -195,10 +195,7 @@ async fn answering(status: u16, body: String) -> String {
 #[tokio::test]
 async fn fchats_words_are_bounded_and_escaped_before_they_reach_logs_or_a_status() {
     // A description that would forge log lines and fill a context's last_error.
-    let description = format!(
-        "bad chat\n{{\"level\":\"INFO\"}}\r\n{}",
-        "z".repeat(5_000)
-    );
+    let description = format!("bad chat\n{{\"level\":\"INFO\"}}\r\n{}", "z".repeat(5_000));
     let body = json!({"ok": false, "error_code": 400, "description": description}).to_string();
     let fchat =
         FChatClient::new(&answering(400, body).await, TOKEN, Duration::from_secs(5)).unwrap();

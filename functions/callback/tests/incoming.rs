@@ -359,68 +359,105 @@ fn click_update(update_id: &str, message_id: &str) -> Value {
     }})
 }
 
+/// A private text from user@example.com, as FChat sends it, with the given update id.
+fn text_update(update_id: &str, text: &str) -> Value {
+    json!({"update_id": update_id, "message": {
+        "message_id": "m-900", "text": text,
+        "user": {"id": "fchat-user-1001", "email": "user@example.com", "name": "Example User"},
+        "chat": {"id": "fchat-user-1001", "type": "private"}}})
+}
+
+/// A room event in the ops group's room, as FChat sends it, with the given update id.
+fn room_update(update_id: &str, event: &str) -> Value {
+    json!({"update_id": update_id, "appID": "fchat", "clientID": "fchat-user-1001",
+           "roomID": "beatchat-ops-001", "event": event,
+           "data": {"room": "beatchat-ops-001", "members": [{"id": "fchat-user-1001"}]}})
+}
+
+impl World {
+    /// Posts each update twice (FChat repeating it) and checks that each reached the app once,
+    /// signed, at once, with its own stable `webhook-id`; answers the events.
+    async fn each_reaches_the_app_once(
+        &self,
+        updates: &[Value],
+    ) -> Vec<fchat_simulator::receiver::ReceivedEvent> {
+        for update in updates {
+            for attempt in ["first", "FChat's repeat"] {
+                assert_eq!(
+                    self.stack
+                        .fchat
+                        .post_callback(update.clone())
+                        .await
+                        .unwrap(),
+                    (200, json!({"ok": true})),
+                    "{attempt} of {}",
+                    update["update_id"]
+                );
+            }
+        }
+        let events = self.events_after(updates.len()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(self.app.events().len(), updates.len(), "each update once");
+        let mut ids = Vec::new();
+        for (event, update) in events.iter().zip(updates) {
+            assert_eq!(event.body["update_id"], update["update_id"]);
+            assert!(event.verified, "{:?}", event.invalid_reason);
+            let id = event
+                .headers
+                .iter()
+                .find(|(k, _)| k == "webhook-id")
+                .map(|(_, v)| v.clone())
+                .unwrap();
+            assert!(
+                id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()),
+                "{id}"
+            );
+            ids.push(id);
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), updates.len(), "one webhook-id per event");
+        // Delivered at once: nothing was left to retry.
+        assert_eq!(
+            self.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+            (0, 0)
+        );
+        events
+    }
+}
+
 #[tokio::test]
-async fn updates_whatever_their_id_reach_the_app_signed_once() {
+async fn update_ids_longer_than_a_storage_key_reach_the_app_signed_once() {
     let w = world(false, 300).await;
     let message_id = w.delivered_message_with_buttons().await;
-    // Longer than DynamoDB's 2048-byte keys; and characters no header can carry.
-    let long = format!("upd-{}", "42".repeat(1100));
-    let text = "u-\u{0}\n-text\r\n";
-    let room = "room\u{7}\u{0}event\n";
-    let updates = [
-        click_update(&long, &message_id),
-        json!({"update_id": text, "message": {
-            "message_id": "m-900", "text": "Sent with a strange id",
-            "user": {"id": "fchat-user-1001", "email": "user@example.com", "name": "Example User"},
-            "chat": {"id": "fchat-user-1001", "type": "private"}}}),
-        json!({"update_id": room, "appID": "fchat", "clientID": "fchat-user-1001",
-               "roomID": "beatchat-ops-001", "event": "ADD_MEMBERS",
-               "data": {"room": "beatchat-ops-001", "members": [{"id": "fchat-user-1001"}]}}),
-    ];
-    for update in &updates {
-        for attempt in ["first", "FChat's repeat"] {
-            assert_eq!(
-                w.stack.fchat.post_callback(update.clone()).await.unwrap(),
-                (200, json!({"ok": true})),
-                "{attempt} of {}",
-                update["update_id"]
-            );
-        }
-    }
-
-    let events = w.events_after(3).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(w.app.events().len(), 3, "each update reaches the app once");
-    let received: Vec<&str> = events
-        .iter()
-        .map(|e| e.body["update_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(received, vec![long.as_str(), text, room]);
-    let mut ids = Vec::new();
-    for event in &events {
-        assert!(event.verified, "{}", event.body["update_id"]);
-        let id = event
-            .headers
-            .iter()
-            .find(|(k, _)| k == "webhook-id")
-            .map(|(_, v)| v.clone())
-            .unwrap();
-        assert!(
-            id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()),
-            "{id}"
-        );
-        ids.push(id);
-    }
-    ids.dedup();
-    assert_eq!(ids.len(), 3, "one webhook-id per event");
+    // Longer than DynamoDB's 2048-byte keys.
+    let click = format!("upd-{}", "42".repeat(1100));
+    let text = format!("u-{}", "ệ".repeat(700));
+    let events = w
+        .each_reaches_the_app_once(&[
+            click_update(&click, &message_id),
+            text_update(&text, "Long ids are fine"),
+        ])
+        .await;
     assert_eq!(events[0].body["context"]["parameters"]["ticket"], 42);
-    assert_eq!(events[1].body["message"]["text"], "Sent with a strange id");
-    assert_eq!(events[2].body["event"], "ADD_MEMBERS");
-    // Delivered at once: nothing was left to retry.
-    assert_eq!(
-        w.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
-        (0, 0)
-    );
+    assert_eq!(events[1].body["message"]["text"], "Long ids are fine");
+}
+
+#[tokio::test]
+async fn update_ids_with_control_characters_reach_the_app_signed_once() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    // Characters no header can carry.
+    let events = w
+        .each_reaches_the_app_once(&[
+            text_update("u-\u{0}\n-text\r\n", "Sent with a strange id"),
+            room_update("room\u{7}\u{0}event\n", "ADD_MEMBERS"),
+            click_update("\n", &message_id),
+        ])
+        .await;
+    assert_eq!(events[0].body["message"]["text"], "Sent with a strange id");
+    assert_eq!(events[1].body["event"], "ADD_MEMBERS");
+    assert_eq!(events[2].body["event"], "callback_query");
 }
 
 #[tokio::test]
