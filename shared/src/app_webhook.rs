@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::credentials::sha256_hex;
 use crate::outbound::{check_url, is_blocked, webhook_client, OutboundPolicy};
 use crate::ports::{WebhookOutcome, WebhookSender};
 use crate::webhook::sign;
@@ -50,7 +51,8 @@ impl WebhookSender for HttpWebhooks {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        let signed = match sign(secrets, webhook_id, now, body) {
+        let webhook_id = header_safe_id(webhook_id);
+        let signed = match sign(secrets, &webhook_id, now, body) {
             Ok(signed) => signed,
             Err(error) => return WebhookOutcome::Refused(format!("cannot sign: {error}")),
         };
@@ -68,6 +70,13 @@ impl WebhookSender for HttpWebhooks {
         }
         let response = match request.send().await {
             Ok(response) => response,
+            // A request that cannot even be built fails the same way every time.
+            Err(error) if error.is_builder() => {
+                return WebhookOutcome::Refused(format!(
+                    "the request cannot be built: {}",
+                    error.without_url()
+                ))
+            }
             Err(error) if is_blocked(&error) => {
                 return WebhookOutcome::Refused(format!(
                     "webhook address refused: {}",
@@ -97,6 +106,37 @@ impl WebhookSender for HttpWebhooks {
             }
             410 => WebhookOutcome::Gone,
             _ => WebhookOutcome::Failed(format!("the webhook answered {status}")),
+        }
+    }
+}
+
+/// A `webhook-id` that can be sent as a header as it is, or else `msg_` and its SHA-256: the
+/// same for every attempt. The callback's ids are always the former; a forward queued by an
+/// older version of the gateway may carry any id.
+fn header_safe_id(id: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII without spaces is a valid header value, and a sensible id.
+    let plain = !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_graphic());
+    if plain {
+        id.into()
+    } else {
+        format!("msg_{}", sha256_hex(id.as_bytes())).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn every_webhook_id_becomes_a_stable_header_value() {
+        assert_eq!(header_safe_id("msg_abc.MY_APP"), "msg_abc.MY_APP");
+        let long = "u".repeat(2100);
+        for hostile in ["u-\u{0}.app", "u-1\n.app", "", "ệ.app", long.as_str()] {
+            let safe = header_safe_id(hostile);
+            assert!(HeaderValue::from_str(&safe).is_ok(), "{safe:?}");
+            assert!(safe.starts_with("msg_") && safe.len() == 68, "{safe}");
+            assert_eq!(safe, header_safe_id(hostile));
         }
     }
 }

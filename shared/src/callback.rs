@@ -21,6 +21,7 @@ use crate::error::{ApiError, MAX_BODY_BYTES};
 use crate::forward::{Forwarded, Forwarder};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::job::Forward;
+use crate::logging::loggable;
 use crate::message::MessageContent;
 use crate::ports::{
     AppStore, Clock, ContextStore, FChat, GroupStore, OutgoingMessage, StoreError, UserStore,
@@ -113,7 +114,7 @@ impl Callback {
             .await
             .map_err(internal)?;
         if !fresh {
-            tracing::info!(update_id = %update.id, "a repeated update; already handled");
+            tracing::info!(update_id = %loggable(&update.id), "a repeated update; already handled");
             return Ok("duplicate");
         }
         match self.route(&update).await {
@@ -121,7 +122,7 @@ impl Callback {
             Err(error) => {
                 // FChat will send it again: it must not be taken for a duplicate then.
                 if let Err(error) = self.contexts.release_update(&update.id).await {
-                    tracing::error!(%error, update_id = %update.id, "could not release the update");
+                    tracing::error!(%error, update_id = %loggable(&update.id), "could not release the update");
                 }
                 Err(internal(error))
             }
@@ -250,7 +251,7 @@ impl Callback {
         );
         let forward = Forward {
             app: app.to_owned(),
-            webhook_id: format!("{}.{app}", update.id),
+            webhook_id: webhook_id(&update.id, app),
             chat_id: chat_id.to_owned(),
             reply_to,
             payload: Value::Object(payload),
@@ -258,7 +259,7 @@ impl Callback {
         Ok(match self.forwarder.forward_or_queue(forward).await? {
             Forwarded::Delivered => "forwarded",
             Forwarded::Dropped(reason) => {
-                tracing::warn!(app, reason, update_id = %update.id, "not forwarded");
+                tracing::warn!(app, reason, update_id = %loggable(&update.id), "not forwarded");
                 "dropped"
             }
             Forwarded::Failed(_) => "queued",
@@ -266,7 +267,7 @@ impl Callback {
     }
 
     fn unclaimed(&self, update: &Update, why: &str) -> &'static str {
-        tracing::info!(update_id = %update.id, why, "an update no app claims");
+        tracing::info!(update_id = %loggable(&update.id), why, "an update no app claims");
         "unclaimed"
     }
 
@@ -279,7 +280,7 @@ impl Callback {
                 text: self.expired_text.clone(),
                 keyboard: Vec::new(),
             },
-            client_message_id: format!("expired.{update_id}"),
+            client_message_id: format!("expired.{}", sha256_hex(update_id.as_bytes())),
         };
         if let Err(error) = self.fchat.send_message(&message).await {
             tracing::warn!(%error, "could not tell the user that the action expired");
@@ -338,6 +339,15 @@ fn read_update(body: &[u8]) -> Result<Update, ApiError> {
         tracing::debug!(user = %mask_email(email), "update from a user");
     }
     Ok(Update { id, kind, raw })
+}
+
+/// The Standard Webhooks `webhook-id` of an update for one app: `msg_` and a SHA-256 of both,
+/// so that it is a valid header value whatever FChat put in the update's id, and the same on
+/// every attempt (and for FChat's repeats of the update).
+pub fn webhook_id(update_id: &str, app: &str) -> String {
+    // The update id's own digest has a fixed length: no two (update, app) pairs share input.
+    let material = format!("{}.{app}", sha256_hex(update_id.as_bytes()));
+    format!("msg_{}", sha256_hex(material.as_bytes()))
 }
 
 fn internal(error: StoreError) -> ApiError {
@@ -503,7 +513,7 @@ mod tests {
         assert_eq!(posts.len(), 1);
         let (url, webhook_id, body) = &posts[0];
         assert_eq!(url, "https://hooks.example.com/alerts");
-        assert_eq!(webhook_id, "u-1.alerts");
+        assert_eq!(webhook_id, &super::webhook_id("u-1", "alerts"));
         assert_eq!(body["event"], "callback_query");
         assert_eq!(body["app"], "alerts");
         assert_eq!(
@@ -542,7 +552,7 @@ mod tests {
         assert_eq!(posts[0].2["event"], "JOIN_ROOM");
         assert_eq!(posts[0].2["roomID"], "beatchat-1");
         assert_eq!(posts[0].2["context"], Value::Null);
-        assert_eq!(posts[1].1, "u-3.siem");
+        assert_eq!(posts[1].1, webhook_id("u-3", "siem"));
     }
 
     #[tokio::test]
@@ -618,8 +628,8 @@ mod tests {
             panic!("no forward job: {jobs:?}");
         };
         assert_eq!(
-            (forward.app.as_str(), forward.webhook_id.as_str()),
-            ("alerts", "u-9.alerts")
+            (forward.app.as_str(), forward.webhook_id.clone()),
+            ("alerts", webhook_id("u-9", "alerts"))
         );
         assert_eq!(
             forward.reply_to,
@@ -629,6 +639,37 @@ mod tests {
         w.webhooks.answer([WebhookOutcome::Gone]);
         assert_eq!(w.receive(click("u-10", "m-1")).await, 200);
         assert_eq!(w.queue.jobs().len(), 1, "a 410 is not retried");
+    }
+
+    #[test]
+    fn webhook_ids_are_header_values_stable_and_distinct_for_any_update_id() {
+        let long = "u".repeat(3000);
+        for update_id in ["u-1", "u\n1", "u\u{0}1", "ệ\r\n", long.as_str()] {
+            let id = webhook_id(update_id, "alerts");
+            assert!(
+                reqwest::header::HeaderValue::from_str(&id).is_ok(),
+                "{id:?}"
+            );
+            assert!(id.starts_with("msg_") && id.len() == 68, "{id}");
+            assert_eq!(id, webhook_id(update_id, "alerts"), "the same on a retry");
+            assert_ne!(id, webhook_id(update_id, "siem"));
+        }
+        assert_ne!(webhook_id("u-1", "alerts"), webhook_id("u-2", "alerts"));
+        assert_ne!(webhook_id("a.b", "c"), webhook_id("a", "b.c"));
+    }
+
+    #[tokio::test]
+    async fn updates_with_hostile_ids_are_forwarded_once() {
+        let w = world().await;
+        let long = format!("u-{}", "9".repeat(3000));
+        for update_id in [long.as_str(), "u-\u{0}\n-1"] {
+            assert_eq!(w.receive(click(update_id, "m-1")).await, 200);
+            assert_eq!(w.receive(click(update_id, "m-1")).await, 200);
+        }
+        let posts = w.webhooks.posts();
+        assert_eq!(posts.len(), 2);
+        assert_eq!(posts[0].1, webhook_id(&long, "alerts"));
+        assert_eq!(posts[1].2["update_id"], "u-\u{0}\n-1");
     }
 
     #[tokio::test]

@@ -38,12 +38,13 @@ pub fn generate_webhook_secret() -> String {
     )
 }
 
-/// `user@example.com` becomes `u***@example.com` in logs.
+/// `user@example.com` becomes `u***@example.com` in logs; an address from outside is bounded
+/// and escaped as any logged value is.
 pub fn mask_email(email: &str) -> String {
     match email.split_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
+            crate::logging::loggable(&format!("{first}***@{domain}"))
         }
         None => "***".to_owned(),
     }
@@ -92,5 +93,6 @@ mod tests {
         assert_eq!(mask_email("nguyen@fpt.com"), "n***@fpt.com");
         assert_eq!(mask_email("ệ@x.vn"), "ệ***@x.vn");
         assert_eq!(mask_email("nonsense"), "***");
+        assert_eq!(mask_email("\nx@a\nb.c"), r"\u{a}***@a\u{a}b.c");
     }
 }

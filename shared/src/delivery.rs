@@ -134,21 +134,22 @@ impl Delivery {
 
     /// Another attempt at posting an event to an app's webhook.
     async fn forward(&self, forward: Forward, receive_count: u32) -> JobOutcome {
+        use crate::logging::loggable;
         match self.forwarder.attempt(&forward).await {
             Ok(Forwarded::Delivered) => {
-                tracing::info!(app = %forward.app, webhook_id = %forward.webhook_id, receive_count, "forwarded");
+                tracing::info!(app = %forward.app, webhook_id = %loggable(&forward.webhook_id), receive_count, "forwarded");
                 JobOutcome::Done
             }
             Ok(Forwarded::Dropped(reason)) => {
-                tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, "forward dropped");
+                tracing::warn!(app = %forward.app, webhook_id = %loggable(&forward.webhook_id), reason, "forward dropped");
                 JobOutcome::Done
             }
             Ok(Forwarded::Failed(reason)) if receive_count >= FORWARD_MAX_ATTEMPTS => {
-                tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, receive_count, "forward failed for the last time");
+                tracing::warn!(app = %forward.app, webhook_id = %loggable(&forward.webhook_id), reason, receive_count, "forward failed for the last time");
                 JobOutcome::DeadLetter(reason)
             }
             Ok(Forwarded::Failed(reason)) => {
-                tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, receive_count, "forward failed");
+                tracing::warn!(app = %forward.app, webhook_id = %loggable(&forward.webhook_id), reason, receive_count, "forward failed");
                 JobOutcome::RetryAfter(
                     forward_retry_delay(receive_count).min(self.max_forward_delay),
                 )

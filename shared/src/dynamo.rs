@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
+use crate::credentials::sha256_hex;
 use crate::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, UnixTime, User,
     DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS, UNDELIVERED_RETENTION_SECONDS,
@@ -32,6 +33,20 @@ const KIND_BOT_STATE: &str = "bot_state";
 const DELIVER_BY: &str = "deliver_by";
 const REPLY_WINDOW: &str = "reply_window_seconds";
 
+/// DynamoDB refuses a key, or an index's key, that is empty or longer than this many bytes,
+/// even to look it up. Such a value names no item: reads find nothing, deletes do nothing.
+const MAX_KEY_BYTES: usize = 2048;
+
+fn can_be_key(value: &str) -> bool {
+    !value.is_empty() && value.len() <= MAX_KEY_BYTES
+}
+
+/// The key of a short-lived fact about an outside value (FChat's update and chat ids, an
+/// email): its SHA-256, so that any value, of any length or characters, makes a valid key.
+fn derived_key(kind: &str, value: &str) -> String {
+    format!("{kind}#{}", sha256_hex(value.as_bytes()))
+}
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -44,6 +59,9 @@ impl DynamoStore {
     }
 
     async fn get(&self, table: &str, key: &str, value: &str) -> Result<Option<Item>, StoreError> {
+        if !can_be_key(value) {
+            return Ok(None);
+        }
         let output = self
             .client
             .get_item()
@@ -77,6 +95,9 @@ impl DynamoStore {
         key: &str,
     ) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
+        if !can_be_key(value) {
+            return Ok(keys);
+        }
         let mut start = None;
         loop {
             let output = self
@@ -102,6 +123,9 @@ impl DynamoStore {
     }
 
     async fn delete(&self, table: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        if !can_be_key(value) {
+            return Ok(());
+        }
         self.client
             .delete_item()
             .table_name(table)
@@ -301,6 +325,9 @@ impl UserStore for DynamoStore {
     }
 
     async fn set_last_context(&self, email: &str, context_id: &str) -> Result<(), StoreError> {
+        if !can_be_key(email) {
+            return Ok(());
+        }
         let updated = self
             .client
             .update_item()
@@ -346,7 +373,7 @@ impl UserStore for DynamoStore {
 }
 
 fn unknown_user_id(email: &str) -> String {
-    format!("unknown-user#{email}")
+    derived_key("unknown-user", email)
 }
 
 #[async_trait]
@@ -598,17 +625,13 @@ impl ContextStore for DynamoStore {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        self.put_marker_once(&format!("update#{update_id}"), KIND_UPDATE, until, now)
+        self.put_marker_once(&update_key(update_id), KIND_UPDATE, until, now)
             .await
     }
 
     async fn release_update(&self, update_id: &str) -> Result<(), StoreError> {
-        self.delete(
-            &self.tables.contexts,
-            CONTEXTS_KEY,
-            &format!("update#{update_id}"),
-        )
-        .await
+        self.delete(&self.tables.contexts, CONTEXTS_KEY, &update_key(update_id))
+            .await
     }
 
     async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError> {
@@ -636,7 +659,11 @@ impl ContextStore for DynamoStore {
 }
 
 fn bot_state_id(chat_id: &str) -> String {
-    format!("bot-state#{chat_id}")
+    derived_key("bot-state", chat_id)
+}
+
+fn update_key(update_id: &str) -> String {
+    derived_key("update", update_id)
 }
 
 /// Listings for the operator (`fchat-admin`): full scans, never on a request's path.

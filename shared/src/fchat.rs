@@ -6,8 +6,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::logging::loggable;
 use crate::message::{Button, InlineKeyboard};
 use crate::ports::{FChat, FChatError, FChatUser, OutgoingMessage};
+
+/// The most of an answer of FChat's that is read; its answers are small.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// An HTTP client of FChat's bot API, built once per cold start.
 #[derive(Clone)]
@@ -43,10 +47,20 @@ impl FChatClient {
             .await
             .map_err(|e| transient(describe(e), None))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| transient(describe(e), None))?;
+            .map_err(|e| transient(describe(e), None))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_ANSWER_BYTES {
+                // Not an answer of FChat's API: read no further.
+                body.clear();
+                break;
+            }
+        }
         let answer: Answer = serde_json::from_slice(&body).unwrap_or(Answer {
             ok: false,
             result: Value::Null,
@@ -58,9 +72,10 @@ impl FChatClient {
         if (200..300).contains(&status) && answer.ok {
             return Ok(answer.result);
         }
+        // FChat's words end up in logs and in a message's `last_error`: bounded and escaped.
         let reason = format!(
             "{status} {}",
-            answer.description.as_deref().unwrap_or("(no description)")
+            loggable(answer.description.as_deref().unwrap_or("(no description)"))
         );
         let retry_after = answer.parameters.and_then(|p| p.retry_after);
         Err(match status {

@@ -63,7 +63,7 @@ impl Forwarder {
     pub async fn forward_or_queue(&self, forward: Forward) -> Result<Forwarded, StoreError> {
         let outcome = self.attempt(&forward).await?;
         if let Forwarded::Failed(reason) = &outcome {
-            tracing::warn!(app = %forward.app, webhook_id = %forward.webhook_id, reason, "forward failed; queued for retry");
+            tracing::warn!(app = %forward.app, webhook_id = %crate::logging::loggable(&forward.webhook_id), reason, "forward failed; queued for retry");
             self.queue
                 .enqueue_after(&Job::new(JobKind::Forward(forward)), FIRST_FORWARD_RETRY)
                 .await?;

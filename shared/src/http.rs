@@ -250,6 +250,28 @@ mod tests {
     }
 
     #[test]
+    fn empty_and_odd_paths_are_no_route_whatever_the_method() {
+        for path in [
+            "",
+            "/",
+            "//",
+            "///",
+            "/webhooks",
+            "/webhooks/",
+            "/webhooks//",
+            "/a//b",
+        ] {
+            for method in ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", ""] {
+                assert_eq!(
+                    Route::parse(method, path),
+                    Err(ApiError::RouteNotFound),
+                    "{method} {path:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn success_body_matches_the_contract() {
         let mut parameters = Map::new();
         parameters.insert("ticket".into(), Value::from(7));

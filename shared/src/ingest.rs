@@ -166,7 +166,8 @@ impl Ingest {
     ) -> Result<HttpResponse, ApiError> {
         let app = self.app_by_token(token).await?;
         log.app = Some(app.name.clone());
-        log.context_id = Some(context_id.to_owned());
+        // The id is the caller's until it is found: bounded and escaped in the log line.
+        log.context_id = Some(crate::logging::loggable(context_id));
         let context = self
             .contexts
             .context_record(context_id)

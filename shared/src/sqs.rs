@@ -49,12 +49,12 @@ impl SqsQueue {
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        self.send(&self.queue_url, job.to_json(), Duration::ZERO)
+        self.send(&self.queue_url, message_body(job), Duration::ZERO)
             .await
     }
 
     async fn enqueue_after(&self, job: &Job, delay: Duration) -> Result<(), StoreError> {
-        self.send(&self.queue_url, job.to_json(), delay).await
+        self.send(&self.queue_url, message_body(job), delay).await
     }
 }
 
@@ -90,6 +90,20 @@ impl Redelivery for SqsQueue {
     }
 }
 
+/// A job as an SQS message body. SQS refuses a body with a character outside XML's (#x9, #xA,
+/// #xD, #x20-#xD7FF, #xE000-#xFFFD, #x10000 and up); JSON already escapes the control
+/// characters, and the two left, U+FFFE and U+FFFF, can only be inside JSON strings, where
+/// their escapes mean the same.
+fn message_body(job: &Job) -> String {
+    let json = job.to_json();
+    if json.contains(['\u{FFFE}', '\u{FFFF}']) {
+        json.replace('\u{FFFE}', "\\ufffe")
+            .replace('\u{FFFF}', "\\uffff")
+    } else {
+        json
+    }
+}
+
 /// The jobs of an SQS event. A record without an id cannot be reported as failed, so it is
 /// processed like any other and only logged.
 pub fn jobs_from_event(event: SqsEvent) -> Vec<QueuedJob> {
@@ -122,6 +136,24 @@ pub fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_text_makes_a_body_sqs_accepts_that_reads_back_the_same() {
+        let text = "a\u{0}b\u{1f}c\u{FFFE}d\u{FFFF}e\u{10FFFF}\u{7f}";
+        let job = Job::new(crate::job::JobKind::SendGroup {
+            context_id: "c-1".into(),
+            app: "alerts".into(),
+            group_id: "ops".into(),
+            content: crate::message::MessageContent {
+                text: text.into(),
+                keyboard: vec![],
+            },
+        });
+        let body = message_body(&job);
+        let allowed = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+        assert!(body.chars().all(allowed), "{body:?}");
+        assert_eq!(Job::from_json(&body).unwrap(), job);
+    }
 
     #[test]
     fn an_sqs_event_fixture_becomes_jobs_and_failures_a_batch_response() {

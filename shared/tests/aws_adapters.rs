@@ -485,3 +485,92 @@ async fn dynamodb_keeps_the_delivery_and_reply_windows() {
 async fn the_memory_store_keeps_the_delivery_and_reply_windows_alike() {
     delivery_and_reply_windows(&gateway::memory::MemoryStore::default()).await;
 }
+
+#[tokio::test]
+async fn keys_from_outside_input_work_whatever_their_length_or_characters() {
+    let (_aws, store) = local().await;
+    // FChat's update ids: longer than DynamoDB's 2048-byte keys, or with control characters.
+    let long = format!("upd-{}", "ệ".repeat(1000));
+    assert!(long.len() > 2048);
+    for update_id in [long.as_str(), "u-\u{0}\n-1", "u-\r\n"] {
+        assert!(store.claim_update(update_id, NOW + 60, NOW).await.unwrap());
+        assert!(
+            !store
+                .claim_update(update_id, NOW + 60, NOW + 1)
+                .await
+                .unwrap(),
+            "{update_id:?} is claimed once"
+        );
+        store.release_update(update_id).await.unwrap();
+        assert!(store.claim_update(update_id, NOW + 60, NOW).await.unwrap());
+    }
+    assert!(
+        store
+            .claim_update("u-\u{0}\n-2", NOW + 60, NOW)
+            .await
+            .unwrap(),
+        "a different id is a different update"
+    );
+
+    // Bot state per chat, for chat ids of any length.
+    let long_chat = "c".repeat(3000);
+    store
+        .set_bot_state(&long_chat, Some("awaiting_reason"))
+        .await
+        .unwrap();
+    store
+        .set_bot_state("chat\n1", Some("picking"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.bot_state(&long_chat).await.unwrap().as_deref(),
+        Some("awaiting_reason")
+    );
+    assert_eq!(
+        store.bot_state("chat\n1").await.unwrap().as_deref(),
+        Some("picking")
+    );
+    assert_eq!(store.bot_state("chat").await.unwrap(), None);
+    store.set_bot_state(&long_chat, None).await.unwrap();
+    assert_eq!(store.bot_state(&long_chat).await.unwrap(), None);
+
+    // FChat's "no such user" remembered for any address.
+    let long_email = format!("{}@example.com", "n".repeat(2100));
+    store
+        .remember_unknown(&long_email, NOW + 600)
+        .await
+        .unwrap();
+    assert!(store.known_unknown(&long_email, NOW).await.unwrap());
+    assert!(!store.known_unknown("n@example.com", NOW).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_value_that_cannot_be_a_key_names_nothing() {
+    let (_aws, store) = local().await;
+    // Empty, or over DynamoDB's 2048 bytes: DynamoDB refuses such a key even to look it up.
+    let huge = "h".repeat(3000);
+    let mut sent = context("c-1", NOW + 300);
+    sent.fchat_message_id = Some("m-1".into());
+    store.create_context(&sent).await.unwrap();
+    for absent in ["", huge.as_str()] {
+        assert_eq!(store.app_by_name(absent).await.unwrap(), None);
+        assert_eq!(store.app_by_token_hash(absent).await.unwrap(), None);
+        assert!(store.apps_by_group(absent).await.unwrap().is_empty());
+        assert_eq!(store.group(absent).await.unwrap(), None);
+        assert!(store
+            .groups_by_beatchat_id(absent)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.user(absent).await.unwrap(), None);
+        store.set_last_context(absent, "c-1").await.unwrap();
+        assert_eq!(store.context(absent, NOW).await.unwrap(), None);
+        assert_eq!(store.context_record(absent).await.unwrap(), None);
+        assert_eq!(store.context_by_message_id(absent).await.unwrap(), None);
+        store.delete_context(absent).await.unwrap();
+    }
+    assert_eq!(
+        store.context_by_message_id("m-1").await.unwrap(),
+        Some(sent)
+    );
+}

@@ -172,3 +172,49 @@ async fn nothing_listening_is_a_transient_connection_error() {
         other => panic!("not a connection error: {other:?}"),
     }
 }
+
+/// A stand-in for FChat on loopback that answers every request with `status` and `body`.
+async fn answering(status: u16, body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 8192];
+            let _ = stream.read(&mut buffer).await;
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn fchats_words_are_bounded_and_escaped_before_they_reach_logs_or_a_status() {
+    // A description that would forge log lines and fill a context's last_error.
+    let description = format!("bad chat\n{{\"level\":\"INFO\"}}\r\n{}", "z".repeat(5_000));
+    let body = json!({"ok": false, "error_code": 400, "description": description}).to_string();
+    let fchat =
+        FChatClient::new(&answering(400, body).await, TOKEN, Duration::from_secs(5)).unwrap();
+    match fchat.send_message(&message("c1")).await {
+        Err(FChatError::Permanent { reason }) => {
+            assert!(reason.starts_with("400 bad chat\\u{a}"), "{reason}");
+            assert!(!reason.contains(['\n', '\r']), "{reason}");
+            assert!(reason.len() < 300, "{} bytes", reason.len());
+        }
+        other => panic!("not permanent: {other:?}"),
+    }
+
+    // An answer far larger than any of FChat's is not read whole, and is no answer.
+    let huge = format!(
+        "{{\"ok\": true, \"result\": {{\"message_id\": \"{}\"}}}}",
+        "m".repeat(1 << 20)
+    );
+    let fchat =
+        FChatClient::new(&answering(200, huge).await, TOKEN, Duration::from_secs(5)).unwrap();
+    assert!(is_transient(&fchat.send_message(&message("c1")).await));
+}

@@ -348,3 +348,155 @@ async fn a_webhook_on_a_private_address_is_never_called() {
         (0, 0)
     );
 }
+
+/// A click on `message_id` by user@example.com, as FChat sends it, with the given update id.
+fn click_update(update_id: &str, message_id: &str) -> Value {
+    json!({"update_id": update_id, "message": {
+        "text": "Approve this request?",
+        "user": {"id": "fchat-user-1001", "email": "user@example.com", "name": "Example User"},
+        "chat": {"id": "fchat-user-1001", "type": "private"},
+        "callback_query": {"id": "cq-77", "data": "{\"action\":\"confirm\",\"data\":\"yes\"}",
+                           "message": {"message_id": message_id}}
+    }})
+}
+
+/// A private text from user@example.com, as FChat sends it, with the given update id.
+fn text_update(update_id: &str, text: &str) -> Value {
+    json!({"update_id": update_id, "message": {
+        "message_id": "m-900", "text": text,
+        "user": {"id": "fchat-user-1001", "email": "user@example.com", "name": "Example User"},
+        "chat": {"id": "fchat-user-1001", "type": "private"}}})
+}
+
+/// A room event in the ops group's room, as FChat sends it, with the given update id.
+fn room_update(update_id: &str, event: &str) -> Value {
+    json!({"update_id": update_id, "appID": "fchat", "clientID": "fchat-user-1001",
+           "roomID": "beatchat-ops-001", "event": event,
+           "data": {"room": "beatchat-ops-001", "members": [{"id": "fchat-user-1001"}]}})
+}
+
+impl World {
+    /// Posts each update twice (FChat repeating it) and checks that each reached the app once,
+    /// signed, at once, with its own stable `webhook-id`; answers the events.
+    async fn each_reaches_the_app_once(
+        &self,
+        updates: &[Value],
+    ) -> Vec<fchat_simulator::receiver::ReceivedEvent> {
+        for update in updates {
+            for attempt in ["first", "FChat's repeat"] {
+                assert_eq!(
+                    self.stack
+                        .fchat
+                        .post_callback(update.clone())
+                        .await
+                        .unwrap(),
+                    (200, json!({"ok": true})),
+                    "{attempt} of {}",
+                    update["update_id"]
+                );
+            }
+        }
+        let events = self.events_after(updates.len()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(self.app.events().len(), updates.len(), "each update once");
+        let mut ids = Vec::new();
+        for (event, update) in events.iter().zip(updates) {
+            assert_eq!(event.body["update_id"], update["update_id"]);
+            assert!(event.verified, "{:?}", event.invalid_reason);
+            let id = event
+                .headers
+                .iter()
+                .find(|(k, _)| k == "webhook-id")
+                .map(|(_, v)| v.clone())
+                .unwrap();
+            assert!(
+                id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()),
+                "{id}"
+            );
+            ids.push(id);
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), updates.len(), "one webhook-id per event");
+        // Delivered at once: nothing was left to retry.
+        assert_eq!(
+            self.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+            (0, 0)
+        );
+        events
+    }
+}
+
+#[tokio::test]
+async fn update_ids_longer_than_a_storage_key_reach_the_app_signed_once() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    // Longer than DynamoDB's 2048-byte keys.
+    let click = format!("upd-{}", "42".repeat(1100));
+    let text = format!("u-{}", "ệ".repeat(700));
+    let events = w
+        .each_reaches_the_app_once(&[
+            click_update(&click, &message_id),
+            text_update(&text, "Long ids are fine"),
+        ])
+        .await;
+    assert_eq!(events[0].body["context"]["parameters"]["ticket"], 42);
+    assert_eq!(events[1].body["message"]["text"], "Long ids are fine");
+}
+
+#[tokio::test]
+async fn update_ids_with_control_characters_reach_the_app_signed_once() {
+    let w = world(false, 300).await;
+    let message_id = w.delivered_message_with_buttons().await;
+    // Characters no header can carry.
+    let events = w
+        .each_reaches_the_app_once(&[
+            text_update("u-\u{0}\n-text\r\n", "Sent with a strange id"),
+            room_update("room\u{7}\u{0}event\n", "ADD_MEMBERS"),
+            click_update("\n", &message_id),
+        ])
+        .await;
+    assert_eq!(events[0].body["message"]["text"], "Sent with a strange id");
+    assert_eq!(events[1].body["event"], "ADD_MEMBERS");
+    assert_eq!(events[2].body["event"], "callback_query");
+}
+
+#[tokio::test]
+async fn updates_naming_nothing_that_can_exist_are_acknowledged_and_go_nowhere() {
+    let w = world(false, 300).await;
+    w.delivered_message_with_buttons().await;
+    let huge = "x".repeat(3000);
+    let updates = [
+        // A click on a message id that cannot be a key: empty, or too long.
+        click_update("u-empty-message", ""),
+        click_update("u-huge-message", &huge),
+        // A private text from an empty or oversized address.
+        json!({"update_id": "u-empty-email", "message": {"message_id": "m-901", "text": "hi",
+            "user": {"id": "fchat-user-1001", "email": " ", "name": "?"},
+            "chat": {"id": "fchat-user-1001", "type": "private"}}}),
+        json!({"update_id": "u-huge-email", "message": {"message_id": "m-902", "text": "hi",
+            "user": {"id": "fchat-user-1001", "email": format!("{huge}@example.com"), "name": "?"},
+            "chat": {"id": "fchat-user-1001", "type": "private"}}}),
+        // Room events in rooms that cannot be a group's.
+        json!({"update_id": "u-empty-room", "roomID": "", "event": "JOIN_ROOM", "data": {}}),
+        json!({"update_id": "u-huge-room", "roomID": huge, "event": "JOIN_ROOM", "data": {}}),
+        // A text in a group chat whose id is too long.
+        json!({"update_id": "u-huge-chat", "message": {"message_id": "m-903", "text": "hi",
+            "user": {"id": "fchat-user-1001", "email": "user@example.com"},
+            "chat": {"id": huge, "type": "group"}}}),
+    ];
+    for update in updates {
+        assert_eq!(
+            w.stack.fchat.post_callback(update.clone()).await.unwrap(),
+            (200, json!({"ok": true})),
+            "{}",
+            update["update_id"]
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(w.app.events().is_empty());
+    assert_eq!(
+        w.poller.poll_once(Duration::from_secs(1)).await.unwrap(),
+        (0, 0)
+    );
+}

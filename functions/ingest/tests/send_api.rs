@@ -258,3 +258,31 @@ async fn a_retried_request_with_the_same_idempotency_key_is_queued_once() {
     assert_eq!(first["context"]["parameters"], json!({"deploy": 42}));
     assert_eq!(queued_jobs(&stack).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_root_and_odd_paths_answer_the_contracts_404_whatever_the_method() {
+    let stack = stack().await;
+    let not_found = error(404, "Not Found: no such route");
+    for path in [
+        "/",
+        "//",
+        "///",
+        "/webhooks",
+        "/webhooks/",
+        "/a//b",
+        "/webhooks/x/y/z",
+    ] {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            let body = (method != "GET").then(|| json!({"text": "x"}));
+            let (status, answer, headers) = stack
+                .request(method, path, body.as_ref(), &[])
+                .await
+                .unwrap();
+            assert_eq!((status, answer), not_found, "{method} {path}");
+            assert_eq!(headers["content-type"], "application/json");
+        }
+        let (status, _, _) = stack.request("HEAD", path, None, &[]).await.unwrap();
+        assert_eq!(status, 404, "HEAD {path}");
+    }
+    assert!(queued_jobs(&stack).await.is_empty());
+}

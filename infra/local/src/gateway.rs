@@ -265,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn a_root_route_takes_the_root_however_many_slashes() {
+        let routes = vec![
+            route("ANY", "/{proxy+}", "ingest"),
+            route("ANY", "/", "root"),
+            route("POST", "/callback/fchat", "callback"),
+        ];
+        let chosen = |method, path| match_route(&routes, method, path).map(|r| r.function.as_str());
+        for method in ["GET", "POST", "DELETE", "PATCH"] {
+            for path in ["/", "//", "///"] {
+                assert_eq!(chosen(method, path), Some("root"), "{method} {path}");
+            }
+        }
+        assert_eq!(chosen("POST", "/app/tok"), Some("ingest"));
+        assert_eq!(chosen("POST", "/a//b"), Some("ingest"));
+    }
+
+    #[test]
     fn function_answers_become_http() {
         let answer = br#"{"statusCode":404,"headers":{"content-type":"application/json"},"body":"{\"ok\":false}"}"#;
         let response = http_response_from_function(answer).unwrap();

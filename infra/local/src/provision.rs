@@ -637,6 +637,12 @@ mod tests {
             path: "/{proxy+}".into(),
             function: "ingest".into()
         }));
+        // `/{proxy+}` does not match the root: the root has its own route.
+        assert!(routes.contains(&HttpRoute {
+            method: "ANY".into(),
+            path: "/".into(),
+            function: "ingest".into()
+        }));
     }
 
     #[test]
