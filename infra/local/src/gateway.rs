@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::invoke::Invoker;
-use crate::provision::HttpRoute;
+use crate::provision::{HttpRoute, DEFAULT_ROUTE};
 
 /// API Gateway's own payload limit.
 const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -100,13 +100,17 @@ impl LocalGateway {
 }
 
 /// The most specific route for a request, as API Gateway chooses: literal segments beat
-/// parameters, parameters beat a greedy `{proxy+}`, and a method beats `ANY`.
+/// parameters, parameters beat a greedy `{proxy+}`, a method beats `ANY`, and the `$default`
+/// route takes what nothing else matches.
 pub fn match_route<'a>(routes: &'a [HttpRoute], method: &str, path: &str) -> Option<&'a HttpRoute> {
     routes
         .iter()
         .filter(|r| r.method == "ANY" || r.method.eq_ignore_ascii_case(method))
         .filter_map(|r| {
-            path_specificity(&r.path, path).map(|score| ((score, r.method != "ANY"), r))
+            if r.path == DEFAULT_ROUTE {
+                return Some(((false, (false, 0), false), r));
+            }
+            path_specificity(&r.path, path).map(|score| ((true, score, r.method != "ANY"), r))
         })
         .max_by_key(|(score, _)| *score)
         .map(|(_, route)| route)
@@ -157,7 +161,11 @@ fn api_gateway_event(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let route_key = format!("{} {}", route.method, route.path);
+    let route_key = if route.path == DEFAULT_ROUTE {
+        DEFAULT_ROUTE.to_owned()
+    } else {
+        format!("{} {}", route.method, route.path)
+    };
     let path = parts.uri.path();
     let (body, encoded) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
@@ -265,10 +273,10 @@ mod tests {
     }
 
     #[test]
-    fn a_root_route_takes_the_root_however_many_slashes() {
+    fn the_default_route_takes_the_root_however_many_slashes() {
         let routes = vec![
             route("ANY", "/{proxy+}", "ingest"),
-            route("ANY", "/", "root"),
+            route("ANY", DEFAULT_ROUTE, "root"),
             route("POST", "/callback/fchat", "callback"),
         ];
         let chosen = |method, path| match_route(&routes, method, path).map(|r| r.function.as_str());

@@ -13,6 +13,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
 
+/// The route key of an HTTP API's catch-all route: what no other route matches.
+pub const DEFAULT_ROUTE: &str = "$default";
+
 /// The parsed template.
 pub struct Template {
     parameters: serde_yaml::Mapping,
@@ -239,6 +242,15 @@ impl Template {
         let mut routes = Vec::new();
         for (binary, event) in self.function_events("HttpApi")? {
             let properties = event.get("Properties").unwrap_or(&Value::Null);
+            // No Path and no Method: the API's `$default` route, for whatever else comes.
+            if properties.get("Path").is_none() && properties.get("Method").is_none() {
+                routes.push(HttpRoute {
+                    method: "ANY".into(),
+                    path: DEFAULT_ROUTE.into(),
+                    function: binary,
+                });
+                continue;
+            }
             routes.push(HttpRoute {
                 method: string(properties.get("Method"), "Method")?.to_uppercase(),
                 path: string(properties.get("Path"), "Path")?,
@@ -637,10 +649,10 @@ mod tests {
             path: "/{proxy+}".into(),
             function: "ingest".into()
         }));
-        // `/{proxy+}` does not match the root: the root has its own route.
+        // `/{proxy+}` does not match the root: whatever no route matches goes to `$default`.
         assert!(routes.contains(&HttpRoute {
             method: "ANY".into(),
-            path: "/".into(),
+            path: DEFAULT_ROUTE.into(),
             function: "ingest".into()
         }));
     }
