@@ -28,7 +28,10 @@ fn tag() -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{:x}", (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32))
+    format!(
+        "{:x}",
+        (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +186,10 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
     for message in &shown {
         let id = message.client_message_id.as_deref().unwrap();
         let context = store.context_record(id).await.unwrap().unwrap();
-        assert_eq!(context.fchat_message_id.as_deref(), Some(message.message_id.as_str()));
+        assert_eq!(
+            context.fchat_message_id.as_deref(),
+            Some(message.message_id.as_str())
+        );
     }
 
     // The killed processes are gone and new ones took over; the queue is empty.
@@ -194,7 +200,10 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
     assert!(stack.host.instances_started("delivery").unwrap() > started_before);
     polling.abort();
     stack.fchat.set_faults(Faults::default());
-    assert_eq!(stack.aws.peek(&queue_url).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        stack.aws.peek(&queue_url).await.unwrap(),
+        Vec::<String>::new()
+    );
     let dlq = &stack.aws.provisioned.queue_urls["DeliveryDeadLetterQueue"];
     assert_eq!(stack.aws.peek(dlq).await.unwrap(), Vec::<String>::new());
 }

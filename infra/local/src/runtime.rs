@@ -273,7 +273,11 @@ impl LambdaHost {
         for name in self.function_names() {
             let function = &self.functions[&name];
             let Some(instance) = lock(&function.instances).first().cloned() else {
-                anyhow::bail!("function `{name}` has no running instance");
+                let last = lock(&function.last_exit).clone().unwrap_or_default();
+                return Err(match function.failure(&last) {
+                    Some(failure) => failure.into(),
+                    None => anyhow::anyhow!("function `{name}` has no running instance"),
+                });
             };
             let mut status = instance.status.subscribe();
             loop {
@@ -369,7 +373,12 @@ impl LambdaHost {
 
     /// How many instances (processes) of a function have been started: its cold starts.
     pub fn instances_started(&self, function: &str) -> Option<u64> {
-        Some(self.functions.get(function)?.started.load(Ordering::Relaxed))
+        Some(
+            self.functions
+                .get(function)?
+                .started
+                .load(Ordering::Relaxed),
+        )
     }
 
     /// How many invocations a function has completed (answered with `/response` or `/error`),
@@ -436,6 +445,8 @@ struct Function {
     started: AtomicU64,
     /// Set when the host is dropped: no more instances start.
     stopped: AtomicBool,
+    /// The status of the instance that exited last.
+    last_exit: Mutex<Option<Status>>,
     /// How long each completed invocation took, from `/next` handing it out to its answer:
     /// what Lambda bills as the invocation's duration.
     durations: Mutex<Vec<Duration>>,
@@ -504,6 +515,7 @@ impl Function {
             instances: Mutex::new(Vec::new()),
             started: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            last_exit: Mutex::new(None),
             durations: Mutex::new(Vec::new()),
             output_bytes: AtomicU64::new(0),
             last_progress: Mutex::new(Instant::now()),
@@ -776,7 +788,8 @@ impl Instance {
 
     /// `GET /next`: waits for the invocation handed to this instance, if its invoker still waits.
     async fn next(&self, function: &Function) -> Response<Full<Bytes>> {
-        self.status.send_if_modified(|s| !std::mem::replace(&mut s.initialized, true));
+        self.status
+            .send_if_modified(|s| !std::mem::replace(&mut s.initialized, true));
         let mut queue = self.queue_rx.lock().await;
         loop {
             let Some(pending) = queue.recv().await else {
@@ -946,6 +959,7 @@ async fn watch_process(
     };
     function.remove(&instance);
     instance.status.send_modify(|s| s.exited = Some(exit));
+    *lock(&function.last_exit) = Some(instance.status.borrow().clone());
     if let Some(listener) = lock(&instance.listener).take() {
         listener.abort();
     }
@@ -1755,7 +1769,8 @@ done"#;
             let host = LambdaHost::start(vec![script.spec("worker", Duration::from_secs(5))])
                 .await
                 .unwrap();
-            let pid = |answer: Vec<u8>| -> u32 { String::from_utf8(answer).unwrap().parse().unwrap() };
+            let pid =
+                |answer: Vec<u8>| -> u32 { String::from_utf8(answer).unwrap().parse().unwrap() };
             let first = pid(host.invoke("worker", b"0".to_vec()).await.unwrap());
             // Killed between invocations, and invoked at once, before the host notices.
             kill9(first);
@@ -1819,7 +1834,17 @@ done"#;
                 .await
                 .unwrap();
             let err = host.ready(Duration::from_secs(5)).await.unwrap_err();
-            assert!(err.to_string().contains("FCHAT_API_URL is not set"), "{err:#}");
+            assert!(
+                err.to_string().contains("FCHAT_API_URL is not set"),
+                "{err:#}"
+            );
+
+            let exits = Script::new("exit 4");
+            let host = LambdaHost::start(vec![exits.spec("exits", DEFAULT_TIMEOUT)])
+                .await
+                .unwrap();
+            let err = host.ready(Duration::from_secs(5)).await.unwrap_err();
+            assert!(err.to_string().contains("exit status: 4"), "{err:#}");
 
             let silent = Script::new("sleep 30");
             let host = LambdaHost::start(vec![silent.spec("silent", DEFAULT_TIMEOUT)])

@@ -148,7 +148,10 @@ async fn serves_the_template_functions_once_initialized_and_restarts_a_dead_one(
     assert!(started.elapsed() >= Duration::from_millis(400), "{line}");
     assert!(initialized(&workspace.dir, "quick-fn"), "{line}");
     assert!(initialized(&workspace.dir, "patient-fn"), "{line}");
-    assert!(line.contains("quick-fn (4 s)") && line.contains("patient-fn (7 s)"), "{line}");
+    assert!(
+        line.contains("quick-fn (4 s)") && line.contains("patient-fn (7 s)"),
+        "{line}"
+    );
     let base = line
         .split("Invoke API on ")
         .nth(1)
@@ -164,7 +167,10 @@ async fn serves_the_template_functions_once_initialized_and_restarts_a_dead_one(
     assert_eq!(quick["greeting"], "hello from the env file");
     let deadline_in = |answer: &serde_json::Value| answer["deadline_in_ms"].as_i64().unwrap();
     assert!((3_000..=4_000).contains(&deadline_in(&quick)), "{quick}");
-    assert!((6_000..=7_000).contains(&deadline_in(&patient)), "{patient}");
+    assert!(
+        (6_000..=7_000).contains(&deadline_in(&patient)),
+        "{patient}"
+    );
 
     // Killed (as by the out-of-memory killer): the next invocation gets a new process.
     let first = quick["pid"].as_i64().unwrap();

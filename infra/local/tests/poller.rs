@@ -29,7 +29,9 @@ struct Stub {
 
 impl Stub {
     async fn serve(self: Arc<Self>) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             loop {
@@ -60,10 +62,8 @@ impl Stub {
         let body = req.into_body().collect().await.unwrap().to_bytes();
         let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
         tokio::time::sleep(self.delay).await;
-        self.records.fetch_add(
-            event["Records"].as_array().unwrap().len(),
-            Ordering::SeqCst,
-        );
+        self.records
+            .fetch_add(event["Records"].as_array().unwrap().len(), Ordering::SeqCst);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(Response::new(Full::new(Bytes::from_static(
             br#"{"batchItemFailures":[]}"#,
@@ -98,7 +98,13 @@ async fn send(aws: &LocalAws, url: &str, count: usize, label: &str) {
     }
 }
 
-fn poller(aws: &LocalAws, url: &str, invoke: SocketAddr, concurrency: usize, timeout: Duration) -> Poller {
+fn poller(
+    aws: &LocalAws,
+    url: &str,
+    invoke: SocketAddr,
+    concurrency: usize,
+    timeout: Duration,
+) -> Poller {
     Poller {
         sqs: aws.sqs(),
         queue_url: url.to_owned(),
