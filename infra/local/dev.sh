@@ -2,7 +2,7 @@
 # `make dev`: the whole product on this machine.
 #   moto's server (DynamoDB + SQS)   http://127.0.0.1:$MOTO_PORT  (default 4566)
 #   the FChat simulator               http://127.0.0.1:$FCHAT_PORT (default 9001)
-#   the functions (the binaries built) http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
+#   the functions (built binaries)    http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
 #   the delivery queue's poller       (feeds SQS batches to the delivery function)
 #   the demo app's webhook receiver   http://127.0.0.1:$WEBHOOK_PORT (default 9002)
