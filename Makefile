@@ -62,7 +62,7 @@ delete: venv-deploy
 fmt:
 	cargo fmt --all
 
-## venv: the pinned Python tools (moto's server, cargo-lambda) in .venv
+## venv: the pinned Python tools for dev and test (moto's server) in .venv
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: infra/requirements.txt

@@ -2,7 +2,7 @@
 # `make dev`: the whole product on this machine.
 #   moto's server (DynamoDB + SQS)   http://127.0.0.1:$MOTO_PORT  (default 4566)
 #   the FChat simulator               http://127.0.0.1:$FCHAT_PORT (default 9001)
-#   the functions, cargo lambda watch http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
+#   the functions (built binaries)    http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
 #   the delivery queue's poller       (feeds SQS batches to the delivery function)
 #   the demo apps' webhook receiver   http://127.0.0.1:$WEBHOOK_PORT (default 9002)
@@ -75,35 +75,73 @@ target/debug/fchat-simulator --port "${FCHAT_PORT}" --seed "${SEED_FILE}" --toke
 pids+=($!)
 wait_for_port "${FCHAT_PORT}" "the FChat simulator"
 
-echo "==> serving the functions with cargo lambda watch on 127.0.0.1:${INVOKE_PORT}"
-PATH="$PWD/${VENV}/bin:$PATH" cargo-lambda lambda watch --quiet \
-  --invoke-address 127.0.0.1 --invoke-port "${INVOKE_PORT}" \
-  --env-file .dev/functions.env &
+# Runs "$@" until it succeeds, while the background job $1 runs (30 s at most).
+wait_until() {
+  local pid=$1 what=$2
+  shift 2
+  for _ in $(seq 1 300); do
+    "$@" && return 0
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      echo "make dev: ${what} stopped" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "make dev: ${what} did not get ready" >&2
+  exit 1
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# GET http://127.0.0.1:$1$2 with bash alone; prints the whole answer.
+http_get() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3
+    timeout 5 cat <&3
+  ) 2>/dev/null
+}
+# A request through the gateway that the ingest function answers (with the contract's 404).
+gateway_answers() { http_get "${API_PORT}" /_ready | grep -q '"ok":false'; }
+
+# The binaries just built, under the Lambda runtime emulator: nothing rebuilds after "ready".
+# It listens once every function has initialized; a function process that dies is started
+# again for the next invocation.
+echo "==> serving the functions on 127.0.0.1:${INVOKE_PORT}"
+target/debug/fchat-local functions --port "${INVOKE_PORT}" --env-file .dev/functions.env &
 pids+=($!)
-wait_for_port "${INVOKE_PORT}" "cargo lambda watch"
+wait_until "$!" "serving the functions" port_open "${INVOKE_PORT}"
 
 target/debug/fchat-local gateway --port "${API_PORT}" --invoke "http://127.0.0.1:${INVOKE_PORT}" &
 pids+=($!)
-wait_for_port "${API_PORT}" "the local API gateway"
+wait_until "$!" "the local API gateway" gateway_answers
 
-target/debug/fchat-local poller --invoke "http://127.0.0.1:${INVOKE_PORT}" &
+rm -f .dev/poller.ready
+target/debug/fchat-local poller --invoke "http://127.0.0.1:${INVOKE_PORT}" --ready-file .dev/poller.ready &
 pids+=($!)
+wait_until "$!" "the delivery queue's poller" test -e .dev/poller.ready
 
 echo "==> the demo apps' webhook receiver on 127.0.0.1:${WEBHOOK_PORT} (every app of ${SEED_FILE})"
 target/debug/fchat-webhook-receiver --port "${WEBHOOK_PORT}" --seed "${SEED_FILE}" --echo &
 pids+=($!)
 wait_for_port "${WEBHOOK_PORT}" "the webhook receiver"
 
+# The seed's first app, for the examples (placeholders when it has none).
+read -r EXAMPLE_APP EXAMPLE_TOKEN < <("${VENV}/bin/python" - "${SEED_FILE}" <<'PY'
+import json, sys, urllib.parse
+apps = json.load(open(sys.argv[1])).get("apps") or [{"name": "APP_NAME", "token": "TOKEN"}]
+print(urllib.parse.quote(apps[0]["name"], safe=""), urllib.parse.quote(apps[0]["token"], safe=""))
+PY
+)
+
 cat <<MSG
 
 The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
 
-  curl -X POST http://127.0.0.1:${API_PORT}/webhooks/MY_APP/MY_TOKEN \\
+  curl -X POST http://127.0.0.1:${API_PORT}/webhooks/${EXAMPLE_APP}/${EXAMPLE_TOKEN} \\
     -H "Content-Type: application/json" \\
     -d '{"text": "System notification: All services running"}'
 
 What FChat received:   curl http://127.0.0.1:${FCHAT_PORT}/_sim/messages
-A message's status:    curl http://127.0.0.1:${API_PORT}/webhooks/MY_TOKEN/messages/<context id>
+A message's status:    curl http://127.0.0.1:${API_PORT}/webhooks/${EXAMPLE_TOKEN}/messages/<context id>
 Click a button:        curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/click -d '{"message_id": "m-1", "button": 0}'
 Reply as the user:     curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/text -d '{"email": "user@example.com", "text": "ping"}'
 (the demo app's receiver prints each event it gets, with whether its signature verified)

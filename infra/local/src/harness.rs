@@ -78,6 +78,26 @@ impl LocalAws {
     }
 }
 
+/// How [`Stack`] runs the functions.
+#[derive(Debug, Clone)]
+pub struct FunctionOptions {
+    /// Every function's timeout.
+    pub timeout: std::time::Duration,
+    /// How many instances of each function may run at once. The delivery poller keeps at
+    /// most this many batches in flight (and at most its event source's `MaximumConcurrency`).
+    pub max_instances: usize,
+}
+
+impl Default for FunctionOptions {
+    /// 30 seconds, one instance per function.
+    fn default() -> Self {
+        FunctionOptions {
+            timeout: std::time::Duration::from_secs(30),
+            max_instances: 1,
+        }
+    }
+}
+
 /// The whole product on loopback, for end-to-end tests: moto with the template's tables and
 /// queues, the FChat simulator, the real function binaries under the Lambda runtime emulator,
 /// the local API gateway in front of them, and the delivery queue's poller.
@@ -88,6 +108,9 @@ pub struct Stack {
     pub invoker: crate::invoke::Invoker,
     /// The local API gateway's base URL.
     pub api: String,
+    pub options: FunctionOptions,
+    /// The delivery queue's event source, as the template declares it.
+    delivery_source: crate::provision::QueueSource,
     http: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         http_body_util::Full<bytes::Bytes>,
@@ -149,6 +172,18 @@ impl Stack {
         functions: &[(&str, &std::path::Path)],
         extra_env: HashMap<String, String>,
     ) -> Result<Stack> {
+        Self::start_functions_with(aws, fchat, functions, extra_env, FunctionOptions::default())
+            .await
+    }
+
+    /// [`Stack::start_functions`] with the functions' timeout and concurrency.
+    pub async fn start_functions_with(
+        aws: LocalAws,
+        fchat: fchat_simulator::Simulator,
+        functions: &[(&str, &std::path::Path)],
+        extra_env: HashMap<String, String>,
+        options: FunctionOptions,
+    ) -> Result<Stack> {
         use std::sync::Arc;
 
         let mut env = aws.provisioned.environment.clone();
@@ -168,7 +203,8 @@ impl Stack {
                 name: (*name).to_owned(),
                 binary: binary.to_path_buf(),
                 env: env.clone(),
-                timeout: std::time::Duration::from_secs(30),
+                timeout: options.timeout,
+                max_instances: options.max_instances.max(1),
             })
             .collect();
         let host = Arc::new(crate::runtime::LambdaHost::start(specs).await?);
@@ -178,6 +214,11 @@ impl Stack {
             .await?;
         let invoker = crate::invoke::Invoker::new(format!("http://{invoke_addr}"));
         let template = Template::load(&crate::workspace_root().join("template.yaml"))?;
+        let delivery_source = template
+            .queue_sources()?
+            .into_iter()
+            .find(|s| s.function == "delivery")
+            .ok_or_else(|| anyhow::anyhow!("template.yaml has no event source for delivery"))?;
         let api_addr = crate::gateway::LocalGateway::new(template.http_routes()?, invoker.clone())
             .serve(([127, 0, 0, 1], 0).into())
             .await?;
@@ -187,20 +228,32 @@ impl Stack {
             host,
             invoker,
             api: format!("http://{api_addr}"),
+            options,
+            delivery_source,
             http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http(),
         })
     }
 
-    /// A poller of the delivery queue, as the template's event source declares it.
+    /// A poller of the delivery queue, as the template's event source declares it: its batch
+    /// size, and as many batches in flight as its `MaximumConcurrency` and the functions'
+    /// `max_instances` allow; it gives up on an invocation after the functions' timeout plus
+    /// [`crate::poller::INVOKE_MARGIN`].
     pub fn delivery_poller(&self) -> crate::poller::Poller {
+        let source = &self.delivery_source;
         crate::poller::Poller {
             sqs: self.aws.sqs(),
             queue_url: self.aws.config.delivery_queue_url.clone(),
-            queue_arn: self.aws.provisioned.queue_arns["DeliveryQueue"].clone(),
-            function: "delivery".into(),
+            queue_arn: self.aws.provisioned.queue_arns[&source.queue].clone(),
+            function: source.function.clone(),
             invoker: self.invoker.clone(),
-            batch_size: 10,
+            batch_size: source.batch_size,
+            concurrency: source
+                .max_concurrency
+                .unwrap_or(crate::poller::DEFAULT_CONCURRENCY)
+                .min(self.options.max_instances)
+                .max(1),
+            invoke_timeout: self.options.timeout + crate::poller::INVOKE_MARGIN,
         }
     }
 

@@ -1,5 +1,5 @@
 //! A client of the Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`), as
-//! served by `cargo lambda watch` and by [`crate::runtime`].
+//! served by [`crate::runtime`] (`fchat-local functions`).
 
 use anyhow::{anyhow, Result};
 use bytes::Bytes;
@@ -25,6 +25,27 @@ impl Invoker {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Checks that `function` exists, without running it (`X-Amz-Invocation-Type: DryRun`).
+    pub async fn dry_run(&self, function: &str) -> Result<()> {
+        let request = Request::post(format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.base
+        ))
+        .header("x-amz-invocation-type", "DryRun")
+        .body(Full::new(Bytes::new()))?;
+        let response = self.client.request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != hyper::StatusCode::NO_CONTENT {
+            return Err(anyhow!(
+                "{function} at {}: {status} {}",
+                self.base,
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        Ok(())
     }
 
     /// Invokes `function` with `event` and answers its result; a function error is an error.

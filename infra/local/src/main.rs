@@ -4,12 +4,19 @@
 //! fchat-local setup   [--template template.yaml] [--seed infra/local/seed.json] [--env-file .dev/functions.env] [--param Name=Value]...
 //!                     [--webhook-receiver http://127.0.0.1:9002] [--simulator http://127.0.0.1:9001]
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
-//! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010]
+//! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010] [--param Name=Value]... [--ready-file F]
+//! fchat-local functions [--template template.yaml] [--env-file .dev/functions.env] [--port 9010] [--bin-dir DIR] [--max-instances 10]
 //! ```
 //! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account. With
 //! `--webhook-receiver`, the seed's apps without a `webhook_url` get their path on the demo
 //! receiver there; `--simulator` writes `FCHAT_SIMULATOR_URL` to the env file, for
 //! `fchat-admin` to create groups' FChat chats in the simulator.
+//!
+//! `functions` runs the template's functions from the binaries already built (by default
+//! those beside `fchat-local`, e.g. `target/debug`) under the Lambda Runtime API emulator,
+//! each with its template `Timeout` and the environment `setup` wrote, and serves the Invoke
+//! API once every function has initialized. A function process that dies is started again
+//! for the next invocation.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,13 +27,17 @@ use anyhow::{bail, Context as _, Result};
 use fchat_local::gateway::LocalGateway;
 use fchat_local::invoke::Invoker;
 use fchat_local::moto::{local_aws_environment, local_sdk_config};
-use fchat_local::poller::Poller;
+use fchat_local::poller::{Poller, DEFAULT_CONCURRENCY, INVOKE_MARGIN};
 use fchat_local::provision::{provision, Template};
+use fchat_local::runtime::{FunctionSpec, LambdaHost, INIT_LIMIT};
 use fchat_local::seed::Seed;
 use gateway::config::Config;
 use gateway::dynamo::DynamoStore;
 
-const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]... [--webhook-receiver URL] [--simulator URL]\n       fchat-local gateway [--template F] [--port N] [--invoke URL]\n       fchat-local poller [--template F] [--invoke URL]";
+const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]... [--webhook-receiver URL] [--simulator URL]
+       fchat-local gateway [--template F] [--port N] [--invoke URL]
+       fchat-local poller [--template F] [--invoke URL] [--param Name=Value]... [--ready-file F]
+       fchat-local functions [--template F] [--env-file F] [--port N] [--bin-dir DIR] [--max-instances N]";
 
 #[tokio::main]
 async fn main() {
@@ -67,8 +78,19 @@ async fn run(args: Vec<String>) -> Result<()> {
             )?;
             let sqs = aws_sdk_sqs::Client::new(&local_sdk_config(&endpoint).await);
             let invoker = Invoker::new(options.get("--invoke").unwrap_or("http://127.0.0.1:9010"));
+            let template = Template::load(&template)?;
+            let functions = template.functions()?;
             let mut pollers = tokio::task::JoinSet::new();
-            for source in Template::load(&template)?.queue_sources()? {
+            for source in template.queue_sources_with(&options.params)? {
+                let timeout = functions
+                    .iter()
+                    .find(|f| f.binary == source.function)
+                    .map(|f| f.timeout)
+                    .with_context(|| format!("no function {}", source.function))?;
+                invoker
+                    .dry_run(&source.function)
+                    .await
+                    .with_context(|| format!("finding function {}", source.function))?;
                 let queue_url = sqs
                     .get_queue_url()
                     .queue_name(&source.queue)
@@ -86,7 +108,14 @@ async fn run(args: Vec<String>) -> Result<()> {
                     .attributes
                     .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
                     .unwrap_or_default();
-                println!("local poller: {} -> {}", source.queue, source.function);
+                let concurrency = source.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+                println!(
+                    "local poller: {} -> {}, up to {concurrency} batches of {} at once, each given {} s",
+                    source.queue,
+                    source.function,
+                    source.batch_size,
+                    (timeout + INVOKE_MARGIN).as_secs()
+                );
                 pollers.spawn(
                     Poller {
                         sqs: sqs.clone(),
@@ -95,13 +124,19 @@ async fn run(args: Vec<String>) -> Result<()> {
                         function: source.function,
                         invoker: invoker.clone(),
                         batch_size: source.batch_size,
+                        concurrency,
+                        invoke_timeout: timeout + INVOKE_MARGIN,
                     }
                     .run(),
                 );
             }
+            if let Some(ready) = options.get("--ready-file") {
+                std::fs::write(ready, "ready\n").with_context(|| format!("writing {ready}"))?;
+            }
             while pollers.join_next().await.is_some() {}
             Ok(())
         }
+        "functions" => functions(&template, &options).await,
         _ => bail!("unknown command {command:?}\n{USAGE}"),
     }
 }
@@ -158,6 +193,97 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     Ok(())
 }
 
+/// `fchat-local functions`: see the module docs.
+async fn functions(template: &Path, options: &Options) -> Result<()> {
+    let bin_dir = match options.get("--bin-dir") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()
+            .context("finding fchat-local's directory")?
+            .parent()
+            .map(Path::to_path_buf)
+            .context("finding fchat-local's directory")?,
+    };
+    let env_file = options.path("--env-file", ".dev/functions.env");
+    let env = read_env_file(&env_file)?;
+    let port: u16 = options
+        .get("--port")
+        .unwrap_or("9010")
+        .parse()
+        .context("--port")?;
+    let max_instances: usize = options
+        .get("--max-instances")
+        .unwrap_or("10")
+        .parse()
+        .context("--max-instances")?;
+    let mut specs = Vec::new();
+    for function in Template::load(template)?.functions()? {
+        let binary = bin_dir.join(&function.binary);
+        if !binary.is_file() {
+            bail!(
+                "{} not found: build the functions first (cargo build -p {})",
+                binary.display(),
+                function.binary
+            );
+        }
+        specs.push(FunctionSpec {
+            name: function.binary,
+            binary,
+            env: env.clone(),
+            timeout: function.timeout,
+            max_instances,
+        });
+    }
+    let described: Vec<String> = specs
+        .iter()
+        .map(|s| format!("{} ({} s)", s.name, s.timeout.as_secs()))
+        .collect();
+    let host = Arc::new(LambdaHost::start(specs).await?);
+    host.ready(INIT_LIMIT).await?;
+    let bound = host
+        .serve_invoke_api(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
+    println!(
+        "functions {} from {}, Invoke API on http://{bound}",
+        described.join(", "),
+        bin_dir.display()
+    );
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// Reads an env file as `setup` writes it: `NAME='value'` lines (also `NAME=value` and
+/// `NAME="value"`, taken literally); blank lines and `#` comments are skipped.
+fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_env(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_env(text: &str) -> Result<HashMap<String, String>> {
+    let mut environment = HashMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            bail!("line {}: expected NAME=value", number + 1);
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("line {}: {name:?} is not a variable name", number + 1);
+        }
+        let value = value.trim();
+        let value = ['\'', '"']
+            .iter()
+            .find_map(|q| value.strip_prefix(*q)?.strip_suffix(*q))
+            .unwrap_or(value);
+        environment.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(environment)
+}
+
 struct Options {
     flags: HashMap<String, String>,
     /// `--param Name=Value`, repeatable: template parameters.
@@ -196,5 +322,26 @@ impl Options {
 
     fn path(&self, flag: &str, default: &str) -> PathBuf {
         PathBuf::from(self.get(flag).unwrap_or(default))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_read_back_what_setup_writes() {
+        let env = parse_env(
+            "# the functions' environment\nA_TABLE='apps'\n\nSECRET='x y $z #w'\nPLAIN=1\nQUOTED=\"q\"\nEMPTY=''\n",
+        )
+        .unwrap();
+        assert_eq!(env["A_TABLE"], "apps");
+        assert_eq!(env["SECRET"], "x y $z #w");
+        assert_eq!(env["PLAIN"], "1");
+        assert_eq!(env["QUOTED"], "q");
+        assert_eq!(env["EMPTY"], "");
+        assert_eq!(env.len(), 5);
+        assert!(parse_env("no equals sign").is_err());
+        assert!(parse_env("BAD NAME=1").is_err());
     }
 }

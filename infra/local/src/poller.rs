@@ -1,7 +1,13 @@
 //! What Lambda's SQS event source mapping does, for the local stack: long-poll a queue, hand
 //! batches of up to 10 messages to a function, delete what it processed, and leave the
 //! messages it reports as failed (`ReportBatchItemFailures`) to reappear.
+//!
+//! Up to `concurrency` batches are in flight at once (the mapping's `MaximumConcurrency`),
+//! each on its own polling loop. An invocation that fails, or does not answer within
+//! `invoke_timeout`, fails its whole batch: nothing is deleted, and the messages reappear when
+//! their visibility timeout runs out, while the loops poll on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -17,11 +23,40 @@ pub struct Poller {
     pub function: String,
     pub invoker: Invoker,
     pub batch_size: i32,
+    /// How many batches may be in flight at once (at least one).
+    pub concurrency: usize,
+    /// How long an invocation may take before its batch is given up: the function's timeout
+    /// plus [`INVOKE_MARGIN`].
+    pub invoke_timeout: Duration,
 }
 
+/// Batches in flight when the event source declares no `MaximumConcurrency` (Lambda starts
+/// with five pollers).
+pub const DEFAULT_CONCURRENCY: usize = 5;
+/// What the poller allows an invocation beyond the function's timeout: a cold start and the
+/// way to the function and back.
+pub const INVOKE_MARGIN: Duration = Duration::from_secs(5);
+/// How long an SQS call may take beyond its long poll.
+const SQS_CALL_LIMIT: Duration = Duration::from_secs(30);
+
 impl Poller {
-    /// Polls until the task is dropped.
+    /// Polls with `concurrency` loops until the task is dropped.
     pub async fn run(self) {
+        let poller = Arc::new(self);
+        let mut loops = tokio::task::JoinSet::new();
+        for _ in 0..poller.concurrency.max(1) {
+            loops.spawn(poller.clone().poll_loop());
+        }
+        // A loop only ends by panicking: start another.
+        while let Some(ended) = loops.join_next().await {
+            if let Err(error) = ended {
+                eprintln!("local poller: a polling loop ended: {error}");
+            }
+            loops.spawn(poller.clone().poll_loop());
+        }
+    }
+
+    async fn poll_loop(self: Arc<Self>) {
         loop {
             if let Err(error) = self.poll_once(Duration::from_secs(1)).await {
                 eprintln!("local poller: {error:#}");
@@ -32,16 +67,20 @@ impl Poller {
 
     /// One receive and, if anything came, one invocation. Answers how many messages were
     /// received and how many the function reported as failed.
+    /// An invocation that fails or takes longer than `invoke_timeout` counts every message
+    /// as failed.
     pub async fn poll_once(&self, wait: Duration) -> Result<(usize, usize)> {
-        let received = self
+        let receive = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(self.batch_size)
             .wait_time_seconds(wait.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
+            .send();
+        let received = tokio::time::timeout(wait + SQS_CALL_LIMIT, receive)
             .await
+            .context("receiving from the queue: no answer")?
             .context("receiving from the queue")?;
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
@@ -70,11 +109,22 @@ impl Poller {
             })
             .collect();
         let event = json!({ "Records": records });
-        // A function error fails the whole batch: every message reappears.
-        let answer = match self.invoker.invoke(&self.function, &event).await {
-            Ok(answer) => answer,
-            Err(error) => {
+        // A function error or timeout fails the whole batch: every message reappears.
+        let invocation = self.invoker.invoke(&self.function, &event);
+        let answer = match tokio::time::timeout(self.invoke_timeout, invocation).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(error)) => {
                 eprintln!("local poller: {error:#}");
+                return Ok((messages.len(), messages.len()));
+            }
+            Err(_) => {
+                eprintln!(
+                    "local poller: {} did not answer within {:.0} seconds; its batch of {} \
+                     reappears after the queue's visibility timeout",
+                    self.function,
+                    self.invoke_timeout.as_secs_f64(),
+                    messages.len()
+                );
                 return Ok((messages.len(), messages.len()));
             }
         };
@@ -103,12 +153,15 @@ impl Poller {
             })
             .collect();
         if !done.is_empty() {
-            self.sqs
+            let delete = self
+                .sqs
                 .delete_message_batch()
                 .queue_url(&self.queue_url)
                 .set_entries(Some(done))
-                .send()
+                .send();
+            tokio::time::timeout(SQS_CALL_LIMIT, delete)
                 .await
+                .context("deleting processed messages: no answer")?
                 .context("deleting processed messages")?;
         }
         Ok((messages.len(), failed.len()))

@@ -21,6 +21,8 @@ pub struct Template {
     parameters: serde_yaml::Mapping,
     resources: serde_yaml::Mapping,
     environment: serde_yaml::Mapping,
+    /// `Globals.Function.Timeout`.
+    global_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,10 +97,16 @@ impl Template {
             .and_then(Value::as_mapping)
             .cloned()
             .unwrap_or_default();
+        let global_timeout = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Timeout"))
+            .and_then(Value::as_u64);
         Ok(Template {
             parameters,
             resources,
             environment,
+            global_timeout,
         })
     }
 
@@ -226,6 +234,17 @@ pub struct QueueSource {
     pub queue: String,
     pub function: String,
     pub batch_size: i32,
+    /// `ScalingConfig.MaximumConcurrency`: at most this many batches in flight at once.
+    pub max_concurrency: Option<usize>,
+}
+
+/// A function of the template: the binary it is built from and its timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionDecl {
+    pub logical_id: String,
+    pub binary: String,
+    /// `Timeout`, else `Globals.Function.Timeout`, else Lambda's default (3 seconds).
+    pub timeout: std::time::Duration,
 }
 
 /// A route of the HTTP API and the function (its binary's name) behind it.
@@ -260,8 +279,46 @@ impl Template {
         Ok(routes)
     }
 
-    /// Every `SQS` event of every function.
+    /// Every function, with its binary and timeout.
+    pub fn functions(&self) -> Result<Vec<FunctionDecl>> {
+        self.resources_of_type("AWS::Serverless::Function")
+            .map(|(logical_id, properties)| {
+                let binary = self
+                    .resources
+                    .get(logical_id.as_str())
+                    .and_then(|r| r.get("Metadata"))
+                    .and_then(|m| m.get("BuildProperties"))
+                    .and_then(|b| b.get("Binary"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        anyhow!("{logical_id}: Metadata.BuildProperties.Binary is missing")
+                    })?
+                    .to_owned();
+                let timeout = properties
+                    .get("Timeout")
+                    .and_then(Value::as_u64)
+                    .or(self.global_timeout)
+                    .unwrap_or(3);
+                Ok(FunctionDecl {
+                    logical_id,
+                    binary,
+                    timeout: std::time::Duration::from_secs(timeout),
+                })
+            })
+            .collect()
+    }
+
+    /// Every `SQS` event of every function, with the template's parameter defaults.
     pub fn queue_sources(&self) -> Result<Vec<QueueSource>> {
+        self.queue_sources_with(&HashMap::new())
+    }
+
+    /// Every `SQS` event of every function; a `!Ref` to a parameter takes its value from
+    /// `parameters`, else the parameter's default.
+    pub fn queue_sources_with(
+        &self,
+        parameters: &HashMap<String, String>,
+    ) -> Result<Vec<QueueSource>> {
         let mut sources = Vec::new();
         for (binary, event) in self.function_events("SQS")? {
             let properties = event.get("Properties").unwrap_or(&Value::Null);
@@ -273,10 +330,30 @@ impl Template {
                 .get("BatchSize")
                 .and_then(Value::as_i64)
                 .unwrap_or(10);
+            let max_concurrency = match properties
+                .get("ScalingConfig")
+                .and_then(|c| c.get("MaximumConcurrency"))
+            {
+                None => None,
+                Some(value) => {
+                    let number = match tagged(value, "Ref") {
+                        Some(parameter) => parameters
+                            .get(&parameter)
+                            .cloned()
+                            .or_else(|| self.parameter_default(&parameter))
+                            .and_then(|v| v.parse::<usize>().ok()),
+                        None => value.as_u64().map(|n| n as usize),
+                    };
+                    Some(number.filter(|n| *n >= 1).ok_or_else(|| {
+                        anyhow!("{binary}: MaximumConcurrency must be a number or a !Ref to one")
+                    })?)
+                }
+            };
             sources.push(QueueSource {
                 queue,
                 function: binary,
                 batch_size: batch_size.clamp(1, 10) as i32,
+                max_concurrency,
             });
         }
         Ok(sources)
@@ -640,9 +717,17 @@ mod tests {
             vec![QueueSource {
                 queue: "DeliveryQueue".into(),
                 function: "delivery".into(),
-                batch_size: 10
+                batch_size: 10,
+                max_concurrency: Some(5),
             }]
         );
+        let scaled = template
+            .queue_sources_with(&HashMap::from([(
+                "DeliveryMaxConcurrency".to_owned(),
+                "7".to_owned(),
+            )]))
+            .unwrap();
+        assert_eq!(scaled[0].max_concurrency, Some(7));
         let routes = template.http_routes().unwrap();
         assert!(routes.contains(&HttpRoute {
             method: "ANY".into(),
@@ -655,6 +740,44 @@ mod tests {
             path: DEFAULT_ROUTE.into(),
             function: "ingest".into()
         }));
+    }
+
+    #[test]
+    fn functions_have_their_binaries_and_timeouts() {
+        let functions = template().functions().unwrap();
+        let timeout = |binary: &str| {
+            functions
+                .iter()
+                .find(|f| f.binary == binary)
+                .unwrap_or_else(|| panic!("no function built from {binary}"))
+                .timeout
+        };
+        assert_eq!(functions.len(), 3);
+        assert_eq!(timeout("delivery"), std::time::Duration::from_secs(30));
+        assert_eq!(timeout("ingest"), std::time::Duration::from_secs(10));
+        assert_eq!(timeout("callback"), std::time::Duration::from_secs(10));
+
+        // Without its own Timeout, a function has the globals', else Lambda's 3 seconds.
+        let text = |globals: &str| {
+            format!(
+                "{globals}Resources:\n  F:\n    Type: AWS::Serverless::Function\n    \
+                 Metadata: {{BuildProperties: {{Binary: fn-bin}}}}\n    Properties: {{CodeUri: .}}\n"
+            )
+        };
+        let with_globals = Template::parse(&text("Globals:\n  Function:\n    Timeout: 12\n"));
+        assert_eq!(
+            with_globals.unwrap().functions().unwrap()[0].timeout,
+            std::time::Duration::from_secs(12)
+        );
+        let bare = Template::parse(&text("")).unwrap().functions().unwrap();
+        assert_eq!(
+            bare,
+            vec![FunctionDecl {
+                logical_id: "F".into(),
+                binary: "fn-bin".into(),
+                timeout: std::time::Duration::from_secs(3)
+            }]
+        );
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! A Lambda Runtime API emulator that runs the real function binaries, plus an Invoke API.
 //!
 //! [`LambdaHost::start`] runs each function binary (built with `lambda_runtime`) as a child
-//! process, with its own [Runtime API] listener on loopback, like one Lambda instance per
-//! function. [`LambdaHost::invoke`] queues an event for a function and waits for its answer;
-//! [`LambdaHost::serve_invoke_api`] offers the same over HTTP as AWS Lambda's
+//! process, with its own [Runtime API] listener on loopback: one Lambda instance (execution
+//! environment). [`LambdaHost::invoke`] hands an event to an idle instance and waits for its
+//! answer; [`LambdaHost::serve_invoke_api`] offers the same over HTTP as AWS Lambda's
 //! `POST /2015-03-31/functions/{name}/invocations`, so that local tools can invoke functions by
-//! name as they would with `cargo lambda watch`.
+//! name.
+//!
+//! As on Lambda, an instance runs one invocation at a time; concurrent invocations start more
+//! instances, up to the function's `max_instances` (then they wait their turn). An instance
+//! whose process dies fails the invocation it held at once (`Runtime.ExitError`) and is
+//! replaced: the next invocation gets a new process (a cold start). One that overruns its
+//! timeout is stopped, as Lambda resets the environment after a timeout.
 //!
 //! What `lambda_runtime` 1.5 needs from its environment and from the Runtime API:
 //! - `AWS_LAMBDA_RUNTIME_API` (`host:port`, no scheme), `AWS_LAMBDA_FUNCTION_NAME`,
@@ -30,8 +36,8 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -46,7 +52,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::process::Command;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// The account id in the ARNs the emulator hands out.
@@ -70,16 +76,20 @@ pub struct FunctionSpec {
     pub env: HashMap<String, String>,
     /// The per-invocation deadline (`Lambda-Runtime-Deadline-Ms`, and how long `invoke` waits).
     pub timeout: Duration,
+    /// How many instances may run at once (at least one): the function's concurrency.
+    pub max_instances: usize,
 }
 
 impl FunctionSpec {
-    /// A function with no extra environment and Lambda's default timeout (3 seconds).
+    /// A function with no extra environment, Lambda's default timeout (3 seconds) and one
+    /// instance at a time.
     pub fn new(name: impl Into<String>, binary: impl Into<PathBuf>) -> Self {
         FunctionSpec {
             name: name.into(),
             binary: binary.into(),
             env: HashMap::new(),
             timeout: DEFAULT_TIMEOUT,
+            max_instances: 1,
         }
     }
 
@@ -92,6 +102,12 @@ impl FunctionSpec {
     /// Sets the timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets how many instances may run at once.
+    pub fn with_max_instances(mut self, max_instances: usize) -> Self {
+        self.max_instances = max_instances.max(1);
         self
     }
 }
@@ -193,15 +209,12 @@ impl InvokeError {
 /// Dropping the host kills the function processes and stops their Runtime API listeners.
 pub struct LambdaHost {
     functions: HashMap<String, Arc<Function>>,
-    tasks: Vec<JoinHandle<()>>,
-    /// Dropping these makes the process watchers kill their children.
-    _kill: Vec<oneshot::Sender<()>>,
 }
 
 impl Drop for LambdaHost {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        for function in self.functions.values() {
+            function.shut_down();
         }
     }
 }
@@ -217,16 +230,15 @@ impl fmt::Debug for LambdaHost {
 }
 
 impl LambdaHost {
-    /// Binds one Runtime API listener per function on `127.0.0.1:0` and spawns each binary with
-    /// `AWS_LAMBDA_RUNTIME_API` pointing at it, the variables `lambda_runtime` needs, and
-    /// `spec.env` (which may override any of them but `AWS_LAMBDA_RUNTIME_API`). The children
-    /// pass their stdout on to ours (counted: [`LambdaHost::output_bytes`]), inherit stderr, and
-    /// are killed when the host is dropped.
+    /// Starts one instance of each function: a Runtime API listener on `127.0.0.1:0` and the
+    /// binary with `AWS_LAMBDA_RUNTIME_API` pointing at it, the variables `lambda_runtime`
+    /// needs, and `spec.env` (which may override any of them but `AWS_LAMBDA_RUNTIME_API`).
+    /// More instances start when invocations need them (up to `spec.max_instances`), and
+    /// instead of one whose process died. The children pass their stdout on to ours (counted:
+    /// [`LambdaHost::output_bytes`]), inherit stderr, and are killed when the host is dropped.
     pub async fn start(functions: Vec<FunctionSpec>) -> anyhow::Result<LambdaHost> {
         let mut host = LambdaHost {
             functions: HashMap::new(),
-            tasks: Vec::new(),
-            _kill: Vec::new(),
         };
         for spec in functions {
             anyhow::ensure!(
@@ -239,47 +251,70 @@ impl LambdaHost {
                 "invalid function name `{}`",
                 spec.name
             );
-            let listener = TcpListener::bind(("127.0.0.1", 0))
-                .await
-                .context("binding a Runtime API listener")?;
-            let addr = listener.local_addr()?;
-            let function = Arc::new(Function::new(&spec, addr));
-            let routed = function.clone();
-            host.tasks.push(tokio::spawn(serve(listener, move |req| {
-                runtime_api(routed.clone(), req)
-            })));
-
-            let mut command = lambda_command(&spec, addr);
-            let mut child = spawn_retrying(&mut command).await.with_context(|| {
-                format!(
-                    "starting function `{}` from {}",
-                    spec.name,
-                    spec.binary.display()
+            let function = Arc::new(Function::new(spec));
+            host.functions
+                .insert(function.spec.name.clone(), function.clone());
+            let instance = function.start_instance().await.map_err(|error| {
+                anyhow::anyhow!(
+                    "starting function `{}` from {}: {error}",
+                    function.spec.name,
+                    function.spec.binary.display()
                 )
             })?;
-            if let Some(pid) = child.id() {
-                let _ = function.pid.set(pid);
-            }
-            if let Some(output) = child.stdout.take() {
-                tokio::spawn(relay_output(function.clone(), output));
-            }
-            let (kill_tx, kill_rx) = oneshot::channel();
-            host._kill.push(kill_tx);
-            tokio::spawn(watch_process(function.clone(), child, kill_rx));
-            host.functions.insert(spec.name.clone(), function);
+            instance.set_busy(false);
         }
         Ok(host)
     }
 
-    /// Invokes a function: queues the payload for the function's next `/next` and waits for
-    /// its `/response` (`Ok(body)`) or `/error` (`Err` whose text is the error body). Fails with
-    /// an error if the function does not answer within its timeout (counted from when it picks
-    /// the event up; while it is queued behind others, it waits as long as the function makes
-    /// progress at least once per timeout), or as soon as its process has exited or it reported an init
-    /// error. The error is an [`InvokeError`].
+    /// Waits until the first instance of every function has initialized (asked for its first
+    /// invocation), at most `limit`. Fails if one reported an init error, exited, or took longer.
+    pub async fn ready(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        for name in self.function_names() {
+            let function = &self.functions[&name];
+            let Some(instance) = lock(&function.instances).first().cloned() else {
+                let last = lock(&function.last_exit).clone().unwrap_or_default();
+                return Err(match function.failure(&last) {
+                    Some(failure) => failure.into(),
+                    None => anyhow::anyhow!("function `{name}` has no running instance"),
+                });
+            };
+            let mut status = instance.status.subscribe();
+            loop {
+                let current = status.borrow_and_update().clone();
+                if let Some(failure) = function.failure(&current) {
+                    return Err(failure.into());
+                }
+                if current.initialized {
+                    break;
+                }
+                match tokio::time::timeout_at(deadline.into(), status.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => anyhow::bail!("function `{name}` is gone"),
+                    Err(_) => anyhow::bail!(
+                        "function `{name}` did not initialize within {:.0} seconds",
+                        limit.as_secs_f64()
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Invokes a function: hands the payload to an idle instance (or to a new one, up to
+    /// `max_instances`; otherwise it waits for one to be free) and waits for its `/response`
+    /// (`Ok(body)`) or `/error` (`Err` whose text is the error body). The error is an
+    /// [`InvokeError`]:
+    /// - the function does not answer within its timeout from picking the invocation up (or a
+    ///   new instance does not pick it up within [`INIT_LIMIT`] or the timeout, whichever is
+    ///   longer): `Timeout`, and the instance is stopped, as Lambda resets the environment;
+    /// - its process exits meanwhile: `Exited` at once (Lambda's `Runtime.ExitError`); the next
+    ///   invocation gets a new instance;
+    /// - it reports an init error: `InitError`;
+    /// - while it waits for a free instance, it waits as long as the function makes progress
+    ///   at least once per timeout (or [`INIT_LIMIT`]), then fails with `Timeout`.
     ///
-    /// A timed-out invocation is not cancelled (the process is neither killed nor restarted):
-    /// the function keeps working on it and picks up the next queued invocation afterwards.
+    /// An invocation runs to its end even if the caller stops waiting.
     pub async fn invoke(&self, function: &str, payload: Vec<u8>) -> anyhow::Result<Vec<u8>> {
         Ok(self.invoke_typed(function, payload).await?)
     }
@@ -318,14 +353,32 @@ impl LambdaHost {
         Ok(bound)
     }
 
-    /// The process id of a function's process, while it runs (`None` once it has exited, or
+    /// The process id of a function's longest-running instance (`None` when none runs, or
     /// for an unknown function).
     pub fn pid(&self, function: &str) -> Option<u32> {
+        self.pids(function)?.first().copied()
+    }
+
+    /// The process ids of a function's running instances, oldest first.
+    pub fn pids(&self, function: &str) -> Option<Vec<u32>> {
         let f = self.functions.get(function)?;
-        if f.status.borrow().exited.is_some() {
-            return None;
-        }
-        f.pid.get().copied()
+        Some(
+            lock(&f.instances)
+                .iter()
+                .filter(|i| i.status.borrow().exited.is_none())
+                .filter_map(|i| i.pid)
+                .collect(),
+        )
+    }
+
+    /// How many instances (processes) of a function have been started: its cold starts.
+    pub fn instances_started(&self, function: &str) -> Option<u64> {
+        Some(
+            self.functions
+                .get(function)?
+                .started
+                .load(Ordering::Relaxed),
+        )
     }
 
     /// How many invocations a function has completed (answered with `/response` or `/error`),
@@ -356,9 +409,11 @@ impl LambdaHost {
         )
     }
 
-    /// The address of a function's Runtime API listener.
+    /// The address of the Runtime API listener of a function's longest-running instance.
     pub fn runtime_api_addr(&self, function: &str) -> Option<SocketAddr> {
-        Some(self.functions.get(function)?.runtime_api)
+        let f = self.functions.get(function)?;
+        let instances = lock(&f.instances);
+        instances.first().map(|i| i.runtime_api)
     }
 
     /// The names of the functions, sorted.
@@ -379,30 +434,52 @@ pub fn function_arn(name: &str) -> String {
 /* ------------------------------------------------------------------------------------------ */
 
 struct Function {
-    name: String,
+    spec: FunctionSpec,
     arn: String,
-    timeout: Duration,
-    runtime_api: SocketAddr,
-    pid: OnceLock<u32>,
-    /// Invocations waiting for a `/next`.
-    queue_tx: mpsc::UnboundedSender<Pending>,
-    queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
-    /// Invocations handed out by `/next`, by request id, waiting for `/response` or `/error`.
-    /// With the moment `/next` handed each one out.
-    inflight: Mutex<HashMap<String, (mpsc::UnboundedSender<Event>, Instant)>>,
+    /// One per instance that may run: an invocation holds one from choosing an instance to
+    /// its end, so at most `max_instances` run; waiters are served in order.
+    permits: Arc<Semaphore>,
+    /// The running instances, oldest first. An instance leaves when its process exits.
+    instances: Mutex<Vec<Arc<Instance>>>,
+    /// Instances started so far (cold starts).
+    started: AtomicU64,
+    /// Set when the host is dropped: no more instances start.
+    stopped: AtomicBool,
+    /// The status of the instance that exited last.
+    last_exit: Mutex<Option<Status>>,
     /// How long each completed invocation took, from `/next` handing it out to its answer:
     /// what Lambda bills as the invocation's duration.
     durations: Mutex<Vec<Duration>>,
     /// Bytes the function has written to its standard output (its logs).
     output_bytes: AtomicU64,
-    status: watch::Sender<Status>,
-    /// When the function last started or finished an invocation (or its process started).
+    /// When the function last started or finished an invocation (or an instance started).
     last_progress: Mutex<Instant>,
     completed: AtomicU64,
 }
 
+/// One execution environment: a process and its Runtime API listener. It runs one
+/// invocation at a time.
+struct Instance {
+    runtime_api: SocketAddr,
+    pid: Option<u32>,
+    /// The invocation handed to this instance, waiting for its `/next`.
+    queue_tx: mpsc::UnboundedSender<Pending>,
+    queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
+    /// Invocations handed out by `/next`, by request id, waiting for `/response` or `/error`.
+    /// With the moment `/next` handed each one out.
+    inflight: Mutex<HashMap<String, (mpsc::UnboundedSender<Event>, Instant)>>,
+    status: watch::Sender<Status>,
+    /// Whether an invocation holds this instance (guarded by the function's `instances`).
+    busy: AtomicBool,
+    /// Taking (or dropping) it makes the process watcher kill the process.
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
 #[derive(Debug, Default, Clone)]
 struct Status {
+    /// It has asked for its first invocation (`/next`).
+    initialized: bool,
     init_error: Option<String>,
     exited: Option<String>,
 }
@@ -417,35 +494,49 @@ enum Event {
     Done(Result<Vec<u8>, Vec<u8>>),
 }
 
+/// How an invocation's turn on one instance ended.
+enum Attempt {
+    Answered(Result<Vec<u8>, InvokeError>),
+    /// The instance failed before it picked the invocation up.
+    NotPickedUp(InvokeError),
+    /// It failed (exited, init error, timeout) after picking it up.
+    Failed(InvokeError),
+}
+
+/// How long a new instance may take to initialize and pick up its first invocation (at
+/// least; a longer function timeout is used instead): Lambda's limit on the init phase.
+pub const INIT_LIMIT: Duration = Duration::from_secs(10);
+
 impl Function {
-    fn new(spec: &FunctionSpec, runtime_api: SocketAddr) -> Self {
-        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+    fn new(spec: FunctionSpec) -> Self {
         Function {
-            name: spec.name.clone(),
             arn: function_arn(&spec.name),
-            timeout: spec.timeout,
-            runtime_api,
-            pid: OnceLock::new(),
-            queue_tx,
-            queue_rx: tokio::sync::Mutex::new(queue_rx),
-            inflight: Mutex::new(HashMap::new()),
+            permits: Arc::new(Semaphore::new(spec.max_instances.max(1))),
+            instances: Mutex::new(Vec::new()),
+            started: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            last_exit: Mutex::new(None),
             durations: Mutex::new(Vec::new()),
             output_bytes: AtomicU64::new(0),
-            status: watch::Sender::new(Status::default()),
             last_progress: Mutex::new(Instant::now()),
             completed: AtomicU64::new(0),
+            spec,
         }
+    }
+
+    fn name(&self) -> &str {
+        &self.spec.name
     }
 
     fn failure(&self, status: &Status) -> Option<InvokeError> {
         if let Some(body) = &status.init_error {
             return Some(InvokeError::InitError {
-                function: self.name.clone(),
+                function: self.name().to_owned(),
                 body: body.clone(),
             });
         }
         status.exited.as_ref().map(|exit| InvokeError::Exited {
-            function: self.name.clone(),
+            function: self.name().to_owned(),
             status: exit.clone(),
         })
     }
@@ -454,71 +545,251 @@ impl Function {
         *lock(&self.last_progress) = Instant::now();
     }
 
-    fn last_progress(&self) -> Instant {
-        *lock(&self.last_progress)
-    }
-
-    /// How long a queued invocation waits for `/next`: one timeout past the later of its
-    /// enqueueing and the function's last progress.
+    /// How long an invocation may wait for a free instance: one patience past the later of
+    /// its arrival and the function's last progress.
     fn queue_limit(&self, enqueued: Instant) -> Instant {
-        self.last_progress().max(enqueued) + self.timeout
+        lock(&self.last_progress).max(enqueued) + self.patience()
     }
 
-    async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        let mut status = self.status.subscribe();
-        if let Some(failure) = self.failure(&status.borrow_and_update()) {
-            return Err(failure);
-        }
-        let (events_tx, mut events) = mpsc::unbounded_channel();
-        self.queue_tx
-            .send(Pending {
-                payload: Bytes::from(payload),
-                events: events_tx,
-            })
-            .map_err(|_| InvokeError::Internal("the invocation queue is closed".into()))?;
+    /// How long a new instance may take to pick up its invocation; also how long a waiting
+    /// invocation waits without progress.
+    fn patience(&self) -> Duration {
+        self.spec.timeout.max(INIT_LIMIT)
+    }
 
+    /// Kills every instance; no more start.
+    fn shut_down(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        for instance in lock(&self.instances).iter() {
+            instance.stop();
+        }
+    }
+
+    /// Starts a new instance, busy (for the invocation that asked for it).
+    async fn start_instance(self: &Arc<Self>) -> Result<Arc<Instance>, InvokeError> {
+        let start_error = |error: String| InvokeError::InitError {
+            function: self.name().to_owned(),
+            body: error,
+        };
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(InvokeError::Internal("the host is shutting down".into()));
+        }
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| start_error(format!("binding a Runtime API listener: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| start_error(format!("binding a Runtime API listener: {e}")))?;
+        let mut command = lambda_command(&self.spec, addr);
+        let mut child = spawn_retrying(&mut command).await.map_err(|e| {
+            start_error(format!(
+                "could not start {}: {e}",
+                self.spec.binary.display()
+            ))
+        })?;
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let (kill_tx, kill_rx) = oneshot::channel();
+        let instance = Arc::new(Instance {
+            runtime_api: addr,
+            pid: child.id(),
+            queue_tx,
+            queue_rx: tokio::sync::Mutex::new(queue_rx),
+            inflight: Mutex::new(HashMap::new()),
+            status: watch::Sender::new(Status::default()),
+            busy: AtomicBool::new(true),
+            kill: Mutex::new(Some(kill_tx)),
+            listener: Mutex::new(None),
+        });
+        let (function, routed) = (self.clone(), instance.clone());
+        *lock(&instance.listener) = Some(tokio::spawn(serve(listener, move |req| {
+            runtime_api(function.clone(), routed.clone(), req)
+        })));
+        if let Some(output) = child.stdout.take() {
+            tokio::spawn(relay_output(self.clone(), output));
+        }
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        lock(&self.instances).push(instance.clone());
+        tokio::spawn(watch_process(
+            self.clone(),
+            instance.clone(),
+            child,
+            kill_rx,
+        ));
+        if self.stopped.load(Ordering::SeqCst) {
+            instance.stop();
+        }
+        Ok(instance)
+    }
+
+    /// An idle running instance, now busy: the most recently used one.
+    fn take_idle_instance(&self) -> Option<Arc<Instance>> {
+        let instances = lock(&self.instances);
+        let idle = instances.iter().rev().find(|i| {
+            !i.busy.load(Ordering::SeqCst)
+                && i.status.borrow().exited.is_none()
+                && i.status.borrow().init_error.is_none()
+        })?;
+        idle.busy.store(true, Ordering::SeqCst);
+        Some(idle.clone())
+    }
+
+    fn remove(&self, instance: &Arc<Instance>) {
+        lock(&self.instances).retain(|i| !Arc::ptr_eq(i, instance));
+    }
+
+    /// Runs an invocation in its own task, so that it ends properly (its instance freed or
+    /// stopped) even when the caller stops waiting.
+    async fn invoke(self: &Arc<Self>, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        let (reply, answer) = oneshot::channel();
+        let function = self.clone();
+        tokio::spawn(async move {
+            let _ = reply.send(function.execute(Bytes::from(payload)).await);
+        });
+        answer.await.unwrap_or_else(|_| {
+            Err(InvokeError::Internal(format!(
+                "the invocation of `{}` was lost",
+                self.name()
+            )))
+        })
+    }
+
+    async fn execute(self: Arc<Self>, payload: Bytes) -> Result<Vec<u8>, InvokeError> {
         let enqueued = Instant::now();
-        let mut deadline: Option<Instant> = None;
-        loop {
-            let wake = deadline.unwrap_or_else(|| self.queue_limit(enqueued));
+        let acquire = self.permits.clone().acquire_owned();
+        tokio::pin!(acquire);
+        let _permit = loop {
+            let limit = self.queue_limit(enqueued);
             tokio::select! {
-                biased;
-                event = events.recv() => match event {
-                    Some(Event::Dispatched { deadline: d }) => deadline = Some(d),
-                    Some(Event::Done(Ok(body))) => return Ok(body),
-                    Some(Event::Done(Err(body))) => {
-                        return Err(InvokeError::Function { function: self.name.clone(), body })
-                    }
-                    None => {
-                        return Err(self.failure(&self.status.borrow()).unwrap_or_else(|| {
-                            InvokeError::Internal(format!("the invocation of `{}` was lost", self.name))
-                        }))
-                    }
-                },
-                changed = status.changed() => {
-                    if changed.is_err() {
-                        return Err(InvokeError::Internal("the function is gone".into()));
-                    }
-                    if let Some(failure) = self.failure(&status.borrow_and_update()) {
-                        return Err(failure);
-                    }
+                permit = &mut acquire => {
+                    break permit.map_err(|_| InvokeError::Internal("the function is gone".into()))?
                 }
-                _ = tokio::time::sleep_until(wake.into()) => {
-                    // Queued behind other invocations: wait on while the function makes progress.
-                    if deadline.is_some() || self.queue_limit(enqueued) <= Instant::now() {
+                _ = tokio::time::sleep_until(limit.into()) => {
+                    if self.queue_limit(enqueued) <= Instant::now() {
                         return Err(InvokeError::Timeout {
-                            function: self.name.clone(),
-                            timeout: self.timeout,
-                            started: deadline.is_some(),
+                            function: self.name().to_owned(),
+                            timeout: self.spec.timeout,
+                            started: false,
                         });
                     }
+                }
+            }
+        };
+        // A warm instance may die between invocations (killed while idle): the invocation
+        // then goes to another one, as Lambda would give it to a healthy environment.
+        let mut warm_failures = 0;
+        loop {
+            let (instance, fresh) = match self.take_idle_instance() {
+                Some(instance) => (instance, false),
+                None => (self.start_instance().await?, true),
+            };
+            match self.run_on(&instance, payload.clone()).await {
+                Attempt::Answered(answer) => {
+                    instance.set_busy(false);
+                    return answer;
+                }
+                Attempt::NotPickedUp(error) if !fresh && warm_failures < 3 => {
+                    warm_failures += 1;
+                    self.discard(&instance);
+                    let _ = error;
+                }
+                Attempt::NotPickedUp(error) | Attempt::Failed(error) => {
+                    self.discard(&instance);
+                    return Err(error);
                 }
             }
         }
     }
 
-    /// `GET /next`: waits for the next queued invocation that still has an invoker.
-    async fn next(&self) -> Response<Full<Bytes>> {
+    /// Stops an instance that failed and forgets it.
+    fn discard(&self, instance: &Arc<Instance>) {
+        instance.stop();
+        self.remove(instance);
+    }
+
+    /// Hands the payload to `instance` and waits for the outcome.
+    async fn run_on(&self, instance: &Arc<Instance>, payload: Bytes) -> Attempt {
+        let mut status = instance.status.subscribe();
+        if let Some(failure) = self.failure(&status.borrow_and_update()) {
+            return Attempt::NotPickedUp(failure);
+        }
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        if instance
+            .queue_tx
+            .send(Pending {
+                payload,
+                events: events_tx,
+            })
+            .is_err()
+        {
+            return Attempt::NotPickedUp(InvokeError::Internal(
+                "the instance's queue is closed".into(),
+            ));
+        }
+        let pick_up_limit = Instant::now() + self.patience();
+        let mut deadline: Option<Instant> = None;
+        let failed = |error: InvokeError, picked_up: bool| {
+            if picked_up {
+                Attempt::Failed(error)
+            } else {
+                Attempt::NotPickedUp(error)
+            }
+        };
+        loop {
+            tokio::select! {
+                biased;
+                event = events.recv() => match event {
+                    Some(Event::Dispatched { deadline: d }) => deadline = Some(d),
+                    Some(Event::Done(Ok(body))) => return Attempt::Answered(Ok(body)),
+                    Some(Event::Done(Err(body))) => {
+                        return Attempt::Answered(Err(InvokeError::Function {
+                            function: self.name().to_owned(),
+                            body,
+                        }))
+                    }
+                    None => {
+                        let error = self.failure(&instance.status.borrow()).unwrap_or_else(|| {
+                            InvokeError::Internal(format!("the invocation of `{}` was lost", self.name()))
+                        });
+                        return failed(error, deadline.is_some());
+                    }
+                },
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        return failed(InvokeError::Internal("the instance is gone".into()), deadline.is_some());
+                    }
+                    if let Some(failure) = self.failure(&status.borrow_and_update()) {
+                        return failed(failure, deadline.is_some());
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or(pick_up_limit).into()) => {
+                    return Attempt::Failed(InvokeError::Timeout {
+                        function: self.name().to_owned(),
+                        timeout: if deadline.is_some() { self.spec.timeout } else { self.patience() },
+                        started: deadline.is_some(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Instance {
+    fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::SeqCst);
+    }
+
+    /// Kills the process (its watcher records the exit).
+    fn stop(&self) {
+        if let Some(kill) = lock(&self.kill).take() {
+            let _ = kill.send(());
+        }
+    }
+
+    /// `GET /next`: waits for the invocation handed to this instance, if its invoker still waits.
+    async fn next(&self, function: &Function) -> Response<Full<Bytes>> {
+        self.status
+            .send_if_modified(|s| !std::mem::replace(&mut s.initialized, true));
         let mut queue = self.queue_rx.lock().await;
         loop {
             let Some(pending) = queue.recv().await else {
@@ -531,11 +802,12 @@ impl Function {
                 continue; // its invoker gave up while it was queued
             }
             let request_id = uuid_v4();
-            let deadline = Instant::now() + self.timeout;
-            let deadline_ms = epoch_millis() + self.timeout.as_millis();
+            let timeout = function.spec.timeout;
+            let deadline = Instant::now() + timeout;
+            let deadline_ms = epoch_millis() + timeout.as_millis();
             let _ = pending.events.send(Event::Dispatched { deadline });
             lock(&self.inflight).insert(request_id.clone(), (pending.events, Instant::now()));
-            self.touch();
+            function.touch();
 
             let mut response = Response::new(Full::new(pending.payload));
             let headers = response.headers_mut();
@@ -547,7 +819,7 @@ impl Function {
             };
             set("lambda-runtime-aws-request-id", request_id);
             set("lambda-runtime-deadline-ms", deadline_ms.to_string());
-            set("lambda-runtime-invoked-function-arn", self.arn.clone());
+            set("lambda-runtime-invoked-function-arn", function.arn.clone());
             set("lambda-runtime-trace-id", trace_id());
             return response;
         }
@@ -556,6 +828,7 @@ impl Function {
     /// `/response` or `/error` for an invocation.
     fn complete(
         &self,
+        function: &Function,
         request_id: &str,
         outcome: Result<Vec<u8>, Vec<u8>>,
     ) -> Response<Full<Bytes>> {
@@ -566,9 +839,9 @@ impl Function {
                 &format!("unknown request id {request_id}"),
             );
         };
-        self.completed.fetch_add(1, Ordering::Relaxed);
-        lock(&self.durations).push(dispatched.elapsed());
-        self.touch();
+        function.completed.fetch_add(1, Ordering::Relaxed);
+        lock(&function.durations).push(dispatched.elapsed());
+        function.touch();
         if events.send(Event::Done(outcome)).is_err() {
             // The invoker gave up (timeout); lambda_runtime logs 410 as a stale response.
             return json_error(
@@ -665,9 +938,11 @@ async fn spawn_retrying(command: &mut Command) -> std::io::Result<tokio::process
     }
 }
 
-/// Waits for the process to exit (or for the host to go, then kills it) and records the exit.
+/// Waits for the process to exit (or to be stopped, then kills it), records the exit, and
+/// retires the instance: its listener stops and the next invocation gets a new instance.
 async fn watch_process(
     function: Arc<Function>,
+    instance: Arc<Instance>,
     mut child: tokio::process::Child,
     kill: oneshot::Receiver<()>,
 ) {
@@ -682,7 +957,12 @@ async fn watch_process(
         Ok(status) => status.to_string(),
         Err(err) => format!("could not wait for it: {err}"),
     };
-    function.status.send_modify(|s| s.exited = Some(exit));
+    function.remove(&instance);
+    instance.status.send_modify(|s| s.exited = Some(exit));
+    *lock(&function.last_exit) = Some(instance.status.borrow().clone());
+    if let Some(listener) = lock(&instance.listener).take() {
+        listener.abort();
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -726,7 +1006,11 @@ where
     }
 }
 
-async fn runtime_api(function: Arc<Function>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn runtime_api(
+    function: Arc<Function>,
+    instance: Arc<Instance>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     let Some(route) = path.strip_prefix(RUNTIME_PREFIX) else {
         return text(StatusCode::NOT_FOUND, "not found");
@@ -734,14 +1018,14 @@ async fn runtime_api(function: Arc<Function>, req: Request<Incoming>) -> Respons
     let method = req.method().clone();
     let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        (Method::GET, ["invocation", "next"]) => function.next().await,
+        (Method::GET, ["invocation", "next"]) => instance.next(&function).await,
         (Method::POST, ["invocation", request_id, "response"]) => {
             let request_id = request_id.to_string();
             let outcome = match read_body_with_trailers(req).await {
                 Ok(outcome) => outcome,
                 Err(err) => return text(StatusCode::BAD_REQUEST, &format!("reading body: {err}")),
             };
-            function.complete(&request_id, outcome)
+            instance.complete(&function, &request_id, outcome)
         }
         (Method::POST, ["invocation", request_id, "error"]) => {
             let request_id = request_id.to_string();
@@ -755,7 +1039,7 @@ async fn runtime_api(function: Arc<Function>, req: Request<Incoming>) -> Respons
             } else {
                 body
             };
-            function.complete(&request_id, Err(body))
+            instance.complete(&function, &request_id, Err(body))
         }
         (Method::POST, ["init", "error"]) => {
             let error_type = header_text(&req, "lambda-runtime-function-error-type");
@@ -768,7 +1052,7 @@ async fn runtime_api(function: Arc<Function>, req: Request<Incoming>) -> Respons
             } else {
                 body
             };
-            function.status.send_modify(|s| {
+            instance.status.send_modify(|s| {
                 s.init_error.get_or_insert(body);
             });
             accepted()
@@ -1007,11 +1291,15 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     /// The common part of the test doubles: `next` long-polls `/next` into `$DIR/body` and
-    /// `$DIR/headers` and sets `$ID`; `respond response|error` posts stdin for `$ID`.
+    /// `$DIR/headers` and sets `$ID`; `respond response|error` posts stdin for `$ID`. `$DIR`
+    /// is the process's own directory (instances run side by side) inside `$ROOT`, the
+    /// script's.
     const PRELUDE: &str = r#"#!/bin/bash
 set -u
 API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
-DIR="$(dirname "$0")"
+ROOT="$(dirname "$0")"
+DIR="$ROOT/$$"
+mkdir -p "$DIR"
 next() {
   curl -sS -D "$DIR/headers" -o "$DIR/body" "$API/invocation/next" || exit 1
   ID=$(tr -d '\r' < "$DIR/headers" | awk -F': ' 'tolower($1)=="lambda-runtime-aws-request-id" {print $2}')
@@ -1357,8 +1645,8 @@ exit 1"#;
         .await
     }
 
-    #[tokio::test]
-    async fn a_slow_function_times_out_and_then_recovers() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_out_instance_is_stopped_and_the_next_invocation_gets_a_new_one() {
         bounded(async {
             let slow = Script::new(SLOW);
             let host = Arc::new(
@@ -1366,7 +1654,16 @@ exit 1"#;
                     .await
                     .unwrap(),
             );
+            let first_pid = host.pid("slow").unwrap();
             let started = Instant::now();
+            // A fast invocation queued behind the slow one runs once the slow one times out.
+            let queued = {
+                let host = host.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    host.invoke("slow", b"fast".to_vec()).await
+                })
+            };
             let err = host.invoke("slow", b"slow".to_vec()).await.unwrap_err();
             assert!(started.elapsed() < Duration::from_millis(2_800));
             assert!(
@@ -1377,23 +1674,184 @@ exit 1"#;
                 "{err:#}"
             );
             assert!(err.to_string().contains("timed out"));
+            assert_eq!(queued.await.unwrap().unwrap(), b"fast");
+            assert!(started.elapsed() < Duration::from_millis(2_800));
+            // The stuck process was stopped, as Lambda resets the environment.
+            wait_gone(first_pid).await;
+            assert_ne!(host.pid("slow"), Some(first_pid));
 
-            // Queued behind the stuck invocation, over HTTP: 504.
+            // Over HTTP: 504, and again a fresh instance afterwards.
             let addr = host
                 .clone()
                 .serve_invoke_api(([127, 0, 0, 1], 0).into())
                 .await
                 .unwrap();
-            let (status, _, body) = post(addr, &invoke_path("slow"), "fast").await;
+            let (status, _, body) = post(addr, &invoke_path("slow"), "slow").await;
             assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
-
-            // Once the slow one is done (its late answer is dropped), the function serves again.
-            tokio::time::sleep_until((started + Duration::from_millis(3_500)).into()).await;
-            assert_eq!(
-                host.invoke("slow", b"fast".to_vec()).await.unwrap(),
-                b"fast"
-            );
+            let (status, _, body) = post(addr, &invoke_path("slow"), "fast").await;
+            assert_eq!((status, body.as_str()), (StatusCode::OK, "fast"));
+            assert_eq!(host.instances_started("slow"), Some(3));
+            // The killed ones never answered.
             assert_eq!(host.invocations("slow"), Some(2));
+        })
+        .await
+    }
+
+    /// Picks invocations up, marks `$ROOT/picked`, and answers after sleeping for the body's
+    /// seconds, with the process id.
+    const PAUSE_PID: &str = r#"while next; do
+  touch "$ROOT/picked"
+  sleep "$(cat "$DIR/body")"
+  echo -n "$$" | respond response
+done"#;
+
+    fn kill9(pid: u32) {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -KILL {pid}");
+    }
+
+    async fn wait_gone(pid: u32) {
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let started = Instant::now();
+        while proc.exists() && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!proc.exists(), "process {pid} still runs");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_killed_process_fails_its_invocation_at_once_and_the_next_gets_a_new_process() {
+        bounded(async {
+            let script = Script::new(PAUSE_PID);
+            let host = Arc::new(
+                LambdaHost::start(vec![script.spec("worker", Duration::from_secs(15))])
+                    .await
+                    .unwrap(),
+            );
+            let addr = host
+                .clone()
+                .serve_invoke_api(([127, 0, 0, 1], 0).into())
+                .await
+                .unwrap();
+            let first_pid = host.pid("worker").unwrap();
+            let held = tokio::spawn(async move { post(addr, &invoke_path("worker"), "10").await });
+            let picked = script.dir.join("picked");
+            while !picked.exists() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Killed mid-invocation, as the out-of-memory killer would.
+            let killed = Instant::now();
+            kill9(first_pid);
+            let (status, headers, body) = held.await.unwrap();
+            assert!(killed.elapsed() < Duration::from_secs(2));
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(headers["x-amz-function-error"], "Unhandled");
+            assert!(body.contains("Runtime.ExitError"), "{body}");
+            assert!(body.contains("SIGKILL"), "{body}");
+
+            // The next invocation gets a new process.
+            let answer = host.invoke("worker", b"0".to_vec()).await.unwrap();
+            let second_pid: u32 = String::from_utf8(answer).unwrap().parse().unwrap();
+            assert_ne!(second_pid, first_pid);
+            assert_eq!(host.pid("worker"), Some(second_pid));
+            assert_eq!(host.instances_started("worker"), Some(2));
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_killed_while_idle_is_replaced_without_failing_an_invocation() {
+        bounded(async {
+            let script = Script::new(PAUSE_PID);
+            let host = LambdaHost::start(vec![script.spec("worker", Duration::from_secs(5))])
+                .await
+                .unwrap();
+            let pid =
+                |answer: Vec<u8>| -> u32 { String::from_utf8(answer).unwrap().parse().unwrap() };
+            let first = pid(host.invoke("worker", b"0".to_vec()).await.unwrap());
+            // Killed between invocations, and invoked at once, before the host notices.
+            kill9(first);
+            let second = pid(host.invoke("worker", b"0".to_vec()).await.unwrap());
+            assert_ne!(second, first);
+            wait_gone(first).await;
+            // Killed and noticed: the same.
+            kill9(second);
+            wait_gone(second).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let third = pid(host.invoke("worker", b"0".to_vec()).await.unwrap());
+            assert!(third != first && third != second);
+            assert_eq!(host.instances_started("worker"), Some(3));
+            assert_eq!(host.invocations("worker"), Some(3));
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_invocations_run_on_up_to_max_instances() {
+        bounded(async {
+            let script = Script::new(PAUSE_PID);
+            let spec = script
+                .spec("worker", Duration::from_secs(10))
+                .with_max_instances(3);
+            let host = Arc::new(LambdaHost::start(vec![spec]).await.unwrap());
+            let started = Instant::now();
+            let mut invocations = JoinSet::new();
+            for _ in 0..6 {
+                let host = host.clone();
+                invocations.spawn(async move { host.invoke("worker", b"0.6".to_vec()).await });
+            }
+            let mut pids = std::collections::HashSet::new();
+            while let Some(done) = invocations.join_next().await {
+                let answer = done.unwrap().unwrap();
+                pids.insert(String::from_utf8(answer).unwrap());
+            }
+            // Three at a time: two rounds of 0.6 s, not six.
+            assert_eq!(pids.len(), 3, "{pids:?}");
+            assert!(started.elapsed() < Duration::from_millis(3_000));
+            assert_eq!(host.instances_started("worker"), Some(3));
+            assert_eq!(host.pids("worker").unwrap().len(), 3);
+            assert_eq!(host.invocations("worker"), Some(6));
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn ready_waits_until_every_function_has_initialized() {
+        bounded(async {
+            let slow_init = Script::new(&format!("sleep 0.5\n{ECHO}"));
+            let host = LambdaHost::start(vec![slow_init.spec("late", DEFAULT_TIMEOUT)])
+                .await
+                .unwrap();
+            let started = Instant::now();
+            host.ready(Duration::from_secs(5)).await.unwrap();
+            assert!(started.elapsed() >= Duration::from_millis(400));
+
+            let init_error = Script::new(INIT_ERROR);
+            let host = LambdaHost::start(vec![init_error.spec("broken", DEFAULT_TIMEOUT)])
+                .await
+                .unwrap();
+            let err = host.ready(Duration::from_secs(5)).await.unwrap_err();
+            assert!(
+                err.to_string().contains("FCHAT_API_URL is not set"),
+                "{err:#}"
+            );
+
+            let exits = Script::new("exit 4");
+            let host = LambdaHost::start(vec![exits.spec("exits", DEFAULT_TIMEOUT)])
+                .await
+                .unwrap();
+            let err = host.ready(Duration::from_secs(5)).await.unwrap_err();
+            assert!(err.to_string().contains("exit status: 4"), "{err:#}");
+
+            let silent = Script::new("sleep 30");
+            let host = LambdaHost::start(vec![silent.spec("silent", DEFAULT_TIMEOUT)])
+                .await
+                .unwrap();
+            let err = host.ready(Duration::from_millis(500)).await.unwrap_err();
+            assert!(err.to_string().contains("did not initialize"), "{err:#}");
         })
         .await
     }
