@@ -21,6 +21,7 @@ pub mod memory;
 pub mod message;
 pub mod outbound;
 pub mod ports;
+pub mod secrets;
 pub mod sqs;
 pub mod tables;
 pub mod tls;

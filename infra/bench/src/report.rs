@@ -541,7 +541,10 @@ fn cost_document(r: &Results, estimates: &[(String, cost::Estimate)]) -> Result<
         md,
         "Storage is left out: apps, groups and users are a few KB, and contexts expire \
          (DynamoDB's TTL deletes are free). The SQS free tier (a million requests a month) \
-         covers the idle polling.\n"
+         covers the idle polling. The secrets are SSM Parameter Store SecureStrings under the \
+         AWS managed key `aws/ssm`: no monthly fee for either (Secrets Manager would be $0.40 \
+         a secret); each cold start reads its function's one or two secrets, a KMS request \
+         each ($3 per million, and the KMS free tier's 20,000 requests a month cover them).\n"
     )?;
     if estimates.iter().any(|(_, e)| e.total() > 4.0) {
         writeln!(md, "## Where the budget goes\n")?;

@@ -5,7 +5,8 @@
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
 //! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010]
 //! ```
-//! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account.
+//! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account. It puts
+//! the secrets into the emulator's SSM Parameter Store; the env file gets their names only.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -140,9 +141,10 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     std::fs::write(&env_file, lines.join("\n") + "\n")
         .with_context(|| format!("writing {}", env_file.display()))?;
     println!(
-        "provisioned {} tables and {} queues; loaded {} groups, {} apps, {} users; environment in {}",
+        "provisioned {} tables, {} queues and the SecureString parameters {}; loaded {} groups, {} apps, {} users; environment in {}",
         provisioned.table_names.len(),
         provisioned.queue_urls.len(),
+        provisioned.secure_parameters.join(", "),
         seed.groups.len(),
         seed.apps.len(),
         seed.users.len(),
@@ -153,7 +155,8 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
 
 struct Options {
     flags: HashMap<String, String>,
-    /// `--param Name=Value`, repeatable: template parameters.
+    /// `--param Name=Value`, repeatable: template parameters, and the values of the secrets
+    /// the template names (`--param FCHAT_BOT_TOKEN=...` for `FCHAT_BOT_TOKEN_PARAMETER`).
     params: HashMap<String, String>,
 }
 
