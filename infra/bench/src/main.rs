@@ -3,7 +3,7 @@
 //! run, or an absolute figure against an absolute budget; each is a median over repeated runs.
 //!
 //! Usage: `fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]
-//! [--cpu-only]`
+//! [--cpu-only | --cold-only]`
 
 mod coldstart;
 mod cost;
@@ -29,6 +29,8 @@ pub struct Options {
     pub messages: usize,
     /// Measure the handler cost only and print it (for profiling it, e.g. under callgrind).
     pub cpu_only: bool,
+    /// Measure the cold starts only and print them (writes no document).
+    pub cold_only: bool,
 }
 
 fn options() -> Result<Options> {
@@ -43,6 +45,7 @@ fn options() -> Result<Options> {
         runs: 15,
         messages: 1000,
         cpu_only: false,
+        cold_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -54,8 +57,9 @@ fn options() -> Result<Options> {
             "--runs" => options.runs = value()?.parse()?,
             "--messages" => options.messages = value()?.parse()?,
             "--cpu-only" => options.cpu_only = true,
+            "--cold-only" => options.cold_only = true,
             "-h" | "--help" => {
-                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only]");
+                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only | --cold-only]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
@@ -90,6 +94,17 @@ fn main() -> Result<()> {
                 path.display()
             );
         }
+    }
+    if options.cold_only {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let cold = runtime.block_on(report::cold_starts(&options))?;
+        for line in report::cold_start_lines(&cold) {
+            println!("{line}");
+        }
+        return Ok(());
     }
     let mut results = report::Results::default();
 

@@ -68,6 +68,33 @@ pub async fn cold_starts(options: &Options) -> Result<BTreeMap<String, Vec<ColdS
     Ok(cold)
 }
 
+/// One line per binary: the medians of its cold starts, init against the floor's.
+pub fn cold_start_lines(cold: &BTreeMap<String, Vec<ColdStart>>) -> Vec<String> {
+    let pick = |name: &str, f: fn(&ColdStart) -> f64| {
+        median(
+            &cold
+                .get(name)
+                .map(|runs| runs.iter().map(f).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+    };
+    let floor = pick(FLOOR, |c| c.init_ms);
+    [FLOOR, "ingest", "delivery", "callback"]
+        .iter()
+        .map(|name| {
+            let init = pick(name, |c| c.init_ms);
+            format!(
+                "{name}: init {init:.2} ms ({:.2}× the floor), first request {:.2} ms, warm {:.2} ms, peak RSS {:.1} MB ({} runs)",
+                init / floor.max(0.001),
+                pick(name, |c| c.first_ms),
+                pick(name, |c| c.warm_ms),
+                pick(name, |c| c.peak_rss_kib as f64) / 1024.0,
+                cold.get(*name).map_or(0, Vec::len)
+            )
+        })
+        .collect()
+}
+
 /// The functions did their work: a 200 from the HTTP functions, no failed item from delivery.
 fn check_answer(name: &str, answer: &[u8]) -> Result<()> {
     let ok = match name {
@@ -260,7 +287,8 @@ pub fn write(options: &Options, r: &Results) -> Result<()> {
         "Each binary is started {} times from nothing under a Runtime API stub on loopback \
          (`infra/bench/src/coldstart.rs`), with the environment a deployed function has and \
          moto, the FChat simulator and a webhook receiver behind it. *Init* runs from exec to \
-         the first `GET /next`; *first* and *warm* from `/next` handing out the first and \
+         the first `GET /next`, so it includes reading the function's secrets from moto's \
+         Parameter Store (one `GetParameter`, two side by side for callback); *first* and *warm* from `/next` handing out the first and \
          second event to the function's `/response`. The floor, `hello-lambda`, is \
          `lambda_runtime`'s echo example with its tracing subscriber, built with the same \
          profile. Events: ingest a user message with buttons, delivery a one-job batch, \
