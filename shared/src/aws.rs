@@ -13,7 +13,7 @@ use crate::ingest::Ingest;
 use crate::outbound::OutboundPolicy;
 use crate::ports::FChatError;
 use crate::ports::SystemClock;
-use crate::secrets::{read_secret, Secret, SecretError};
+use crate::secrets::{read_secret, read_secrets, Secret, SecretError};
 use crate::sqs::SqsQueue;
 
 /// Why a function cannot start: its message names what is wrong, never a secret's value.
@@ -47,7 +47,7 @@ pub async fn bot_token(
     .await
 }
 
-/// The bot token and the callback secret, read side by side.
+/// The bot token and the callback secret, in one request.
 pub async fn callback_secrets(
     ssm: &aws_sdk_ssm::Client,
     config: &Config,
@@ -57,9 +57,18 @@ pub async fn callback_secrets(
         .callback_secret_parameter
         .as_deref()
         .ok_or(StartError::Missing(crate::config::CALLBACK_SECRET_PARAMETER))?;
-    let callback_secret = read_secret(ssm, crate::config::CALLBACK_SECRET_PARAMETER, name);
-    let (bot_token, callback_secret) = tokio::join!(bot_token(ssm, config), callback_secret);
-    Ok((bot_token?, callback_secret?))
+    let [bot_token, callback_secret] = read_secrets(
+        ssm,
+        [
+            (
+                crate::config::BOT_TOKEN_PARAMETER,
+                config.fchat.bot_token_parameter.as_str(),
+            ),
+            (crate::config::CALLBACK_SECRET_PARAMETER, name),
+        ],
+    )
+    .await?;
+    Ok((bot_token, callback_secret))
 }
 
 /// The SDK configuration from the standard chain (region, credentials, and

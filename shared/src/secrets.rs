@@ -3,8 +3,7 @@
 //! `SecureString` parameters it may read, never their values: a value is in no environment
 //! variable, no log line, no error text and no `Debug` output.
 
-use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::types::ParameterType;
 
 /// A secret's value. `Debug` never shows it; [`Secret::expose`] is the one way to read it.
@@ -51,13 +50,10 @@ pub enum SecretError {
         variable: &'static str,
         name: String,
     },
-    /// Access denied, KMS refusing to decrypt, SSM unreachable, a malformed name...
-    #[error("configuration: SSM parameter {name} ({variable}) cannot be read: {reason}")]
-    Unreadable {
-        variable: &'static str,
-        name: String,
-        reason: String,
-    },
+    /// Access denied, KMS refusing to decrypt, SSM unreachable, a malformed name... `names`
+    /// lists every parameter of the request, each with its variable.
+    #[error("configuration: SSM parameters {names} cannot be read: {reason}")]
+    Unreadable { names: String, reason: String },
 }
 
 // `main` reports an error that stops a cold start with `Debug`: make it the clear message.
@@ -73,51 +69,69 @@ pub async fn read_secret(
     variable: &'static str,
     name: &str,
 ) -> Result<Secret, SecretError> {
+    let [secret] = read_secrets(ssm, [(variable, name)]).await?;
+    Ok(secret)
+}
+
+/// Several SecureString parameters, each `(variable, name)`, decrypted, in the order asked:
+/// one `GetParameters` request (at most 10 names), so a cold start waits for one round trip.
+pub async fn read_secrets<const N: usize>(
+    ssm: &aws_sdk_ssm::Client,
+    wanted: [(&'static str, &str); N],
+) -> Result<[Secret; N], SecretError> {
+    let unreadable = |reason: String| SecretError::Unreadable {
+        names: wanted
+            .iter()
+            .map(|(variable, name)| format!("{name} ({variable})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        reason,
+    };
     let output = ssm
-        .get_parameter()
-        .name(name)
+        .get_parameters()
+        .set_names(Some(wanted.iter().map(|(_, n)| (*n).to_owned()).collect()))
         .with_decryption(true)
         .send()
         .await
-        .map_err(|error| match &error {
-            SdkError::ServiceError(service)
-                if matches!(service.err(), GetParameterError::ParameterNotFound(_)) =>
-            {
-                SecretError::NotFound {
+        // The SDK's description of a failed GetParameters (the service's code and message,
+        // or the connection's trouble) carries no parameter value.
+        .map_err(|error| unreadable(DisplayErrorContext(&error).to_string()))?;
+    let mut found = Vec::with_capacity(N);
+    for (variable, name) in wanted {
+        if output.invalid_parameters().iter().any(|n| n == name) {
+            return Err(SecretError::NotFound {
+                variable,
+                name: name.to_owned(),
+            });
+        }
+        let parameter = output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .ok_or_else(|| unreadable(format!("SSM answered without {name}")))?;
+        match parameter.r#type() {
+            Some(ParameterType::SecureString) => {}
+            other => {
+                return Err(SecretError::NotSecure {
                     variable,
                     name: name.to_owned(),
-                }
+                    kind: other.map_or_else(|| "typeless".to_owned(), |t| t.as_str().to_owned()),
+                })
             }
-            _ => SecretError::Unreadable {
-                variable,
-                name: name.to_owned(),
-                // The SDK's description of a failed GetParameter (the service's code and
-                // message, or the connection's trouble) carries no parameter value.
-                reason: DisplayErrorContext(&error).to_string(),
-            },
-        })?;
-    let parameter = output.parameter.ok_or_else(|| SecretError::Unreadable {
-        variable,
-        name: name.to_owned(),
-        reason: "SSM answered without the parameter".into(),
-    })?;
-    match parameter.r#type {
-        Some(ParameterType::SecureString) => {}
-        other => {
-            return Err(SecretError::NotSecure {
-                variable,
-                name: name.to_owned(),
-                kind: other.map_or_else(|| "typeless".to_owned(), |t| t.as_str().to_owned()),
-            })
+        }
+        match parameter.value() {
+            Some(value) if !value.trim().is_empty() => found.push(Secret(value.to_owned())),
+            _ => {
+                return Err(SecretError::Empty {
+                    variable,
+                    name: name.to_owned(),
+                })
+            }
         }
     }
-    match parameter.value {
-        Some(value) if !value.trim().is_empty() => Ok(Secret(value)),
-        _ => Err(SecretError::Empty {
-            variable,
-            name: name.to_owned(),
-        }),
-    }
+    found
+        .try_into()
+        .map_err(|_| unreadable("SSM answered a different number of parameters".into()))
 }
 
 #[cfg(test)]

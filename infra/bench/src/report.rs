@@ -288,8 +288,8 @@ pub fn write(options: &Options, r: &Results) -> Result<()> {
          (`infra/bench/src/coldstart.rs`), with the environment a deployed function has and \
          moto, the FChat simulator and a webhook receiver behind it. *Init* runs from exec to \
          the first `GET /next`, so it includes reading the function's secrets from moto's \
-         Parameter Store (one `GetParameter`, two side by side for callback); *first* and *warm* from `/next` handing out the first and \
-         second event to the function's `/response`. The floor, `hello-lambda`, is \
+         Parameter Store (one `GetParameters` request); *first* and *warm* from `/next` \
+         handing out the first and second event to the function's `/response`. The floor, `hello-lambda`, is \
          `lambda_runtime`'s echo example with its tracing subscriber, built with the same \
          profile. Events: ingest a user message with buttons, delivery a one-job batch, \
          callback a room message forwarded to the app's webhook.\n",

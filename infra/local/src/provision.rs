@@ -711,7 +711,7 @@ mod tests {
                 if !actions.iter().any(|a| a.starts_with("ssm:") || a.starts_with("kms:")) {
                     continue;
                 }
-                assert_eq!(actions, ["ssm:GetParameter"], "{id:?}: only GetParameter");
+                assert_eq!(actions, ["ssm:GetParameters"], "{id:?}: only GetParameters");
                 let resources = match &statement["Resource"] {
                     Value::Sequence(list) => list.clone(),
                     one => vec![one.clone()],
