@@ -100,10 +100,14 @@ fn main() -> Result<()> {
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let cold = runtime.block_on(report::cold_starts(&options))?;
+        let (cold, secrets_read_ms) = runtime.block_on(report::cold_starts(&options))?;
         for line in report::cold_start_lines(&cold) {
             println!("{line}");
         }
+        println!(
+            "reading the secrets (one GetParameters to moto, fresh client): {:.2} ms",
+            stats::median(&secrets_read_ms)
+        );
         return Ok(());
     }
     let mut results = report::Results::default();
@@ -123,7 +127,7 @@ fn main() -> Result<()> {
         eprintln!("bench: fan-out");
         results.fanout = Some(fanout::measure(options.runs.min(9), 10).await?);
         eprintln!("bench: cold starts");
-        results.cold = report::cold_starts(&options).await?;
+        (results.cold, results.secrets_read_ms) = report::cold_starts(&options).await?;
         eprintln!("bench: {} messages end to end", options.messages);
         results.e2e = Some(
             e2e::measure(
