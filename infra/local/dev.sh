@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine.
-#   moto's server (DynamoDB + SQS)   http://127.0.0.1:$MOTO_PORT  (default 4566)
+#   moto's server (DynamoDB, SQS, SSM) http://127.0.0.1:$MOTO_PORT  (default 4566)
 #   the FChat simulator               http://127.0.0.1:$FCHAT_PORT (default 9001)
 #   the functions (built binaries)    http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
@@ -63,6 +63,7 @@ echo "==> starting moto on ${AWS_ENDPOINT_URL}"
 pids+=($!)
 wait_for_port "${MOTO_PORT}" "moto"
 
+# The secrets go into moto's SSM Parameter Store as SecureStrings; the functions get their names.
 echo "==> creating what template.yaml declares, loading ${SEED_FILE}"
 target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.env \
   --param "FChatApiUrl=http://127.0.0.1:${FCHAT_PORT}" --param "FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN}" \

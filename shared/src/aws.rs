@@ -13,7 +13,64 @@ use crate::ingest::Ingest;
 use crate::outbound::OutboundPolicy;
 use crate::ports::FChatError;
 use crate::ports::SystemClock;
+use crate::secrets::{read_secret, read_secrets, Secret, SecretError};
 use crate::sqs::SqsQueue;
+
+/// Why a function cannot start: its message names what is wrong, never a secret's value.
+#[derive(thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("configuration: {0}")]
+    FChat(#[from] FChatError),
+    #[error(
+        "configuration: {0} is not set; the deployment (template.yaml) or the local stack sets it"
+    )]
+    Missing(&'static str),
+}
+
+// `main` reports the error that stops a cold start with `Debug`: make it the clear message.
+impl std::fmt::Debug for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// FChat's bot token, from the parameter the configuration names.
+pub async fn bot_token(ssm: &aws_sdk_ssm::Client, config: &Config) -> Result<Secret, SecretError> {
+    read_secret(
+        ssm,
+        crate::config::BOT_TOKEN_PARAMETER,
+        &config.fchat.bot_token_parameter,
+    )
+    .await
+}
+
+/// The bot token and the callback secret, in one request.
+pub async fn callback_secrets(
+    ssm: &aws_sdk_ssm::Client,
+    config: &Config,
+) -> Result<(Secret, Secret), StartError> {
+    let name = config
+        .fchat
+        .callback_secret_parameter
+        .as_deref()
+        .ok_or(StartError::Missing(
+            crate::config::CALLBACK_SECRET_PARAMETER,
+        ))?;
+    let [bot_token, callback_secret] = read_secrets(
+        ssm,
+        [
+            (
+                crate::config::BOT_TOKEN_PARAMETER,
+                config.fchat.bot_token_parameter.as_str(),
+            ),
+            (crate::config::CALLBACK_SECRET_PARAMETER, name),
+        ],
+    )
+    .await?;
+    Ok((bot_token, callback_secret))
+}
 
 /// The SDK configuration from the standard chain (region, credentials, and
 /// `AWS_ENDPOINT_URL` for the local stack), with the compiled-in roots of trust.
@@ -28,16 +85,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub const USER_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The send API on DynamoDB, SQS and FChat's user lookup.
-pub fn ingest(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Ingest, FChatError> {
+pub async fn ingest(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Ingest, StartError> {
+    let token = bot_token(&aws_sdk_ssm::Client::new(sdk), config).await?;
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         config.tables.clone(),
     ));
-    let fchat = FChatClient::new(
-        &config.fchat.api_url,
-        &config.fchat.bot_token,
-        USER_LOOKUP_TIMEOUT,
-    )?;
+    let fchat = FChatClient::new(&config.fchat.api_url, token.expose(), USER_LOOKUP_TIMEOUT)?;
     Ok(Ingest {
         apps: store.clone(),
         groups: store.clone(),
@@ -53,10 +107,11 @@ pub fn ingest(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Ingest, FC
 }
 
 /// Delivery on DynamoDB and FChat, and the queue its retries go back to.
-pub fn delivery(
+pub async fn delivery(
     sdk: &aws_config::SdkConfig,
     config: &Config,
-) -> Result<(Delivery, SqsQueue), FChatError> {
+) -> Result<(Delivery, SqsQueue), StartError> {
+    let token = bot_token(&aws_sdk_ssm::Client::new(sdk), config).await?;
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         config.tables.clone(),
@@ -66,11 +121,7 @@ pub fn delivery(
         std::time::Duration::from_secs(1),
         std::time::Duration::from_secs(10),
     );
-    let fchat = FChatClient::new(
-        &config.fchat.api_url,
-        &config.fchat.bot_token,
-        fchat_timeout,
-    )?;
+    let fchat = FChatClient::new(&config.fchat.api_url, token.expose(), fchat_timeout)?;
     let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),
         config.delivery_queue_url.clone(),
@@ -105,7 +156,11 @@ pub fn forwarder(store: Arc<DynamoStore>, queue: &SqsQueue, config: &Config) -> 
 }
 
 /// The callback route: FChat's updates forwarded to apps.
-pub fn callback(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Callback, FChatError> {
+pub async fn callback(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<Callback, StartError> {
+    let (token, secret) = callback_secrets(&aws_sdk_ssm::Client::new(sdk), config).await?;
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         config.tables.clone(),
@@ -114,16 +169,7 @@ pub fn callback(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Callback
         aws_sdk_sqs::Client::new(sdk),
         config.delivery_queue_url.clone(),
     );
-    let Some(secret) = config.fchat.callback_secret.clone() else {
-        return Err(FChatError::Permanent {
-            reason: "FCHAT_CALLBACK_SECRET is not set".into(),
-        });
-    };
-    let fchat = FChatClient::new(
-        &config.fchat.api_url,
-        &config.fchat.bot_token,
-        USER_LOOKUP_TIMEOUT,
-    )?;
+    let fchat = FChatClient::new(&config.fchat.api_url, token.expose(), USER_LOOKUP_TIMEOUT)?;
     Ok(Callback {
         apps: store.clone(),
         groups: store.clone(),
@@ -132,7 +178,7 @@ pub fn callback(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Callback
         fchat: Arc::new(fchat),
         forwarder: forwarder(store, &queue, config),
         clock: Arc::new(SystemClock),
-        secret,
+        secret: secret.expose().to_owned(),
         expired_text: config.expired_text.clone(),
     })
 }

@@ -33,23 +33,22 @@ pub struct Config {
 /// What a user is told when they click a button of an expired message, by default.
 pub const DEFAULT_EXPIRED_TEXT: &str = "This action has expired.";
 
-#[derive(Clone, PartialEq, Eq)]
+/// FChat's bot API. The secrets are not here: only the names of the SSM Parameter Store
+/// `SecureString` parameters that hold them, read once per cold start (`crate::secrets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FChatConfig {
     pub api_url: String,
-    pub bot_token: String,
-    /// The secret FChat sends in `X-FChat-Secret` when it calls the gateway back.
-    pub callback_secret: Option<String>,
+    /// The parameter that holds the bot's token (`FCHAT_BOT_TOKEN_PARAMETER`).
+    pub bot_token_parameter: String,
+    /// The parameter that holds the secret FChat sends in `X-FChat-Secret` when it calls the
+    /// gateway back (`FCHAT_CALLBACK_SECRET_PARAMETER`): the callback function's only.
+    pub callback_secret_parameter: Option<String>,
 }
 
-impl std::fmt::Debug for FChatConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FChatConfig")
-            .field("api_url", &self.api_url)
-            .field("bot_token", &"<redacted>")
-            .field("callback_secret", &"<redacted>")
-            .finish()
-    }
-}
+/// The variable that names the bot token's parameter.
+pub const BOT_TOKEN_PARAMETER: &str = "FCHAT_BOT_TOKEN_PARAMETER";
+/// The variable that names the callback secret's parameter.
+pub const CALLBACK_SECRET_PARAMETER: &str = "FCHAT_CALLBACK_SECRET_PARAMETER";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -126,10 +125,10 @@ impl Config {
             delivery_dlq_url: get("DELIVERY_DLQ_URL").ok(),
             fchat: FChatConfig {
                 api_url,
-                bot_token: get("FCHAT_BOT_TOKEN")?,
-                callback_secret: vars
-                    .get("FCHAT_CALLBACK_SECRET")
-                    .filter(|v| !v.is_empty())
+                bot_token_parameter: get(BOT_TOKEN_PARAMETER)?,
+                callback_secret_parameter: vars
+                    .get(CALLBACK_SECRET_PARAMETER)
+                    .filter(|v| !v.trim().is_empty())
                     .cloned(),
             },
             delivery_lease: Duration::from_secs(lease_seconds),
@@ -158,7 +157,7 @@ mod tests {
             ("CONTEXTS_TABLE", "c"),
             ("DELIVERY_QUEUE_URL", "http://q"),
             ("FCHAT_API_URL", "http://127.0.0.1:9001"),
-            ("FCHAT_BOT_TOKEN", "t"),
+            ("FCHAT_BOT_TOKEN_PARAMETER", "/gw/bot"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -166,7 +165,8 @@ mod tests {
         let config = Config::from_vars(&vars).unwrap();
         assert_eq!(config.tables.contexts, "c");
         assert_eq!(config.delivery_lease, Duration::from_secs(30));
-        assert!(!format!("{config:?}").contains("bot_token: \"t\""));
+        assert_eq!(config.fchat.bot_token_parameter, "/gw/bot");
+        assert_eq!(config.fchat.callback_secret_parameter, None);
         assert_eq!(config.expired_text, DEFAULT_EXPIRED_TEXT);
         assert!(!config.webhook_allow_loopback);
         vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "0".into());
@@ -189,6 +189,23 @@ mod tests {
         assert_eq!(
             Config::from_vars(&vars),
             Err(ConfigError::Missing("USERS_TABLE"))
+        );
+        vars.insert("USERS_TABLE".into(), "u".into());
+        vars.insert(CALLBACK_SECRET_PARAMETER.into(), "/gw/callback".into());
+        assert_eq!(
+            Config::from_vars(&vars)
+                .unwrap()
+                .fchat
+                .callback_secret_parameter
+                .as_deref(),
+            Some("/gw/callback")
+        );
+        // A secret's value in the environment is not configuration: only the name counts.
+        vars.remove(BOT_TOKEN_PARAMETER);
+        vars.insert("FCHAT_BOT_TOKEN".into(), "a-token".into());
+        assert_eq!(
+            Config::from_vars(&vars),
+            Err(ConfigError::Missing(BOT_TOKEN_PARAMETER))
         );
     }
 }

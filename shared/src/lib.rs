@@ -1,5 +1,6 @@
 //! The FChat gateway's shared library: the domain, validation of the public API, the ports the
-//! functions depend on, their adapters (DynamoDB, SQS, in memory) and the error catalogue.
+//! functions depend on, their adapters (DynamoDB, SQS, in memory), the secrets read from SSM and
+//! the error catalogue.
 
 pub mod apigw;
 pub mod app_webhook;
@@ -21,6 +22,7 @@ pub mod memory;
 pub mod message;
 pub mod outbound;
 pub mod ports;
+pub mod secrets;
 pub mod sqs;
 pub mod tables;
 pub mod tls;

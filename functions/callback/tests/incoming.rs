@@ -73,7 +73,9 @@ async fn world(echo: bool, context_ttl_seconds: u64) -> World {
         })
         .await
         .unwrap();
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config).unwrap();
+    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+        .await
+        .unwrap();
     let poller = stack.delivery_poller();
     World {
         stack,

@@ -77,7 +77,9 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
         format!("{}/callback/fchat", stack.api),
         LOCAL_CALLBACK_SECRET.into(),
     );
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config).unwrap();
+    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+        .await
+        .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
     World {
         stack,

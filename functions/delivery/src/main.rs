@@ -10,7 +10,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     gateway::logging::init();
     let config = Config::from_env()?;
-    let (delivery, queue) = gateway::aws::delivery(&gateway::aws::sdk_config().await, &config)?;
+    let (delivery, queue) =
+        gateway::aws::delivery(&gateway::aws::sdk_config().await, &config).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         let jobs = jobs_from_event(event.payload);
         let failed = deliver_batch(&delivery, &queue, &jobs).await;

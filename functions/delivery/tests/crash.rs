@@ -81,7 +81,9 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
         .send()
         .await
         .unwrap();
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config).unwrap();
+    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+        .await
+        .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
 
     // 24 messages, to the group and to the user: more than two batches of 10.

@@ -33,7 +33,9 @@ async fn world() -> World {
     )
     .await
     .expect("the local stack starts (run `make venv` first)");
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config).unwrap();
+    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+        .await
+        .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
     let poller = stack.delivery_poller();
     World {

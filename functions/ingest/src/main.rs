@@ -9,7 +9,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     gateway::logging::init();
     let config = Config::from_env()?;
-    let ingest = gateway::aws::ingest(&gateway::aws::sdk_config().await, &config)?;
+    let ingest = gateway::aws::ingest(&gateway::aws::sdk_config().await, &config).await?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<ApiGatewayV2httpRequest>| async {
             let response = match request_from_event(event.payload) {

@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use fchat_local::harness::Stack;
+use fchat_local::harness::{Stack, LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET};
 use fchat_local::seed::Seed;
+use gateway::config::BOT_TOKEN_PARAMETER;
 use gateway::job::{Job, JobKind};
 use serde_json::{json, Value};
 
@@ -285,4 +286,36 @@ async fn the_root_and_odd_paths_answer_the_contracts_404_whatever_the_method() {
         assert_eq!(status, 404, "HEAD {path}");
     }
     assert!(queued_jobs(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_secret_parameter_stops_the_cold_start_naming_it() {
+    let aws = fchat_local::harness::LocalAws::start()
+        .await
+        .expect("moto starts (run `make venv` first)");
+    let missing = format!("/gw-{}/bot-token", std::process::id());
+    let mut env = aws.provisioned.environment.clone();
+    env.extend(fchat_local::moto::local_aws_environment(&aws.moto.endpoint));
+    env.insert(BOT_TOKEN_PARAMETER.into(), missing.clone());
+    // Started as Lambda starts it; it stops before asking the Runtime API for an event.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ingest"))
+            .env_clear()
+            .envs(env)
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env("AWS_LAMBDA_FUNCTION_NAME", "ingest")
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&missing), "{stderr}");
+    assert!(stderr.contains(BOT_TOKEN_PARAMETER), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    for secret in [LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET] {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stderr.contains(secret) && !stdout.contains(secret));
+    }
 }

@@ -22,7 +22,16 @@ pub const PRICES: &[(&str, f64, &str)] = &[
         "per million read request units",
     ),
     ("CloudWatch Logs ingestion", 0.50, "per GB"),
-    ("Secrets Manager secret", 0.40, "per secret-month"),
+    (
+        "SSM Parameter Store, standard parameter",
+        0.0,
+        "per parameter-month, API calls included (standard throughput)",
+    ),
+    (
+        "KMS requests",
+        3.00,
+        "per million (a SecureString's decryption: one per secret per cold start)",
+    ),
     ("CloudWatch alarm (standard)", 0.10, "per alarm-month"),
 ];
 
@@ -50,6 +59,7 @@ pub fn platform_log_bytes() -> f64 {
 /// ReceiveMessage calls per month that Lambda's SQS pollers make on an empty queue: five
 /// long polls of 20 s each, all month.
 pub const IDLE_RECEIVES_PER_MONTH: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
+/// The SecureString parameters the functions read at cold start (bot token, callback secret).
 pub const SECRETS: f64 = 2.0;
 pub const ALARMS: f64 = 4.0;
 
@@ -156,8 +166,11 @@ pub fn idle_month() -> Estimate {
     Estimate {
         lines: vec![
             (
-                format!("Secrets Manager ({SECRETS} secrets)"),
-                SECRETS * price("Secrets Manager secret"),
+                format!(
+                    "SSM Parameter Store ({SECRETS} SecureString parameters, standard tier; \
+                     no cold start, so no KMS decryption)"
+                ),
+                SECRETS * price("SSM Parameter Store, standard parameter"),
             ),
             (
                 format!("CloudWatch alarms ({ALARMS})"),

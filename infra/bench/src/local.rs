@@ -65,6 +65,16 @@ impl Services {
         env
     }
 
+    /// Milliseconds to read the bot token as a cold start does: a fresh SDK client (and so a
+    /// fresh connection), one `GetParameters`.
+    pub async fn secrets_read_ms(&self) -> Result<f64> {
+        let sdk = fchat_local::moto::local_sdk_config(&self.aws.moto.endpoint).await;
+        let started = std::time::Instant::now();
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        gateway::aws::bot_token(&ssm, &self.aws.config).await?;
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
+    }
+
     /// A user message accepted and recorded in DynamoDB, and its job's body.
     pub async fn queued_job(&self) -> Result<String> {
         let store = DynamoStore::new(self.aws.dynamodb(), self.aws.config.tables.clone());

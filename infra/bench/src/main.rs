@@ -3,7 +3,7 @@
 //! run, or an absolute figure against an absolute budget; each is a median over repeated runs.
 //!
 //! Usage: `fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]
-//! [--cpu-only]`
+//! [--cpu-only | --cold-only]`
 
 mod coldstart;
 mod cost;
@@ -29,6 +29,8 @@ pub struct Options {
     pub messages: usize,
     /// Measure the handler cost only and print it (for profiling it, e.g. under callgrind).
     pub cpu_only: bool,
+    /// Measure the cold starts only and print them (writes no document).
+    pub cold_only: bool,
 }
 
 fn options() -> Result<Options> {
@@ -43,6 +45,7 @@ fn options() -> Result<Options> {
         runs: 15,
         messages: 1000,
         cpu_only: false,
+        cold_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -54,8 +57,9 @@ fn options() -> Result<Options> {
             "--runs" => options.runs = value()?.parse()?,
             "--messages" => options.messages = value()?.parse()?,
             "--cpu-only" => options.cpu_only = true,
+            "--cold-only" => options.cold_only = true,
             "-h" | "--help" => {
-                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only]");
+                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only | --cold-only]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
@@ -91,6 +95,21 @@ fn main() -> Result<()> {
             );
         }
     }
+    if options.cold_only {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (cold, secrets_read_ms) = runtime.block_on(report::cold_starts(&options))?;
+        for line in report::cold_start_lines(&cold) {
+            println!("{line}");
+        }
+        println!(
+            "reading the secrets (one GetParameters to moto, fresh client): {:.2} ms",
+            stats::median(&secrets_read_ms)
+        );
+        return Ok(());
+    }
     let mut results = report::Results::default();
 
     eprintln!("bench: ingest handler CPU cost");
@@ -108,7 +127,7 @@ fn main() -> Result<()> {
         eprintln!("bench: fan-out");
         results.fanout = Some(fanout::measure(options.runs.min(9), 10).await?);
         eprintln!("bench: cold starts");
-        results.cold = report::cold_starts(&options).await?;
+        (results.cold, results.secrets_read_ms) = report::cold_starts(&options).await?;
         eprintln!("bench: {} messages end to end", options.messages);
         results.e2e = Some(
             e2e::measure(

@@ -21,8 +21,8 @@ pub struct LocalAws {
 }
 
 impl LocalAws {
-    /// Starts moto and creates the template's tables and queues in it, with FChat's URL
-    /// pointing nowhere.
+    /// Starts moto and creates the template's tables, queues and SecureString parameters (the
+    /// local bot token and callback secret) in it, with FChat's URL pointing nowhere.
     pub async fn start() -> Result<LocalAws> {
         Self::start_with_fchat("http://127.0.0.1:9").await
     }

@@ -17,6 +17,8 @@
 //! each with its template `Timeout` and the environment `setup` wrote, and serves the Invoke
 //! API once every function has initialized. A function process that dies is started again
 //! for the next invocation.
+//!
+//! `setup` puts the secrets into the emulator's SSM Parameter Store; the env file gets their names only.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -182,9 +184,10 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     std::fs::write(&env_file, lines.join("\n") + "\n")
         .with_context(|| format!("writing {}", env_file.display()))?;
     println!(
-        "provisioned {} tables and {} queues; loaded {} groups, {} apps, {} users; environment in {}",
+        "provisioned {} tables, {} queues and the SecureString parameters {}; loaded {} groups, {} apps, {} users; environment in {}",
         provisioned.table_names.len(),
         provisioned.queue_urls.len(),
+        provisioned.secure_parameters.join(", "),
         seed.groups.len(),
         seed.apps.len(),
         seed.users.len(),
@@ -286,7 +289,8 @@ fn parse_env(text: &str) -> Result<HashMap<String, String>> {
 
 struct Options {
     flags: HashMap<String, String>,
-    /// `--param Name=Value`, repeatable: template parameters.
+    /// `--param Name=Value`, repeatable: template parameters, and the values of the secrets
+    /// the template names (`--param FCHAT_BOT_TOKEN=...` for `FCHAT_BOT_TOKEN_PARAMETER`).
     params: HashMap<String, String>,
 }
 

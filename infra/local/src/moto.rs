@@ -1,4 +1,4 @@
-//! Starts moto's server, the DynamoDB/SQS emulator, on a free loopback port.
+//! Starts moto's server, the DynamoDB/SQS/SSM emulator, on a free loopback port.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,6 +1,12 @@
 //! Creates the tables and queues that `template.yaml` declares, and computes the functions'
 //! environment from the template's `Globals.Function.Environment`: the template is the one
 //! description of both, for AWS and for the local stack.
+//!
+//! Secrets: a variable `X_PARAMETER: !Ref P` gives a function the name (the template parameter
+//! `P`) of an SSM Parameter Store `SecureString` that the function reads at cold start. The
+//! local stack puts that parameter into the emulator with the value it is given as `X`
+//! (`--param FCHAT_BOT_TOKEN=...` for `FCHAT_BOT_TOKEN_PARAMETER`); the functions' environment
+//! holds the name only.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -58,10 +64,13 @@ pub enum EnvValue {
     Ref(String),
     /// `!GetAtt X.Arn`.
     Arn(String),
-    /// A secret resolved at deployment (`!Sub "{{resolve:secretsmanager:...}}"`): the local
-    /// stack is given its value under the variable's own name.
-    Secret,
+    /// `X_PARAMETER: !Ref P`: the name of the SSM `SecureString` parameter that holds a
+    /// secret, given by the template parameter `P`.
+    SecureParameter(String),
 }
+
+/// The suffix of a variable that names an SSM `SecureString` parameter.
+pub const SECURE_PARAMETER_SUFFIX: &str = "_PARAMETER";
 
 impl Template {
     pub fn load(path: &Path) -> Result<Self> {
@@ -204,9 +213,16 @@ impl Template {
                 let value = if let Some(arn) = get_att_arn(value) {
                     EnvValue::Arn(arn)
                 } else if let Some(target) = tagged(value, "Ref") {
-                    EnvValue::Ref(target)
+                    if name.ends_with(SECURE_PARAMETER_SUFFIX) && self.parameters.contains_key(target.as_str()) {
+                        EnvValue::SecureParameter(target)
+                    } else {
+                        EnvValue::Ref(target)
+                    }
                 } else if tagged(value, "Sub").is_some_and(|t| t.contains("{{resolve:")) {
-                    EnvValue::Secret
+                    bail!(
+                        "{name}: a dynamic reference puts the secret's value in the function's configuration; \
+                         give the function the name of an SSM SecureString parameter ({name}{SECURE_PARAMETER_SUFFIX}: !Ref ...)"
+                    )
                 } else if let Some(text) = value.as_str() {
                     EnvValue::Literal(text.to_owned())
                 } else {
@@ -432,6 +448,8 @@ pub struct Provisioned {
     pub queue_arns: HashMap<String, String>,
     /// The functions' environment, resolved.
     pub environment: HashMap<String, String>,
+    /// The SSM `SecureString` parameters put into the emulator, by name.
+    pub secure_parameters: Vec<String>,
 }
 
 /// Creates every table and queue of the template on the emulator `sdk` points at. Names are
@@ -444,6 +462,7 @@ pub async fn provision(
 ) -> Result<Provisioned> {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
+    let ssm = aws_sdk_ssm::Client::new(sdk);
     let mut provisioned = Provisioned::default();
 
     for table in template.tables()? {
@@ -514,9 +533,20 @@ pub async fn provision(
                 .ok_or_else(|| {
                     anyhow!("{name}: !Ref {id} names nothing the local stack creates")
                 })?,
-            EnvValue::Secret => parameters.get(&name).cloned().ok_or_else(|| {
-                anyhow!("{name} is a deployment secret: give the local stack its value (--param {name}=...)")
-            })?,
+            EnvValue::SecureParameter(id) => {
+                let parameter = parameters
+                    .get(id)
+                    .cloned()
+                    .or_else(|| template.parameter_default(id))
+                    .ok_or_else(|| anyhow!("{name}: the template parameter {id} has no value"))?;
+                let secret = name.trim_end_matches(SECURE_PARAMETER_SUFFIX);
+                let value = parameters.get(secret).ok_or_else(|| {
+                    anyhow!("{name} names a secret: give the local stack its value (--param {secret}=...)")
+                })?;
+                put_secure_parameter(&ssm, &parameter, value).await?;
+                provisioned.secure_parameters.push(parameter.clone());
+                parameter
+            }
             EnvValue::Arn(id) => provisioned.queue_arns.get(id).cloned().ok_or_else(|| {
                 anyhow!("{name}: !GetAtt {id}.Arn names nothing the local stack creates")
             })?,
@@ -524,6 +554,25 @@ pub async fn provision(
         provisioned.environment.insert(name, resolved);
     }
     Ok(provisioned)
+}
+
+/// Puts a `SecureString` parameter (under SSM's default key), replacing an older value.
+async fn put_secure_parameter(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) -> Result<()> {
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        // The error names the parameter; the SDK's description never carries the value.
+        .map_err(|e| {
+            anyhow!(
+                "putting the SecureString parameter {name}: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(())
 }
 
 async fn create_table(
@@ -602,6 +651,8 @@ async fn create_table(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use gateway::tables::*;
 
@@ -707,6 +758,115 @@ mod tests {
             "DELIVERY_QUEUE_URL".into(),
             EnvValue::Ref("DeliveryQueue".into())
         )));
+    }
+
+    /// The SSM parameters a function is given names of (globals and its own variables), and
+    /// those its policies let it read, for every function.
+    fn secrets_named_and_granted() -> Vec<(String, BTreeSet<String>, BTreeSet<String>)> {
+        let doc: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(crate::workspace_root().join("template.yaml")).unwrap(),
+        )
+        .unwrap();
+        let globals = doc["Globals"]["Function"]["Environment"]["Variables"].clone();
+        let mut found = Vec::new();
+        for (id, resource) in doc["Resources"].as_mapping().unwrap() {
+            if resource["Type"] != "AWS::Serverless::Function" {
+                continue;
+            }
+            let properties = &resource["Properties"];
+            let mut named = BTreeSet::new();
+            for variables in [&globals, &properties["Environment"]["Variables"]] {
+                for (name, value) in variables.as_mapping().into_iter().flatten() {
+                    let name = name.as_str().unwrap();
+                    assert!(
+                        !format!("{value:?}").contains("{{resolve:"),
+                        "{name} resolves a secret into the configuration"
+                    );
+                    if name.ends_with(SECURE_PARAMETER_SUFFIX) {
+                        named.insert(tagged(value, "Ref").expect("!Ref of a template parameter"));
+                    }
+                }
+            }
+            let mut granted = BTreeSet::new();
+            let policies = properties["Policies"].as_sequence().unwrap();
+            for statement in policies
+                .iter()
+                .flat_map(|p| p["Statement"].as_sequence().unwrap())
+            {
+                let actions: Vec<&str> = match &statement["Action"] {
+                    Value::Sequence(list) => list.iter().filter_map(Value::as_str).collect(),
+                    action => vec![action.as_str().unwrap()],
+                };
+                if !actions
+                    .iter()
+                    .any(|a| a.starts_with("ssm:") || a.starts_with("kms:"))
+                {
+                    continue;
+                }
+                assert_eq!(actions, ["ssm:GetParameters"], "{id:?}: only GetParameters");
+                let resources = match &statement["Resource"] {
+                    Value::Sequence(list) => list.clone(),
+                    one => vec![one.clone()],
+                };
+                for resource in resources {
+                    let arn = tagged(&resource, "Sub").expect("a parameter's ARN");
+                    let parameter = arn
+                        .strip_prefix("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${")
+                        .and_then(|rest| rest.strip_suffix('}'))
+                        .unwrap_or_else(|| panic!("{id:?}: {arn} is not exactly one parameter"));
+                    granted.insert(parameter.to_owned());
+                }
+            }
+            found.push((id.as_str().unwrap().to_owned(), named, granted));
+        }
+        found
+    }
+
+    #[test]
+    fn each_function_may_read_exactly_the_secrets_it_is_given_names_of() {
+        let found = secrets_named_and_granted();
+        assert_eq!(found.len(), 3);
+        for (function, named, granted) in &found {
+            assert!(!named.is_empty(), "{function} reads FChat's bot token");
+            assert_eq!(named, granted, "{function}");
+        }
+        // The callback secret is the callback function's alone.
+        let readers: Vec<&str> = found
+            .iter()
+            .filter(|(_, named, _)| named.len() > 1)
+            .map(|(function, _, _)| function.as_str())
+            .collect();
+        assert_eq!(readers, ["CallbackFunction"]);
+    }
+
+    #[test]
+    fn secrets_reach_the_functions_as_parameter_names() {
+        let template = template();
+        let environment = template.function_environment().unwrap();
+        for variable in [
+            gateway::config::BOT_TOKEN_PARAMETER,
+            gateway::config::CALLBACK_SECRET_PARAMETER,
+        ] {
+            let (_, value) = environment
+                .iter()
+                .find(|(name, _)| name == variable)
+                .unwrap_or_else(|| panic!("no {variable}"));
+            let EnvValue::SecureParameter(parameter) = value else {
+                panic!("{variable}: {value:?}");
+            };
+            assert!(template
+                .parameter_default(parameter)
+                .unwrap()
+                .starts_with('/'));
+        }
+        // A dynamic reference would put the value in the configuration: refused.
+        let resolved = Template::parse(
+            "Globals:\n  Function:\n    Environment:\n      Variables:\n        \
+             TOKEN: !Sub \"{{resolve:secretsmanager:t:SecretString}}\"\nResources: {}\n",
+        )
+        .unwrap();
+        let error = resolved.function_environment().unwrap_err().to_string();
+        assert!(error.contains("TOKEN_PARAMETER"), "{error}");
     }
 
     #[test]

@@ -1914,19 +1914,16 @@ done"#;
         bounded(async {
             let binary = crate::workspace_root().join("target/debug/ingest");
             assert!(binary.exists(), "build it first: cargo build -p ingest");
+            // The cold start reads the bot token from SSM: moto, with the template's parameters.
+            let aws = crate::harness::LocalAws::start().await.unwrap();
             let mut spec = FunctionSpec::new("ingest", &binary).with_timeout(Duration::from_secs(5));
-            for (key, value) in [
-                ("APPS_TABLE", "apps"),
-                ("GROUPS_TABLE", "groups"),
-                ("USERS_TABLE", "users"),
-                ("CONTEXTS_TABLE", "contexts"),
-                ("DELIVERY_QUEUE_URL", "http://127.0.0.1:9/queue/delivery"),
-                ("FCHAT_API_URL", "http://127.0.0.1:9"),
-                ("FCHAT_BOT_TOKEN", "token"),
-                ("AWS_ACCESS_KEY_ID", "test"),
-                ("AWS_SECRET_ACCESS_KEY", "test"),
-                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
-            ] {
+            for (key, value) in aws
+                .provisioned
+                .environment
+                .clone()
+                .into_iter()
+                .chain(crate::moto::local_aws_environment(&aws.moto.endpoint))
+            {
                 spec = spec.with_env(key, value);
             }
             let unconfigured = FunctionSpec::new("unconfigured", &binary)
