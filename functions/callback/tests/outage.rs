@@ -323,8 +323,11 @@ async fn a_message_whose_delivery_window_passes_reads_expired_with_why_and_the_o
     let redriven = admin.run(&["dlq".into(), "redrive".into()]).await.unwrap();
     assert_eq!(redriven.json["redriven"], 1);
     assert_eq!(w.status(&id).await["status"], "queued");
-    w.deliver_until(Duration::from_secs(30), AllRead(&[id.clone()], "sent"))
-        .await;
+    w.deliver_until(
+        Duration::from_secs(30),
+        AllRead(std::slice::from_ref(&id), "sent"),
+    )
+    .await;
     assert_eq!(w.stack.fchat.messages().len(), 1);
     assert!(w.dead_letters().await.is_empty());
 }

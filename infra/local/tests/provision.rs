@@ -63,10 +63,9 @@ async fn a_secret_without_a_value_is_named_in_the_error() {
         ("FChatApiUrl".to_owned(), "http://127.0.0.1:9".to_owned()),
         ("FCHAT_CALLBACK_SECRET".to_owned(), "one".to_owned()),
     ]);
-    let error = provision(&aws.sdk, &template(), "other-", &parameters)
-        .await
-        .err()
-        .expect("no bot token given")
-        .to_string();
+    let Err(error) = provision(&aws.sdk, &template(), "other-", &parameters).await else {
+        panic!("provisioned without a bot token")
+    };
+    let error = error.to_string();
     assert!(error.contains("--param FCHAT_BOT_TOKEN="), "{error}");
 }
