@@ -126,10 +126,13 @@ pids+=($!)
 wait_for_port "${WEBHOOK_PORT}" "the webhook receiver"
 
 # The seed's first app, for the examples (placeholders when it has none).
-read -r EXAMPLE_APP EXAMPLE_TOKEN < <("${VENV}/bin/python" - "${SEED_FILE}" <<'PY'
+read -r EXAMPLE_APP EXAMPLE_TOKEN EXAMPLE_EMAIL < <("${VENV}/bin/python" - "${SEED_FILE}" <<'PY'
 import json, sys, urllib.parse
-apps = json.load(open(sys.argv[1])).get("apps") or [{"name": "APP_NAME", "token": "TOKEN"}]
-print(urllib.parse.quote(apps[0]["name"], safe=""), urllib.parse.quote(apps[0]["token"], safe=""))
+seed = json.load(open(sys.argv[1]))
+app = (seed.get("apps") or [{"name": "APP_NAME", "token": "TOKEN"}])[0]
+user = (seed.get("users") or [{"email": "someone@example.com"}])[0]
+quote = lambda text: urllib.parse.quote(text, safe="")
+print(quote(app["name"]), quote(app["token"]), json.dumps(user["email"]).strip('"'))
 PY
 )
 
@@ -144,7 +147,7 @@ The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
 What FChat received:   curl http://127.0.0.1:${FCHAT_PORT}/_sim/messages
 A message's status:    curl http://127.0.0.1:${API_PORT}/webhooks/${EXAMPLE_TOKEN}/messages/<context id>
 Click a button:        curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/click -d '{"message_id": "m-1", "button": 0}'
-Reply as the user:     curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/text -d '{"email": "user@example.com", "text": "ping"}'
+Reply as the user:     curl -X POST http://127.0.0.1:${FCHAT_PORT}/_sim/act/text -d '{"email": "${EXAMPLE_EMAIL}", "text": "ping"}'
 (the demo app's receiver prints each event it gets, with whether its signature verified)
 
 Ctrl-C stops everything.

@@ -23,10 +23,8 @@ pub enum StartError {
     Secret(#[from] SecretError),
     #[error("configuration: {0}")]
     FChat(#[from] FChatError),
-    #[error(
-        "configuration: {0} is not set; the deployment (template.yaml) or the local stack sets it"
-    )]
-    Missing(&'static str),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 // `main` reports the error that stops a cold start with `Debug`: make it the clear message.
@@ -51,13 +49,9 @@ pub async fn callback_secrets(
     ssm: &aws_sdk_ssm::Client,
     config: &Config,
 ) -> Result<(Secret, Secret), StartError> {
-    let name = config
-        .fchat
-        .callback_secret_parameter
-        .as_deref()
-        .ok_or(StartError::Missing(
-            crate::config::CALLBACK_SECRET_PARAMETER,
-        ))?;
+    let name = config.fchat.callback_secret_parameter.as_deref().ok_or(
+        crate::config::ConfigError::Missing(crate::config::CALLBACK_SECRET_PARAMETER),
+    )?;
     let [bot_token, callback_secret] = read_secrets(
         ssm,
         [

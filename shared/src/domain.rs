@@ -189,12 +189,17 @@ impl Context {
         self.expires_at <= now
     }
 
-    /// Whether its delivery window has passed without FChat taking it.
-    pub fn undeliverable(&self, now: UnixTime) -> bool {
+    /// Whether it is still waiting for FChat (`queued`, or `sending` under an attempt).
+    pub fn unsettled(&self) -> bool {
         matches!(
             self.status,
-            DeliveryStatus::Queued | DeliveryStatus::Sending | DeliveryStatus::Expired
-        ) && self.deliver_by <= now
+            DeliveryStatus::Queued | DeliveryStatus::Sending
+        )
+    }
+
+    /// Whether its delivery window passed while it was still waiting for FChat.
+    pub fn delivery_window_passed(&self, now: UnixTime) -> bool {
+        self.unsettled() && self.deliver_by <= now
     }
 }
 

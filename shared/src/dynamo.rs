@@ -517,15 +517,11 @@ impl ContextStore for DynamoStore {
                 let Some(context) = self.context_record(id).await? else {
                     return Ok(SendClaim::Gone);
                 };
-                let unsettled = matches!(
-                    context.status,
-                    DeliveryStatus::Queued | DeliveryStatus::Sending
-                );
                 Ok(match (context.status, context.lease_until) {
                     (DeliveryStatus::Sending, Some(until)) if until > now => {
                         SendClaim::Leased(until)
                     }
-                    _ if unsettled && context.deliver_by <= now => SendClaim::WindowPassed(context),
+                    _ if context.delivery_window_passed(now) => SendClaim::WindowPassed(context),
                     // The lease ran out between the write and the read: the next try claims it.
                     (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
                         SendClaim::Leased(now + 1)

@@ -72,9 +72,7 @@ impl HttpResponse {
         let status = match context.status {
             // Its window passed while no attempt was left to say so (a job parked after
             // crashes, say): it will not be delivered.
-            DeliveryStatus::Queued | DeliveryStatus::Sending if context.deliver_by <= now => {
-                DeliveryStatus::Expired
-            }
+            _ if context.delivery_window_passed(now) => DeliveryStatus::Expired,
             DeliveryStatus::Sending => DeliveryStatus::Queued,
             other => other,
         };

@@ -194,13 +194,9 @@ impl ContextStore for MemoryStore {
         let Some(context) = contexts.get_mut(id) else {
             return Ok(SendClaim::Gone);
         };
-        let unsettled = matches!(
-            context.status,
-            DeliveryStatus::Queued | DeliveryStatus::Sending
-        );
         match (context.status, context.lease_until) {
             (DeliveryStatus::Sending, Some(until)) if until > now => Ok(SendClaim::Leased(until)),
-            _ if unsettled && context.deliver_by <= now => {
+            _ if context.delivery_window_passed(now) => {
                 Ok(SendClaim::WindowPassed(context.clone()))
             }
             (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {

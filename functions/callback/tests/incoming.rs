@@ -3,10 +3,10 @@
 //! a demo app webhook that verifies signatures with its own implementation of the Standard
 //! Webhooks spec; retries and bot replies go through the real `delivery` binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fchat_local::harness::{Stack, LOCAL_CALLBACK_SECRET};
+use fchat_local::harness::{sibling_binary, Stack, LOCAL_CALLBACK_SECRET};
 use fchat_local::poller::Poller;
 use fchat_local::seed::Seed;
 use fchat_simulator::receiver::{Receiver, ReceiverConfig};
@@ -19,17 +19,6 @@ use gateway::ports::AppStore;
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_O0PrM7LIUOD/7Mw/aWYEcHrYT84mdpo07/YwJNBFDuM=";
-
-/// The delivery binary beside this package's: `cargo test --workspace` builds both.
-fn delivery_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_callback")).with_file_name("delivery");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p delivery` (make test does)",
-        path.display()
-    );
-    path
-}
 
 struct World {
     stack: Stack,
@@ -44,7 +33,10 @@ async fn world(echo: bool, context_ttl_seconds: u64) -> World {
     let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
     let callback = Path::new(env!("CARGO_BIN_EXE_callback"));
     let stack = Stack::start(
-        &[("callback", callback), ("delivery", &delivery_binary())],
+        &[
+            ("callback", callback),
+            ("delivery", &sibling_binary(callback, "delivery")),
+        ],
         &seed,
     )
     .await

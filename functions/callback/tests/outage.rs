@@ -3,11 +3,11 @@
 //! and the real `callback` binary routing the clicks that follow. Retries come a second apart
 //! (the harness caps retry delays), which compresses hours of outage into seconds.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fchat_local::admin::Admin;
-use fchat_local::harness::{Stack, LOCAL_CALLBACK_SECRET};
+use fchat_local::harness::{sibling_binary, Stack, LOCAL_CALLBACK_SECRET};
 use fchat_local::seed::Seed;
 use fchat_simulator::receiver::{Receiver, ReceiverConfig};
 use fchat_simulator::{ButtonRef, Faults};
@@ -18,16 +18,6 @@ use gateway::ports::ContextStore;
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_bm90LWEtcmVhbC1zZWNyZXQtYnV0LWxvbmctZW5vdWdo";
-
-fn delivery_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_callback")).with_file_name("delivery");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p delivery` (make test does)",
-        path.display()
-    );
-    path
-}
 
 struct World {
     stack: Stack,
@@ -68,7 +58,10 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
     .unwrap();
     let callback = Path::new(env!("CARGO_BIN_EXE_callback"));
     let stack = Stack::start(
-        &[("callback", callback), ("delivery", &delivery_binary())],
+        &[
+            ("callback", callback),
+            ("delivery", &sibling_binary(callback, "delivery")),
+        ],
         &seed,
     )
     .await

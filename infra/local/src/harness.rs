@@ -300,3 +300,15 @@ impl Stack {
         Ok((status, json))
     }
 }
+
+/// Another function's binary, beside the one a test was built with (`env!("CARGO_BIN_EXE_...")`):
+/// `cargo test --workspace` builds every function.
+pub fn sibling_binary(built: &std::path::Path, function: &str) -> std::path::PathBuf {
+    let path = built.with_file_name(function);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p {function}` (make test does)",
+        path.display()
+    );
+    path
+}

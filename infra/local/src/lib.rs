@@ -9,7 +9,10 @@
 //! - [`gateway`]: an API Gateway (HTTP API) stand-in that turns requests into invocations.
 //! - [`poller`]: an SQS event source mapping stand-in that feeds queue batches to a function.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 pub mod admin;
 pub mod gateway;
@@ -24,4 +27,50 @@ pub mod seed;
 /// The workspace's root directory, where `template.yaml` is.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The variables of an env file as `fchat-local setup` writes it (`NAME='value'`, dotenv's
+/// format): for `fchat-local functions` and `fchat-admin --env-file`.
+pub fn read_env_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    dotenvy::from_path_iter(path)
+        .and_then(|lines| lines.collect::<Result<HashMap<_, _>, _>>())
+        .with_context(|| format!("reading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn env_files_read_back_what_setup_writes() {
+        let dir = std::env::temp_dir().join(format!("fchat-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("functions.env");
+        std::fs::write(
+            &path,
+            "# the functions' environment
+A_TABLE='apps'
+
+SECRET='x y $z #w'
+PLAIN=1
+QUOTED=\"q\"
+EMPTY=''
+",
+        )
+        .unwrap();
+        let env = super::read_env_file(&path).unwrap();
+        assert_eq!(env["A_TABLE"], "apps");
+        assert_eq!(env["SECRET"], "x y $z #w");
+        assert_eq!(env["PLAIN"], "1");
+        assert_eq!(env["QUOTED"], "q");
+        assert_eq!(env["EMPTY"], "");
+        assert_eq!(env.len(), 5);
+        std::fs::write(
+            &path,
+            "BAD NAME=1
+",
+        )
+        .unwrap();
+        assert!(super::read_env_file(&path).is_err());
+        assert!(super::read_env_file(&dir.join("missing.env")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

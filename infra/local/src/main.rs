@@ -207,7 +207,7 @@ async fn functions(template: &Path, options: &Options) -> Result<()> {
             .context("finding fchat-local's directory")?,
     };
     let env_file = options.path("--env-file", ".dev/functions.env");
-    let env = read_env_file(&env_file)?;
+    let env = fchat_local::read_env_file(&env_file)?;
     let port: u16 = options
         .get("--port")
         .unwrap_or("9010")
@@ -255,38 +255,6 @@ async fn functions(template: &Path, options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Reads an env file as `setup` writes it: `NAME='value'` lines (also `NAME=value` and
-/// `NAME="value"`, taken literally); blank lines and `#` comments are skipped.
-fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_env(&text).with_context(|| format!("reading {}", path.display()))
-}
-
-fn parse_env(text: &str) -> Result<HashMap<String, String>> {
-    let mut environment = HashMap::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((name, value)) = line.split_once('=') else {
-            bail!("line {}: expected NAME=value", number + 1);
-        };
-        let name = name.trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            bail!("line {}: {name:?} is not a variable name", number + 1);
-        }
-        let value = value.trim();
-        let value = ['\'', '"']
-            .iter()
-            .find_map(|q| value.strip_prefix(*q)?.strip_suffix(*q))
-            .unwrap_or(value);
-        environment.insert(name.to_owned(), value.to_owned());
-    }
-    Ok(environment)
-}
-
 struct Options {
     flags: HashMap<String, String>,
     /// `--param Name=Value`, repeatable: template parameters, and the values of the secrets
@@ -326,26 +294,5 @@ impl Options {
 
     fn path(&self, flag: &str, default: &str) -> PathBuf {
         PathBuf::from(self.get(flag).unwrap_or(default))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_files_read_back_what_setup_writes() {
-        let env = parse_env(
-            "# the functions' environment\nA_TABLE='apps'\n\nSECRET='x y $z #w'\nPLAIN=1\nQUOTED=\"q\"\nEMPTY=''\n",
-        )
-        .unwrap();
-        assert_eq!(env["A_TABLE"], "apps");
-        assert_eq!(env["SECRET"], "x y $z #w");
-        assert_eq!(env["PLAIN"], "1");
-        assert_eq!(env["QUOTED"], "q");
-        assert_eq!(env["EMPTY"], "");
-        assert_eq!(env.len(), 5);
-        assert!(parse_env("no equals sign").is_err());
-        assert!(parse_env("BAD NAME=1").is_err());
     }
 }

@@ -1365,6 +1365,19 @@ exit 1"#;
         }
     }
 
+    /// A host of `functions`, shared as the Invoke API needs it.
+    async fn started(functions: Vec<FunctionSpec>) -> Arc<LambdaHost> {
+        Arc::new(LambdaHost::start(functions).await.unwrap())
+    }
+
+    /// The host's Invoke API on a free loopback port.
+    async fn serve(host: &Arc<LambdaHost>) -> SocketAddr {
+        host.clone()
+            .serve_invoke_api(([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap()
+    }
+
     async fn bounded<T>(test: impl Future<Output = T>) -> T {
         tokio::time::timeout(Duration::from_secs(20), test)
             .await
@@ -1489,11 +1502,7 @@ exit 1"#;
     async fn concurrent_invocations_queue_up_and_all_complete() {
         bounded(async {
             let echo = Script::new(ECHO);
-            let host = Arc::new(
-                LambdaHost::start(vec![echo.spec("echo", Duration::from_secs(5))])
-                    .await
-                    .unwrap(),
-            );
+            let host = started(vec![echo.spec("echo", Duration::from_secs(5))]).await;
             let mut invocations = JoinSet::new();
             for i in 0..4 {
                 let host = host.clone();
@@ -1519,11 +1528,7 @@ exit 1"#;
     async fn a_function_error_fails_the_invocation() {
         bounded(async {
             let fail = Script::new(FAIL);
-            let host = Arc::new(
-                LambdaHost::start(vec![fail.spec("fail", Duration::from_secs(5))])
-                    .await
-                    .unwrap(),
-            );
+            let host = started(vec![fail.spec("fail", Duration::from_secs(5))]).await;
             let err = host.invoke("fail", b"{}".to_vec()).await.unwrap_err();
             assert!(matches!(invoke_error(&err), InvokeError::Function { .. }));
             assert_eq!(
@@ -1531,11 +1536,7 @@ exit 1"#;
                 r#"{"errorType":"Boom","errorMessage":"kaboom"}"#
             );
 
-            let addr = host
-                .clone()
-                .serve_invoke_api(([127, 0, 0, 1], 0).into())
-                .await
-                .unwrap();
+            let addr = serve(&host).await;
             let (status, headers, body) = post(addr, &invoke_path("fail"), "{}").await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(headers["x-amz-function-error"], "Unhandled");
@@ -1549,16 +1550,8 @@ exit 1"#;
     async fn the_invoke_api_answers_like_aws() {
         bounded(async {
             let echo = Script::new(ECHO);
-            let host = Arc::new(
-                LambdaHost::start(vec![echo.spec("echo", Duration::from_secs(5))])
-                    .await
-                    .unwrap(),
-            );
-            let addr = host
-                .clone()
-                .serve_invoke_api(([127, 0, 0, 1], 0).into())
-                .await
-                .unwrap();
+            let host = started(vec![echo.spec("echo", Duration::from_secs(5))]).await;
+            let addr = serve(&host).await;
 
             let (status, headers, body) = post(addr, &invoke_path("echo"), r#"{"a":"b"}"#).await;
             assert_eq!(status, StatusCode::OK);
@@ -1588,11 +1581,7 @@ exit 1"#;
     async fn an_exited_process_fails_invocations_at_once() {
         bounded(async {
             let exit = Script::new("exit 3");
-            let host = Arc::new(
-                LambdaHost::start(vec![exit.spec("crash", Duration::from_secs(30))])
-                    .await
-                    .unwrap(),
-            );
+            let host = started(vec![exit.spec("crash", Duration::from_secs(30))]).await;
             let started = Instant::now();
             let err = host.invoke("crash", b"{}".to_vec()).await.unwrap_err();
             assert!(started.elapsed() < Duration::from_secs(5));
@@ -1607,11 +1596,7 @@ exit 1"#;
             // Later invocations fail at once too, also over HTTP (as AWS: 200 + function error).
             let err = host.invoke("crash", b"{}".to_vec()).await.unwrap_err();
             assert!(err.to_string().contains("exit status: 3"));
-            let addr = host
-                .clone()
-                .serve_invoke_api(([127, 0, 0, 1], 0).into())
-                .await
-                .unwrap();
+            let addr = serve(&host).await;
             let (status, headers, body) = post(addr, &invoke_path("crash"), "{}").await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(headers["x-amz-function-error"], "Unhandled");
@@ -1649,11 +1634,7 @@ exit 1"#;
     async fn a_timed_out_instance_is_stopped_and_the_next_invocation_gets_a_new_one() {
         bounded(async {
             let slow = Script::new(SLOW);
-            let host = Arc::new(
-                LambdaHost::start(vec![slow.spec("slow", Duration::from_secs(1))])
-                    .await
-                    .unwrap(),
-            );
+            let host = started(vec![slow.spec("slow", Duration::from_secs(1))]).await;
             let first_pid = host.pid("slow").unwrap();
             let started = Instant::now();
             // A fast invocation queued behind the slow one runs once the slow one times out.
@@ -1681,11 +1662,7 @@ exit 1"#;
             assert_ne!(host.pid("slow"), Some(first_pid));
 
             // Over HTTP: 504, and again a fresh instance afterwards.
-            let addr = host
-                .clone()
-                .serve_invoke_api(([127, 0, 0, 1], 0).into())
-                .await
-                .unwrap();
+            let addr = serve(&host).await;
             let (status, _, body) = post(addr, &invoke_path("slow"), "slow").await;
             assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
             let (status, _, body) = post(addr, &invoke_path("slow"), "fast").await;
@@ -1726,16 +1703,8 @@ done"#;
     async fn a_killed_process_fails_its_invocation_at_once_and_the_next_gets_a_new_process() {
         bounded(async {
             let script = Script::new(PAUSE_PID);
-            let host = Arc::new(
-                LambdaHost::start(vec![script.spec("worker", Duration::from_secs(15))])
-                    .await
-                    .unwrap(),
-            );
-            let addr = host
-                .clone()
-                .serve_invoke_api(([127, 0, 0, 1], 0).into())
-                .await
-                .unwrap();
+            let host = started(vec![script.spec("worker", Duration::from_secs(15))]).await;
+            let addr = serve(&host).await;
             let first_pid = host.pid("worker").unwrap();
             let held = tokio::spawn(async move { post(addr, &invoke_path("worker"), "10").await });
             let picked = script.dir.join("picked");

@@ -38,19 +38,7 @@ async fn run(args: Vec<String>) -> Result<fchat_local::admin::Output> {
             "-h" | "--help" => anyhow::bail!("{USAGE}"),
             "--env-file" => {
                 let path = args.next().context("--env-file needs a path")?;
-                let text =
-                    std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-                for line in text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                {
-                    if let Some((key, value)) = line.split_once('=') {
-                        env.insert(
-                            key.trim().to_owned(),
-                            value.trim().trim_matches('\'').trim_matches('"').to_owned(),
-                        );
-                    }
-                }
+                env.extend(fchat_local::read_env_file(std::path::Path::new(&path))?);
             }
             _ => rest.push(arg),
         }
