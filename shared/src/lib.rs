@@ -1,29 +1,31 @@
-//! The FChat gateway's shared library: the domain, validation of the public API, the ports the
-//! functions depend on, their adapters (DynamoDB, SQS, in memory), the secrets read from SSM and
-//! the error catalogue.
+//! The FChat gateway's shared library, in layers; every import points down the list:
+//!
+//! - `domain`: the product's records, messages and jobs, and the rules on them;
+//! - `ports`: what the services need from the world (stores, the queue, FChat, webhooks);
+//! - `api`: the public API's shape, validation and error catalogue;
+//! - `services`: ingest, delivery, callback, forwarding and the outbox;
+//! - `adapters`: DynamoDB, SQS, FChat, SSM, apps' webhooks, and in memory;
+//! - `wiring`: the configuration and the adapters built once per cold start.
+//!
+//! `logging` serves every layer. The short paths below (`gateway::dynamo`, `gateway::ingest`,
+//! ...) are the names the binaries and tools use.
 
-pub mod apigw;
-pub mod app_webhook;
-pub mod aws;
-pub mod callback;
-pub mod config;
-pub mod credentials;
-pub mod delivery;
+pub mod adapters;
+pub mod api;
 pub mod domain;
-pub mod dynamo;
-pub mod error;
-pub mod fchat;
-pub mod forward;
-pub mod http;
-pub mod ingest;
-pub mod job;
 pub mod logging;
-pub mod memory;
-pub mod message;
-pub mod outbound;
 pub mod ports;
-pub mod secrets;
-pub mod sqs;
-pub mod tables;
-pub mod tls;
-pub mod webhook;
+pub mod services;
+pub mod wiring;
+
+pub use adapters::dynamo::tables;
+pub use adapters::webhook::guard as outbound;
+pub use adapters::webhook::sender as app_webhook;
+pub use adapters::webhook::signing as webhook;
+pub use adapters::{apigw, dynamo, fchat, memory, secrets, sqs, tls};
+pub use api::{error, http};
+pub use domain::{credentials, job, message};
+pub use services::forwarding as forward;
+pub use services::{callback, delivery, ingest};
+pub use wiring as aws;
+pub use wiring::config;

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use gateway::delivery::{deliver_batch, Delivery, QueuedJob, Redelivery};
+use gateway::delivery::{deliver_batch, Delivery};
 use gateway::domain::DeliveryStatus;
 use gateway::fchat::FChatClient;
 use gateway::forward::Forwarder;
 use gateway::memory::{MemoryQueue, MemoryStore, MemoryWebhooks};
 use gateway::ports::{ContextStore, StoreError, SystemClock};
+use gateway::ports::{QueuedJob, Redelivery};
 
 use crate::stats::median;
 use crate::world;

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
+use gateway::api::validate::parse_user_message;
 use gateway::credentials::sha256_hex;
 use gateway::domain::{App, Group, User};
 use gateway::domain::{Context, Target};
-use gateway::ingest::queue_message;
 use gateway::ingest::Ingest;
 use gateway::memory::{MemoryFChat, MemoryQueue, MemoryStore};
-use gateway::message::parse_user_message;
 use gateway::ports::{AppStore, Clock, ContextStore, GroupStore, SystemClock, UserStore};
+use gateway::services::outbox::queue_message;
 use serde_json::{json, Value};
 
 pub const APP: &str = "BENCH_APP";

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::admin::{create_app, create_group, NewApp};
 use anyhow::{bail, Context as _, Result};
+use gateway::api::validate::is_valid_email;
 use gateway::domain::Group;
-use gateway::message::is_valid_email;
 use gateway::ports::{AppStore, GroupStore};
 use serde::Deserialize;
 

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use serde_json::Map;
 
+use crate::api::validate::parse_bot_reply;
+use crate::domain::job::{Forward, Job, JobKind};
 use crate::domain::Context;
-use crate::ingest::queue_message;
-use crate::job::{Forward, Job, JobKind};
-use crate::message::parse_bot_reply;
 use crate::ports::{
     AppStore, Clock, ContextStore, JobQueue, StoreError, WebhookOutcome, WebhookSender,
 };
+use crate::services::outbox::queue_message;
 
 /// How long an app's webhook may take to answer.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -172,6 +172,6 @@ mod tests {
         assert_eq!(forward_retry_delay(1), Duration::from_secs(300));
         assert!(FORWARD_RETRY_DELAYS
             .iter()
-            .all(|d| *d <= crate::delivery::MAX_VISIBILITY_DELAY));
+            .all(|d| *d <= crate::ports::MAX_VISIBILITY_DELAY));
     }
 }

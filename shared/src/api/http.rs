@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::api::error::ApiError;
 use crate::domain::{Context, DeliveryStatus, UnixTime};
-use crate::error::ApiError;
 
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::ports::StoreError;
+
 /// The largest request body the send API accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -137,6 +139,15 @@ impl ApiError {
             401 | 403 | 404 => "rejected",
             _ => "invalid",
         }
+    }
+}
+
+/// A storage failure answers the catalogue's 500. Its detail is logged here and never shown to
+/// the app.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "storage failure");
+        ApiError::Internal
     }
 }
 

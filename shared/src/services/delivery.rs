@@ -9,13 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::job::{Forward, Job, JobKind};
+use crate::domain::message::MessageContent;
 use crate::domain::{Context, Target, User};
-use crate::forward::{forward_retry_delay, Forwarded, Forwarder, FORWARD_MAX_ATTEMPTS};
-use crate::job::{Forward, Job, JobKind};
-use crate::message::MessageContent;
 use crate::ports::{
-    AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, OutgoingMessage, SendClaim,
-    StoreError, UserStore,
+    AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, OutgoingMessage, QueuedJob,
+    Redelivery, SendClaim, StoreError, UserStore, MAX_VISIBILITY_DELAY,
+};
+use crate::services::forwarding::{
+    forward_retry_delay, Forwarded, Forwarder, FORWARD_MAX_ATTEMPTS,
 };
 
 /// The retry schedule. This is its one definition: `template.yaml`'s `maxReceiveCount` and
@@ -351,7 +353,7 @@ impl Delivery {
                         last_context_id: None,
                     })
                     .await?;
-                tracing::info!(user = %crate::credentials::mask_email(email), "user created from FChat's directory");
+                tracing::info!(user = %crate::domain::credentials::mask_email(email), "user created from FChat's directory");
                 Ok(found.id)
             }
             Ok(None) => Err(Stop::Fail(format!("User {email} not found!"))),
@@ -365,36 +367,6 @@ impl Delivery {
             Err(FChatError::Permanent { reason }) => Err(Stop::Fail(reason)),
         }
     }
-}
-
-/// SQS keeps a message invisible for at most 12 hours.
-pub const MAX_VISIBILITY_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
-
-/// One message of a queue batch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueuedJob {
-    pub message_id: String,
-    /// How many times the queue has handed this message out, this time included.
-    pub receive_count: u32,
-    pub receipt_handle: String,
-    pub body: String,
-}
-
-/// What becomes of a received message that is not done (SQS: its visibility timeout, a new
-/// message, the dead-letter queue).
-#[async_trait::async_trait]
-pub trait Redelivery: Send + Sync {
-    /// Makes the message visible again after `delay`.
-    async fn redeliver_after(
-        &self,
-        receipt_handle: &str,
-        delay: Duration,
-    ) -> Result<(), StoreError>;
-    /// Queues the job again as a new message, visible after `delay` (at most 15 minutes): its
-    /// receive count starts over.
-    async fn requeue(&self, body: &str, delay: Duration) -> Result<(), StoreError>;
-    /// Moves the job to the dead-letter queue.
-    async fn dead_letter(&self, body: &str) -> Result<(), StoreError>;
 }
 
 /// Delivers a batch concurrently and answers the ids of the messages that stay on the queue
@@ -465,9 +437,9 @@ pub fn retry_delay(attempts: u32, retry_after: Option<u64>, max: Duration) -> Du
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::memory::{FixedClock, MemoryFChat, MemoryStore};
+    use crate::domain::message::Button;
     use crate::domain::{Context, DeliveryStatus, Group};
-    use crate::memory::{FixedClock, MemoryFChat, MemoryStore};
-    use crate::message::Button;
     use crate::ports::{AttemptOutcome, ContextStore, GroupStore, UserStore};
     use async_trait::async_trait;
     use serde_json::{json, Map};
@@ -603,8 +575,8 @@ mod tests {
         let forwarder = Forwarder {
             apps: store.clone(),
             contexts: store.clone(),
-            queue: Arc::new(crate::memory::MemoryQueue::default()),
-            webhooks: Arc::new(crate::memory::MemoryWebhooks::default()),
+            queue: Arc::new(crate::adapters::memory::MemoryQueue::default()),
+            webhooks: Arc::new(crate::adapters::memory::MemoryWebhooks::default()),
             clock: clock.clone(),
         };
         let delivery = Delivery {
@@ -616,7 +588,7 @@ mod tests {
             lease: Duration::from_secs(30),
             max_retry_delay: MAX_RETRY_DELAY,
             forwarder,
-            max_forward_delay: crate::forward::FORWARD_RETRY_DELAYS[4],
+            max_forward_delay: crate::services::forwarding::FORWARD_RETRY_DELAYS[4],
         };
         World {
             delivery,

@@ -7,9 +7,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
 
-use crate::delivery::{QueuedJob, Redelivery};
-use crate::job::Job;
-use crate::ports::{JobQueue, StoreError};
+use crate::domain::job::Job;
+use crate::ports::{JobQueue, QueuedJob, Redelivery, StoreError};
 
 #[derive(Clone)]
 pub struct SqsQueue {
@@ -140,11 +139,11 @@ mod tests {
     #[test]
     fn any_text_makes_a_body_sqs_accepts_that_reads_back_the_same() {
         let text = "a\u{0}b\u{1f}c\u{FFFE}d\u{FFFF}e\u{10FFFF}\u{7f}";
-        let job = Job::new(crate::job::JobKind::SendGroup {
+        let job = Job::new(crate::domain::job::JobKind::SendGroup {
             context_id: "c-1".into(),
             app: "alerts".into(),
             group_id: "ops".into(),
-            content: crate::message::MessageContent {
+            content: crate::domain::message::MessageContent {
                 text: text.into(),
                 keyboard: vec![],
             },
@@ -158,7 +157,7 @@ mod tests {
     #[test]
     fn an_sqs_event_fixture_becomes_jobs_and_failures_a_batch_response() {
         let event: SqsEvent =
-            serde_json::from_str(include_str!("../tests/fixtures/sqs-delivery-batch.json"))
+            serde_json::from_str(include_str!("../../tests/fixtures/sqs-delivery-batch.json"))
                 .unwrap();
         let jobs = jobs_from_event(event);
         assert_eq!(jobs.len(), 2);

@@ -5,8 +5,8 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderName, HeaderValue};
 use base64::Engine;
 
-use crate::error::ApiError;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse};
 
 /// The request, or the answer to give when its body cannot even be decoded.
 pub fn request_from_event(event: ApiGatewayV2httpRequest) -> Result<HttpRequest, HttpResponse> {
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn a_base64_http_api_event_becomes_a_request() {
-        let fixture = include_str!("../tests/fixtures/apigw-user-message.json");
+        let fixture = include_str!("../../tests/fixtures/apigw-user-message.json");
         let event: ApiGatewayV2httpRequest = serde_json::from_str(fixture).unwrap();
         let request = request_from_event(event).unwrap();
         assert_eq!(request.method, "POST");
@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn undecodable_base64_is_a_bad_request() {
-        let fixture = include_str!("../tests/fixtures/apigw-user-message.json")
+        let fixture = include_str!("../../tests/fixtures/apigw-user-message.json")
             .replace("eyJlbWFpbCI6", "!!!not base64");
         let event: ApiGatewayV2httpRequest = serde_json::from_str(&fixture).unwrap();
         assert_eq!(request_from_event(event).unwrap_err().status, 400);

@@ -1,6 +1,8 @@
 //! The DynamoDB adapter of the store ports. Items are plain attributes; JSON documents
 //! (parameters) are stored as strings so they round-trip exactly.
 
+pub mod tables;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -9,7 +11,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
-use crate::credentials::sha256_hex;
+use crate::adapters::dynamo::tables::*;
+use crate::domain::credentials::sha256_hex;
 use crate::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, UnixTime, User,
     DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS, UNDELIVERED_RETENTION_SECONDS,
@@ -18,7 +21,6 @@ use crate::ports::{
     AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, StoreError,
     UserStore,
 };
-use crate::tables::*;
 
 type Item = HashMap<String, AttributeValue>;
 

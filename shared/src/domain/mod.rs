@@ -1,5 +1,9 @@
 //! The product's records, free of any storage or AWS type.
 
+pub mod credentials;
+pub mod job;
+pub mod message;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -46,14 +50,17 @@ impl App {
     /// Whether `token` is this app's token, or its previous one still in its grace period.
     /// Both are compared in constant time, whatever the outcome.
     pub fn accepts_token(&self, token: &str, now: UnixTime) -> bool {
-        self.accepts_token_hash(&crate::credentials::sha256_hex(token.as_bytes()), now)
+        self.accepts_token_hash(
+            &crate::domain::credentials::sha256_hex(token.as_bytes()),
+            now,
+        )
     }
 
     /// [`App::accepts_token`] for a token already hashed with
-    /// [`crate::credentials::sha256_hex`]. Both hashes are compared, in constant time, whether
+    /// [`crate::domain::credentials::sha256_hex`]. Both hashes are compared, in constant time, whether
     /// or not a rotation is under way.
     pub fn accepts_token_hash(&self, token_hash: &str, now: UnixTime) -> bool {
-        use crate::credentials::hashes_match;
+        use crate::domain::credentials::hashes_match;
         let current = hashes_match(token_hash, &self.token_hash);
         let previous = match &self.previous_token {
             Some((hash, until)) => hashes_match(token_hash, hash) && *until > now,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::MessageContent;
+use crate::domain::message::MessageContent;
 
 /// The envelope version this code writes and reads.
 pub const JOB_VERSION: u8 = 1;
@@ -93,7 +93,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Button;
+    use crate::domain::message::Button;
     use serde_json::json;
 
     #[test]

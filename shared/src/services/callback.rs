@@ -15,17 +15,17 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::credentials::{mask_email, sha256_hex};
+use crate::api::error::{ApiError, MAX_BODY_BYTES};
+use crate::api::http::{HttpRequest, HttpResponse};
+use crate::domain::credentials::{mask_email, sha256_hex};
+use crate::domain::job::Forward;
+use crate::domain::message::MessageContent;
 use crate::domain::{Context, Target};
-use crate::error::{ApiError, MAX_BODY_BYTES};
-use crate::forward::{Forwarded, Forwarder};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::job::Forward;
 use crate::logging::loggable;
-use crate::message::MessageContent;
 use crate::ports::{
     AppStore, Clock, ContextStore, FChat, GroupStore, OutgoingMessage, StoreError, UserStore,
 };
+use crate::services::forwarding::{Forwarded, Forwarder};
 
 pub const SECRET_HEADER: &str = "X-FChat-Secret";
 /// How long an update id is remembered, to forward a repeated update once.
@@ -111,8 +111,7 @@ impl Callback {
         let fresh = self
             .contexts
             .claim_update(&update.id, now + UPDATE_MEMORY_SECONDS, now)
-            .await
-            .map_err(internal)?;
+            .await?;
         if !fresh {
             tracing::info!(update_id = %loggable(&update.id), "a repeated update; already handled");
             return Ok("duplicate");
@@ -124,7 +123,7 @@ impl Callback {
                 if let Err(error) = self.contexts.release_update(&update.id).await {
                     tracing::error!(%error, update_id = %loggable(&update.id), "could not release the update");
                 }
-                Err(internal(error))
+                Err(error.into())
             }
         }
     }
@@ -350,18 +349,15 @@ pub fn webhook_id(update_id: &str, app: &str) -> String {
     format!("msg_{}", sha256_hex(material.as_bytes()))
 }
 
-fn internal(error: StoreError) -> ApiError {
-    tracing::error!(%error, "storage failure");
-    ApiError::Internal
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::sha256_hex;
+    use crate::adapters::memory::{
+        FixedClock, MemoryFChat, MemoryQueue, MemoryStore, MemoryWebhooks,
+    };
+    use crate::domain::credentials::sha256_hex;
+    use crate::domain::job::{Job, JobKind};
     use crate::domain::{App, DeliveryStatus, Group, User};
-    use crate::job::{Job, JobKind};
-    use crate::memory::{FixedClock, MemoryFChat, MemoryQueue, MemoryStore, MemoryWebhooks};
     use crate::ports::WebhookOutcome;
 
     const NOW: u64 = 1_800_000_000;

@@ -8,16 +8,16 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::credentials::{mask_email, sha256_hex, token_matches};
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse, Route};
+use crate::api::validate::{parse_group_message, parse_user_message};
+use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
+use crate::domain::message::MessageContent;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
-use crate::error::ApiError;
-use crate::http::{HttpRequest, HttpResponse, Route};
-use crate::job::{Job, JobKind};
-use crate::message::{parse_group_message, parse_user_message, MessageContent};
 use crate::ports::{
-    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, StoreError,
-    UserStore,
+    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, UserStore,
 };
+use crate::services::outbox::queue_message;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
@@ -119,8 +119,7 @@ impl Ingest {
                 let group = self
                     .groups
                     .group(&group_id)
-                    .await
-                    .map_err(internal)?
+                    .await?
                     .ok_or(ApiError::GroupNotFound)?;
                 if !group.active {
                     return Err(ApiError::GroupInactive);
@@ -171,8 +170,7 @@ impl Ingest {
         let context = self
             .contexts
             .context_record(context_id)
-            .await
-            .map_err(internal)?
+            .await?
             .filter(|c| c.app == app.name)
             .ok_or(ApiError::MessageNotFound)?;
         Ok(HttpResponse::status(&context, self.clock.now()))
@@ -182,16 +180,11 @@ impl Ingest {
     /// has not messaged yet. If FChat cannot answer, the message is accepted and delivery
     /// decides.
     async fn check_user_exists(&self, email: &str) -> Result<(), ApiError> {
-        if self.users.user(email).await.map_err(internal)?.is_some() {
+        if self.users.user(email).await?.is_some() {
             return Ok(());
         }
         let now = self.clock.now();
-        if self
-            .users
-            .known_unknown(email, now)
-            .await
-            .map_err(internal)?
-        {
+        if self.users.known_unknown(email, now).await? {
             return Err(ApiError::UserNotFound(email.to_owned()));
         }
         match self.fchat.find_user(email).await {
@@ -203,14 +196,13 @@ impl Ingest {
                     created_at: now,
                     last_context_id: None,
                 };
-                self.users.put_user(&user).await.map_err(internal)?;
+                self.users.put_user(&user).await?;
                 Ok(())
             }
             Ok(None) => {
                 self.users
                     .remember_unknown(email, now + UNKNOWN_USER_MEMORY_SECONDS)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
                 Err(ApiError::UserNotFound(email.to_owned()))
             }
             Err(error) => {
@@ -221,7 +213,7 @@ impl Ingest {
     }
 
     async fn app_by_name(&self, name: &str, token: &str) -> Result<App, ApiError> {
-        let app = self.apps.app_by_name(name).await.map_err(internal)?;
+        let app = self.apps.app_by_name(name).await?;
         // The token is hashed and compared even for an unknown app, so that timing does not
         // tell which app names exist.
         let now = self.clock.now();
@@ -237,7 +229,7 @@ impl Ingest {
 
     async fn app_by_token(&self, token: &str) -> Result<App, ApiError> {
         let hash = sha256_hex(token.as_bytes());
-        match self.apps.app_by_token_hash(&hash).await.map_err(internal)? {
+        match self.apps.app_by_token_hash(&hash).await? {
             Some(app) if app.active && app.accepts_token_hash(&hash, self.clock.now()) => Ok(app),
             _ => Err(ApiError::UserRouteNotAuthenticated),
         }
@@ -263,12 +255,7 @@ impl Ingest {
                     parameters: context.parameters.clone(),
                     expires_at: now + IDEMPOTENCY_TTL_SECONDS,
                 };
-                match self
-                    .contexts
-                    .claim_idempotency(&record, now)
-                    .await
-                    .map_err(internal)?
-                {
+                match self.contexts.claim_idempotency(&record, now).await? {
                     IdempotencyClaim::Claimed => Some(record),
                     IdempotencyClaim::Existing(first) => {
                         if first.request_hash != record.request_hash {
@@ -319,47 +306,10 @@ impl Ingest {
     }
 }
 
-/// Records `context` and queues the job that delivers `content`. If the job cannot be queued
-/// the context is withdrawn, so that nothing is left looking queued.
-pub async fn queue_message(
-    contexts: &dyn ContextStore,
-    queue: &dyn JobQueue,
-    context: &Context,
-    content: MessageContent,
-) -> Result<(), ApiError> {
-    contexts.create_context(context).await.map_err(internal)?;
-    let job = Job::new(job_kind(context, content));
-    if let Err(error) = queue.enqueue(&job).await {
-        tracing::error!(%error, context_id = %context.id, "queueing failed; withdrawing the context");
-        if let Err(error) = contexts.delete_context(&context.id).await {
-            tracing::error!(%error, context_id = %context.id, "could not withdraw the context");
-        }
-        return Err(ApiError::QueueUnavailable);
-    }
-    Ok(())
-}
-
 struct Pending {
     target: Target,
     content: MessageContent,
     parameters: Map<String, Value>,
-}
-
-fn job_kind(context: &Context, content: MessageContent) -> JobKind {
-    match &context.target {
-        Target::Group(group_id) => JobKind::SendGroup {
-            context_id: context.id.clone(),
-            app: context.app.clone(),
-            group_id: group_id.clone(),
-            content,
-        },
-        Target::User(email) => JobKind::SendUser {
-            context_id: context.id.clone(),
-            app: context.app.clone(),
-            email: email.clone(),
-            content,
-        },
-    }
 }
 
 fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
@@ -382,16 +332,12 @@ fn request_fingerprint(request: &HttpRequest) -> String {
     sha256_hex(&material)
 }
 
-fn internal(error: StoreError) -> ApiError {
-    tracing::error!(%error, "storage failure");
-    ApiError::Internal
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::memory::{FixedClock, MemoryFChat, MemoryQueue, MemoryStore};
+    use crate::domain::job::{Job, JobKind};
     use crate::domain::{DeliveryStatus, Group};
-    use crate::memory::{FixedClock, MemoryFChat, MemoryQueue, MemoryStore};
     use crate::ports::{AttemptOutcome, UserStore};
     use serde_json::json;
 

@@ -1,20 +1,22 @@
 //! Building the AWS side once per cold start: the SDK configuration and the adapters.
 
+pub mod config;
+
 use std::sync::Arc;
 
-use crate::app_webhook::HttpWebhooks;
-use crate::callback::Callback;
-use crate::config::Config;
-use crate::delivery::Delivery;
-use crate::dynamo::DynamoStore;
-use crate::fchat::FChatClient;
-use crate::forward::{Forwarder, WEBHOOK_TIMEOUT};
-use crate::ingest::Ingest;
-use crate::outbound::OutboundPolicy;
+use crate::adapters::dynamo::DynamoStore;
+use crate::adapters::fchat::FChatClient;
+use crate::adapters::secrets::{read_secret, read_secrets, Secret, SecretError};
+use crate::adapters::sqs::SqsQueue;
+use crate::adapters::webhook::guard::OutboundPolicy;
+use crate::adapters::webhook::sender::HttpWebhooks;
 use crate::ports::FChatError;
 use crate::ports::SystemClock;
-use crate::secrets::{read_secret, read_secrets, Secret, SecretError};
-use crate::sqs::SqsQueue;
+use crate::services::callback::Callback;
+use crate::services::delivery::Delivery;
+use crate::services::forwarding::{Forwarder, WEBHOOK_TIMEOUT};
+use crate::services::ingest::Ingest;
+use crate::wiring::config::Config;
 
 /// Why a function cannot start: its message names what is wrong, never a secret's value.
 #[derive(thiserror::Error)]
@@ -24,7 +26,7 @@ pub enum StartError {
     #[error("configuration: {0}")]
     FChat(#[from] FChatError),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::wiring::config::ConfigError),
 }
 
 // `main` reports the error that stops a cold start with `Debug`: make it the clear message.
@@ -38,7 +40,7 @@ impl std::fmt::Debug for StartError {
 pub async fn bot_token(ssm: &aws_sdk_ssm::Client, config: &Config) -> Result<Secret, SecretError> {
     read_secret(
         ssm,
-        crate::config::BOT_TOKEN_PARAMETER,
+        crate::wiring::config::BOT_TOKEN_PARAMETER,
         &config.fchat.bot_token_parameter,
     )
     .await
@@ -50,16 +52,18 @@ pub async fn callback_secrets(
     config: &Config,
 ) -> Result<(Secret, Secret), StartError> {
     let name = config.fchat.callback_secret_parameter.as_deref().ok_or(
-        crate::config::ConfigError::Missing(crate::config::CALLBACK_SECRET_PARAMETER),
+        crate::wiring::config::ConfigError::Missing(
+            crate::wiring::config::CALLBACK_SECRET_PARAMETER,
+        ),
     )?;
     let [bot_token, callback_secret] = read_secrets(
         ssm,
         [
             (
-                crate::config::BOT_TOKEN_PARAMETER,
+                crate::wiring::config::BOT_TOKEN_PARAMETER,
                 config.fchat.bot_token_parameter.as_str(),
             ),
-            (crate::config::CALLBACK_SECRET_PARAMETER, name),
+            (crate::wiring::config::CALLBACK_SECRET_PARAMETER, name),
         ],
     )
     .await?;
@@ -70,7 +74,7 @@ pub async fn callback_secrets(
 /// `AWS_ENDPOINT_URL` for the local stack), with the compiled-in roots of trust.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::tls::aws_http_client())
+        .http_client(crate::adapters::tls::aws_http_client())
         .load()
         .await
 }

@@ -5,10 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use crate::credentials::sha256_hex;
-use crate::outbound::{check_url, is_blocked, webhook_client, OutboundPolicy};
+use crate::adapters::webhook::guard::{check_url, is_blocked, webhook_client, OutboundPolicy};
+use crate::adapters::webhook::signing::sign;
+use crate::domain::credentials::sha256_hex;
 use crate::ports::{WebhookOutcome, WebhookSender};
-use crate::webhook::sign;
 
 /// The most of a webhook's answer that is read (a bot reply is small).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;

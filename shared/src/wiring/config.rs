@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::tables::TableNames;
+use crate::adapters::dynamo::tables::TableNames;
 
 /// The delivery function's timeout when `DELIVERY_TIMEOUT_SECONDS` is not set.
 pub const DEFAULT_DELIVERY_TIMEOUT_SECONDS: u64 = 30;
@@ -34,7 +34,7 @@ pub struct Config {
 pub const DEFAULT_EXPIRED_TEXT: &str = "This action has expired.";
 
 /// FChat's bot API. The secrets are not here: only the names of the SSM Parameter Store
-/// `SecureString` parameters that hold them, read once per cold start (`crate::secrets`).
+/// `SecureString` parameters that hold them, read once per cold start (`crate::adapters::secrets`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FChatConfig {
     pub api_url: String,
@@ -98,11 +98,12 @@ impl Config {
         };
         let max_retry_delay = seconds(
             "DELIVERY_MAX_RETRY_DELAY_SECONDS",
-            crate::delivery::MAX_RETRY_DELAY,
+            crate::services::delivery::MAX_RETRY_DELAY,
         )?;
         let max_forward_delay = seconds(
             "FORWARD_MAX_RETRY_DELAY_SECONDS",
-            crate::forward::FORWARD_RETRY_DELAYS[crate::forward::FORWARD_RETRY_DELAYS.len() - 1],
+            crate::services::forwarding::FORWARD_RETRY_DELAYS
+                [crate::services::forwarding::FORWARD_RETRY_DELAYS.len() - 1],
         )?;
         let webhook_allow_loopback = match vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str) {
             None | Some("false") => false,

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::domain::message::{Button, InlineKeyboard};
 use crate::logging::loggable;
-use crate::message::{Button, InlineKeyboard};
 use crate::ports::{FChat, FChatError, FChatUser, OutgoingMessage};
 
 /// The most of an answer of FChat's that is read; its answers are small.
@@ -28,7 +28,7 @@ impl FChatClient {
             .connect_timeout(timeout / 2)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .tls_certs_only(crate::tls::reqwest_roots())
+            .tls_certs_only(crate::adapters::tls::reqwest_roots())
             .build()
             .map_err(|e| FChatError::Permanent {
                 reason: format!("the HTTP client cannot be built: {e}"),

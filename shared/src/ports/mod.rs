@@ -4,8 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use crate::domain::job::Job;
 use crate::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User};
-use crate::job::Job;
 
 /// A storage or queue failure. Its text is for logs; callers answer a generic 5xx.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +167,36 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue_after(&self, job: &Job, delay: std::time::Duration) -> Result<(), StoreError>;
 }
 
+/// SQS keeps a message invisible for at most 12 hours.
+pub const MAX_VISIBILITY_DELAY: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
+
+/// One message of a queue batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedJob {
+    pub message_id: String,
+    /// How many times the queue has handed this message out, this time included.
+    pub receive_count: u32,
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+/// What becomes of a received message that is not done (SQS: its visibility timeout, a new
+/// message, the dead-letter queue).
+#[async_trait::async_trait]
+pub trait Redelivery: Send + Sync {
+    /// Makes the message visible again after `delay`.
+    async fn redeliver_after(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError>;
+    /// Queues the job again as a new message, visible after `delay` (at most 15 minutes): its
+    /// receive count starts over.
+    async fn requeue(&self, body: &str, delay: std::time::Duration) -> Result<(), StoreError>;
+    /// Moves the job to the dead-letter queue.
+    async fn dead_letter(&self, body: &str) -> Result<(), StoreError>;
+}
+
 /// How a POST to an app's webhook ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WebhookOutcome {
@@ -211,7 +241,7 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingMessage {
     pub chat_id: String,
-    pub content: crate::message::MessageContent,
+    pub content: crate::domain::message::MessageContent,
     /// The context id: FChat shows one message per `client_message_id`.
     pub client_message_id: String,
 }

@@ -6,11 +6,11 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::domain::job::Job;
 use crate::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User,
     UNDELIVERED_RETENTION_SECONDS,
 };
-use crate::job::Job;
 use crate::ports::{
     AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, FChatUser, GroupStore,
     IdempotencyClaim, JobQueue, OutgoingMessage, SendClaim, StoreError, UserStore, WebhookOutcome,

@@ -1,0 +1,6 @@
+//! The public API's shape: its routes and answers, the validation of its bodies, and the error
+//! catalogue. No storage or AWS type.
+
+pub mod error;
+pub mod http;
+pub mod validate;

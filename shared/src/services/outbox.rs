@@ -1,0 +1,45 @@
+//! The outbox: a message becomes a context and one queued job, or nothing at all. A job that
+//! cannot be queued withdraws its context, so no context waits for a job that never comes.
+
+use crate::api::error::ApiError;
+use crate::domain::job::{Job, JobKind};
+use crate::domain::message::MessageContent;
+use crate::domain::{Context, Target};
+use crate::ports::{ContextStore, JobQueue};
+
+/// Records `context` and queues the job that delivers `content`. If the job cannot be queued
+/// the context is withdrawn, so that nothing is left looking queued.
+pub async fn queue_message(
+    contexts: &dyn ContextStore,
+    queue: &dyn JobQueue,
+    context: &Context,
+    content: MessageContent,
+) -> Result<(), ApiError> {
+    contexts.create_context(context).await?;
+    let job = Job::new(job_kind(context, content));
+    if let Err(error) = queue.enqueue(&job).await {
+        tracing::error!(%error, context_id = %context.id, "queueing failed; withdrawing the context");
+        if let Err(error) = contexts.delete_context(&context.id).await {
+            tracing::error!(%error, context_id = %context.id, "could not withdraw the context");
+        }
+        return Err(ApiError::QueueUnavailable);
+    }
+    Ok(())
+}
+
+fn job_kind(context: &Context, content: MessageContent) -> JobKind {
+    match &context.target {
+        Target::Group(group_id) => JobKind::SendGroup {
+            context_id: context.id.clone(),
+            app: context.app.clone(),
+            group_id: group_id.clone(),
+            content,
+        },
+        Target::User(email) => JobKind::SendUser {
+            context_id: context.id.clone(),
+            app: context.app.clone(),
+            email: email.clone(),
+            content,
+        },
+    }
+}
