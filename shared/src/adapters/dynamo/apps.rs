@@ -1,0 +1,115 @@
+//! The apps table: an app by name, by its token's hash (current or previous), by group.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::*;
+
+#[async_trait]
+impl AppStore for DynamoStore {
+    async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
+        self.get(&self.tables.apps, APPS_KEY, name)
+            .await?
+            .map(|item| app_from_item(&item))
+            .transpose()
+    }
+
+    async fn app_by_token_hash(&self, token_hash: &str) -> Result<Option<App>, StoreError> {
+        // The current token first; during a rotation's grace period, the previous one.
+        for (index, attribute) in [
+            (APPS_TOKEN_INDEX, APPS_TOKEN_ATTRIBUTE),
+            (APPS_PREVIOUS_TOKEN_INDEX, APPS_PREVIOUS_TOKEN_ATTRIBUTE),
+        ] {
+            let names = self
+                .keys_by_index(&self.tables.apps, index, attribute, token_hash, APPS_KEY)
+                .await?;
+            // The index projects keys only: read the whole item from the table.
+            if let Some(name) = names.first() {
+                return self.app_by_name(name).await;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn put_app(&self, app: &App) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(APPS_KEY.into(), s(&app.name));
+        item.insert(APPS_TOKEN_ATTRIBUTE.into(), s(&app.token_hash));
+        if let Some(group) = &app.group_id {
+            item.insert(APPS_GROUP_ATTRIBUTE.into(), s(group));
+        }
+        item.insert(
+            "user_messaging".into(),
+            AttributeValue::Bool(app.user_messaging),
+        );
+        if let Some(url) = &app.webhook_url {
+            item.insert("webhook_url".into(), s(url));
+        }
+        if !app.webhook_secrets.is_empty() {
+            item.insert(
+                "webhook_secrets".into(),
+                AttributeValue::L(app.webhook_secrets.iter().map(|x| s(x)).collect()),
+            );
+        }
+        item.insert("context_ttl_seconds".into(), n(app.context_ttl_seconds));
+        item.insert(
+            "delivery_window_seconds".into(),
+            n(app.delivery_window_seconds),
+        );
+        item.insert("active".into(), AttributeValue::Bool(app.active));
+        if let Some(until) = app.older_secrets_until {
+            item.insert("older_secrets_until".into(), n(until));
+        }
+        if let Some((hash, until)) = &app.previous_token {
+            item.insert(APPS_PREVIOUS_TOKEN_ATTRIBUTE.into(), s(hash));
+            item.insert("previous_token_until".into(), n(*until));
+        }
+        self.put(&self.tables.apps, item).await
+    }
+
+    async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError> {
+        let names = self
+            .keys_by_index(
+                &self.tables.apps,
+                APPS_GROUP_INDEX,
+                APPS_GROUP_ATTRIBUTE,
+                group_id,
+                APPS_KEY,
+            )
+            .await?;
+        let mut apps = Vec::new();
+        for name in names {
+            apps.extend(self.app_by_name(&name).await?);
+        }
+        Ok(apps)
+    }
+}
+
+pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
+    Ok(App {
+        name: text(item, APPS_KEY)?,
+        token_hash: text(item, APPS_TOKEN_ATTRIBUTE)?,
+        group_id: optional_text(item, APPS_GROUP_ATTRIBUTE),
+        user_messaging: flag(item, "user_messaging", false),
+        webhook_url: optional_text(item, "webhook_url"),
+        webhook_secrets: match item.get("webhook_secrets") {
+            Some(AttributeValue::L(list)) => {
+                list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+            }
+            _ => Vec::new(),
+        },
+        context_ttl_seconds: optional_number(item, "context_ttl_seconds")?
+            .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
+        delivery_window_seconds: optional_number(item, "delivery_window_seconds")?
+            .unwrap_or(DEFAULT_DELIVERY_WINDOW_SECONDS),
+        active: flag(item, "active", true),
+        older_secrets_until: optional_number(item, "older_secrets_until")?,
+        previous_token: match optional_text(item, APPS_PREVIOUS_TOKEN_ATTRIBUTE) {
+            Some(hash) => Some((
+                hash,
+                optional_number(item, "previous_token_until")?.unwrap_or_default(),
+            )),
+            None => None,
+        },
+    })
+}
