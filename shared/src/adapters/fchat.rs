@@ -23,16 +23,13 @@ pub struct FChatClient {
 
 impl FChatClient {
     /// `timeout` bounds a whole call; connecting gets at most half of it.
-    pub fn new(base_url: &str, bot_token: &str, timeout: Duration) -> Result<Self, FChatError> {
+    pub fn new(base_url: &str, bot_token: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout / 2)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .tls_certs_only(crate::adapters::tls::reqwest_roots())
-            .build()
-            .map_err(|e| FChatError::Permanent {
-                reason: format!("the HTTP client cannot be built: {e}"),
-            })?;
+            .build()?;
         Ok(FChatClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -81,6 +78,7 @@ impl FChatClient {
         Err(match status {
             408 | 429 | 500..=599 => transient(reason, retry_after),
             200..=299 => transient(reason, retry_after),
+            404 => FChatError::NotFound { reason },
             _ => FChatError::Permanent { reason },
         })
     }
@@ -149,7 +147,7 @@ impl FChat for FChatClient {
                 email: result["email"].as_str().unwrap_or(email).to_lowercase(),
                 name: result["name"].as_str().map(str::to_owned),
             })),
-            Err(FChatError::Permanent { reason }) if reason.starts_with("404") => Ok(None),
+            Err(FChatError::NotFound { .. }) => Ok(None),
             Err(error) => Err(error),
         }
     }

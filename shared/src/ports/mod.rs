@@ -265,6 +265,10 @@ pub enum FChatError {
     /// Retrying would fail the same way.
     #[error("FChat refused the message: {reason}")]
     Permanent { reason: String },
+    /// FChat answered 404: what it was asked about does not exist (`getUserByEmail`'s unknown
+    /// user). Retrying would fail the same way.
+    #[error("FChat does not know it: {reason}")]
+    NotFound { reason: String },
 }
 
 /// FChat's bot API. `docs/fchat-api.md` is its contract.

@@ -332,7 +332,9 @@ impl Delivery {
                     error: reason,
                     retry_after,
                 },
-                FChatError::Permanent { reason } => Stop::Fail(reason),
+                FChatError::Permanent { reason } | FChatError::NotFound { reason } => {
+                    Stop::Fail(reason)
+                }
             })
     }
 
@@ -364,7 +366,9 @@ impl Delivery {
                 error: reason,
                 retry_after,
             }),
-            Err(FChatError::Permanent { reason }) => Err(Stop::Fail(reason)),
+            Err(FChatError::Permanent { reason } | FChatError::NotFound { reason }) => {
+                Err(Stop::Fail(reason))
+            }
         }
     }
 }

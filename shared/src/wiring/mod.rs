@@ -10,7 +10,6 @@ use crate::adapters::secrets::{read_secret, read_secrets, Secret, SecretError};
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::webhook::guard::OutboundPolicy;
 use crate::adapters::webhook::sender::HttpWebhooks;
-use crate::ports::FChatError;
 use crate::ports::SystemClock;
 use crate::services::callback::Callback;
 use crate::services::delivery::Delivery;
@@ -23,8 +22,8 @@ use crate::wiring::config::Config;
 pub enum StartError {
     #[error(transparent)]
     Secret(#[from] SecretError),
-    #[error("configuration: {0}")]
-    FChat(#[from] FChatError),
+    #[error("the HTTP client to FChat cannot be built: {0}")]
+    HttpClient(#[from] reqwest::Error),
     #[error(transparent)]
     Config(#[from] crate::wiring::config::ConfigError),
 }
