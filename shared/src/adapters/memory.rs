@@ -27,21 +27,56 @@ pub struct MemoryStore {
     updates: Mutex<HashMap<String, UnixTime>>,
     bot_states: Mutex<HashMap<String, String>>,
     idempotency: Mutex<HashMap<(String, String), IdempotencyRecord>>,
+    faults: Mutex<HashMap<Fault, String>>,
+}
+
+/// What a test can make fail: a whole table, as an outage or a missing permission does, or
+/// only the recording of attempts' outcomes, as a crash between FChat's answer and that write
+/// does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    Apps,
+    Groups,
+    Users,
+    Contexts,
+    FinishSending,
 }
 
 impl MemoryStore {
     pub fn contexts(&self) -> Vec<Context> {
         self.contexts.lock().unwrap().values().cloned().collect()
     }
+
+    /// From now on, what `fault` names fails with `StoreError::Unavailable(message)`.
+    pub fn fail(&self, fault: Fault, message: &str) {
+        self.faults
+            .lock()
+            .unwrap()
+            .insert(fault, message.to_owned());
+    }
+
+    /// What `fault` names works again.
+    pub fn heal(&self, fault: Fault) {
+        self.faults.lock().unwrap().remove(&fault);
+    }
+
+    fn check(&self, fault: Fault) -> Result<(), StoreError> {
+        match self.faults.lock().unwrap().get(&fault) {
+            Some(message) => Err(StoreError::Unavailable(message.clone())),
+            None => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
 impl AppStore for MemoryStore {
     async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
+        self.check(Fault::Apps)?;
         Ok(self.apps.lock().unwrap().get(name).cloned())
     }
 
     async fn app_by_token_hash(&self, token_hash: &str) -> Result<Option<App>, StoreError> {
+        self.check(Fault::Apps)?;
         let apps = self.apps.lock().unwrap();
         let found = apps.values().find(|a| {
             a.token_hash == token_hash
@@ -53,6 +88,7 @@ impl AppStore for MemoryStore {
     }
 
     async fn put_app(&self, app: &App) -> Result<(), StoreError> {
+        self.check(Fault::Apps)?;
         self.apps
             .lock()
             .unwrap()
@@ -61,6 +97,7 @@ impl AppStore for MemoryStore {
     }
 
     async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError> {
+        self.check(Fault::Apps)?;
         let apps = self.apps.lock().unwrap();
         let mut found: Vec<App> = apps
             .values()
@@ -75,10 +112,12 @@ impl AppStore for MemoryStore {
 #[async_trait]
 impl GroupStore for MemoryStore {
     async fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        self.check(Fault::Groups)?;
         Ok(self.groups.lock().unwrap().get(id).cloned())
     }
 
     async fn put_group(&self, group: &Group) -> Result<(), StoreError> {
+        self.check(Fault::Groups)?;
         self.groups
             .lock()
             .unwrap()
@@ -87,11 +126,13 @@ impl GroupStore for MemoryStore {
     }
 
     async fn delete_group(&self, id: &str) -> Result<(), StoreError> {
+        self.check(Fault::Groups)?;
         self.groups.lock().unwrap().remove(id);
         Ok(())
     }
 
     async fn groups_by_beatchat_id(&self, beatchat_id: &str) -> Result<Vec<Group>, StoreError> {
+        self.check(Fault::Groups)?;
         let groups = self.groups.lock().unwrap();
         Ok(groups
             .values()
@@ -104,10 +145,12 @@ impl GroupStore for MemoryStore {
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.check(Fault::Users)?;
         Ok(self.users.lock().unwrap().get(email).cloned())
     }
 
     async fn put_user(&self, user: &User) -> Result<(), StoreError> {
+        self.check(Fault::Users)?;
         self.users
             .lock()
             .unwrap()
@@ -116,6 +159,7 @@ impl UserStore for MemoryStore {
     }
 
     async fn remember_unknown(&self, email: &str, until: UnixTime) -> Result<(), StoreError> {
+        self.check(Fault::Users)?;
         self.unknown_users
             .lock()
             .unwrap()
@@ -124,11 +168,13 @@ impl UserStore for MemoryStore {
     }
 
     async fn known_unknown(&self, email: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.check(Fault::Users)?;
         let unknown = self.unknown_users.lock().unwrap();
         Ok(unknown.get(email).is_some_and(|until| *until > now))
     }
 
     async fn set_last_context(&self, email: &str, context_id: &str) -> Result<(), StoreError> {
+        self.check(Fault::Users)?;
         if let Some(user) = self.users.lock().unwrap().get_mut(email) {
             user.last_context_id = Some(context_id.to_owned());
         }
@@ -139,6 +185,7 @@ impl UserStore for MemoryStore {
 #[async_trait]
 impl ContextStore for MemoryStore {
     async fn create_context(&self, context: &Context) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
         self.contexts
             .lock()
             .unwrap()
@@ -147,11 +194,13 @@ impl ContextStore for MemoryStore {
     }
 
     async fn context(&self, id: &str, now: UnixTime) -> Result<Option<Context>, StoreError> {
+        self.check(Fault::Contexts)?;
         let contexts = self.contexts.lock().unwrap();
         Ok(contexts.get(id).filter(|c| c.expires_at > now).cloned())
     }
 
     async fn delete_context(&self, id: &str) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
         self.contexts.lock().unwrap().remove(id);
         Ok(())
     }
@@ -161,6 +210,7 @@ impl ContextStore for MemoryStore {
         record: &IdempotencyRecord,
         now: UnixTime,
     ) -> Result<IdempotencyClaim, StoreError> {
+        self.check(Fault::Contexts)?;
         let mut records = self.idempotency.lock().unwrap();
         let key = (record.app.clone(), record.key_hash.clone());
         match records.get(&key) {
@@ -175,12 +225,14 @@ impl ContextStore for MemoryStore {
     }
 
     async fn release_idempotency(&self, app: &str, key_hash: &str) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
         let key = (app.to_owned(), key_hash.to_owned());
         self.idempotency.lock().unwrap().remove(&key);
         Ok(())
     }
 
     async fn context_record(&self, id: &str) -> Result<Option<Context>, StoreError> {
+        self.check(Fault::Contexts)?;
         Ok(self.contexts.lock().unwrap().get(id).cloned())
     }
 
@@ -190,23 +242,18 @@ impl ContextStore for MemoryStore {
         now: UnixTime,
         lease_until: UnixTime,
     ) -> Result<SendClaim, StoreError> {
+        self.check(Fault::Contexts)?;
         let mut contexts = self.contexts.lock().unwrap();
         let Some(context) = contexts.get_mut(id) else {
             return Ok(SendClaim::Gone);
         };
-        match (context.status, context.lease_until) {
-            (DeliveryStatus::Sending, Some(until)) if until > now => Ok(SendClaim::Leased(until)),
-            _ if context.delivery_window_passed(now) => {
-                Ok(SendClaim::WindowPassed(context.clone()))
-            }
-            (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
-                context.status = DeliveryStatus::Sending;
-                context.lease_until = Some(lease_until);
-                context.attempts += 1;
-                Ok(SendClaim::Claimed(context.clone()))
-            }
-            (settled, _) => Ok(SendClaim::Settled(settled)),
+        if let Err(refusal) = context.may_send(now) {
+            return Ok(SendClaim::refused(context.clone(), refusal));
         }
+        context.status = DeliveryStatus::Sending;
+        context.lease_until = Some(lease_until);
+        context.attempts += 1;
+        Ok(SendClaim::Claimed(context.clone()))
     }
 
     async fn finish_sending(
@@ -215,6 +262,8 @@ impl ContextStore for MemoryStore {
         outcome: &AttemptOutcome,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
+        self.check(Fault::Contexts)?;
+        self.check(Fault::FinishSending)?;
         let mut contexts = self.contexts.lock().unwrap();
         let Some(context) = contexts.get_mut(id) else {
             return Ok(false);
@@ -255,6 +304,7 @@ impl ContextStore for MemoryStore {
         deliver_by: UnixTime,
         expires_at: UnixTime,
     ) -> Result<bool, StoreError> {
+        self.check(Fault::Contexts)?;
         let mut contexts = self.contexts.lock().unwrap();
         match contexts.get_mut(id) {
             Some(context) if context.status != DeliveryStatus::Sent => {
@@ -272,6 +322,7 @@ impl ContextStore for MemoryStore {
         &self,
         fchat_message_id: &str,
     ) -> Result<Option<Context>, StoreError> {
+        self.check(Fault::Contexts)?;
         let contexts = self.contexts.lock().unwrap();
         Ok(contexts
             .values()
@@ -285,6 +336,7 @@ impl ContextStore for MemoryStore {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
+        self.check(Fault::Contexts)?;
         let mut updates = self.updates.lock().unwrap();
         if updates.get(update_id).is_some_and(|seen| *seen > now) {
             return Ok(false);
@@ -294,15 +346,18 @@ impl ContextStore for MemoryStore {
     }
 
     async fn release_update(&self, update_id: &str) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
         self.updates.lock().unwrap().remove(update_id);
         Ok(())
     }
 
     async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError> {
+        self.check(Fault::Contexts)?;
         Ok(self.bot_states.lock().unwrap().get(chat_id).cloned())
     }
 
     async fn set_bot_state(&self, chat_id: &str, state: Option<&str>) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
         let mut states = self.bot_states.lock().unwrap();
         match state {
             Some(state) => states.insert(chat_id.to_owned(), state.to_owned()),

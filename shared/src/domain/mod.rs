@@ -208,6 +208,31 @@ impl Context {
     pub fn delivery_window_passed(&self, now: UnixTime) -> bool {
         self.unsettled() && self.deliver_by <= now
     }
+
+    /// Whether an attempt may take the lease and send it now: the one rule every store
+    /// follows. Another attempt's unexpired lease comes first, then the delivery window, then
+    /// whether it still waits for FChat.
+    pub fn may_send(&self, now: UnixTime) -> Result<(), SendRefusal> {
+        match (self.status, self.lease_until) {
+            (DeliveryStatus::Sending, Some(until)) if until > now => {
+                Err(SendRefusal::Leased(until))
+            }
+            _ if self.delivery_window_passed(now) => Err(SendRefusal::WindowPassed),
+            (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => Ok(()),
+            (settled, _) => Err(SendRefusal::Settled(settled)),
+        }
+    }
+}
+
+/// Why an attempt may not send a context now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendRefusal {
+    /// Another attempt holds the lease until then.
+    Leased(UnixTime),
+    /// Its delivery window passed before FChat took it.
+    WindowPassed,
+    /// It is `sent`, `failed` or `expired` already.
+    Settled(DeliveryStatus),
 }
 
 /// What a retried request with the same `Idempotency-Key` is answered with.

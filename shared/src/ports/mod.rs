@@ -5,7 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::domain::job::Job;
-use crate::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User};
+use crate::domain::{
+    App, Context, DeliveryStatus, Group, IdempotencyRecord, SendRefusal, UnixTime, User,
+};
 
 /// A storage or queue failure. Its text is for logs; callers answer a generic 5xx.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +139,17 @@ pub enum SendClaim {
     WindowPassed(Context),
     /// The context is gone.
     Gone,
+}
+
+impl SendClaim {
+    /// The answer to an attempt that [`Context::may_send`] refuses.
+    pub fn refused(context: Context, refusal: SendRefusal) -> SendClaim {
+        match refusal {
+            SendRefusal::Leased(until) => SendClaim::Leased(until),
+            SendRefusal::WindowPassed => SendClaim::WindowPassed(context),
+            SendRefusal::Settled(status) => SendClaim::Settled(status),
+        }
+    }
 }
 
 /// How one delivery attempt ended.

@@ -441,13 +441,12 @@ pub fn retry_delay(attempts: u32, retry_after: Option<u64>, max: Duration) -> Du
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{FixedClock, MemoryFChat, MemoryStore};
+    use crate::adapters::memory::{Fault, FixedClock, MemoryFChat, MemoryStore};
     use crate::domain::message::Button;
     use crate::domain::{Context, DeliveryStatus, Group};
-    use crate::ports::{AttemptOutcome, ContextStore, GroupStore, UserStore};
+    use crate::ports::{ContextStore, GroupStore, UserStore};
     use async_trait::async_trait;
     use serde_json::{json, Map};
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
 
     const NOW: u64 = 1_800_000_000;
@@ -477,80 +476,9 @@ mod tests {
         }
     }
 
-    /// A context store that loses the outcome of attempts while `broken` is set: a crash
-    /// between FChat's answer and recording it.
-    struct Forgetful {
-        inner: Arc<MemoryStore>,
-        broken: AtomicBool,
-    }
-
-    #[async_trait]
-    impl ContextStore for Forgetful {
-        async fn create_context(&self, c: &Context) -> Result<(), StoreError> {
-            self.inner.create_context(c).await
-        }
-        async fn context(&self, id: &str, now: u64) -> Result<Option<Context>, StoreError> {
-            self.inner.context(id, now).await
-        }
-        async fn delete_context(&self, id: &str) -> Result<(), StoreError> {
-            self.inner.delete_context(id).await
-        }
-        async fn claim_idempotency(
-            &self,
-            r: &crate::domain::IdempotencyRecord,
-            now: u64,
-        ) -> Result<crate::ports::IdempotencyClaim, StoreError> {
-            self.inner.claim_idempotency(r, now).await
-        }
-        async fn release_idempotency(&self, app: &str, key: &str) -> Result<(), StoreError> {
-            self.inner.release_idempotency(app, key).await
-        }
-        async fn context_record(&self, id: &str) -> Result<Option<Context>, StoreError> {
-            self.inner.context_record(id).await
-        }
-        async fn begin_sending(
-            &self,
-            id: &str,
-            now: u64,
-            lease: u64,
-        ) -> Result<SendClaim, StoreError> {
-            self.inner.begin_sending(id, now, lease).await
-        }
-        async fn finish_sending(
-            &self,
-            id: &str,
-            o: &AttemptOutcome,
-            now: u64,
-        ) -> Result<bool, StoreError> {
-            if self.broken.load(Ordering::SeqCst) {
-                return Err(StoreError::Unavailable("the function crashed".into()));
-            }
-            self.inner.finish_sending(id, o, now).await
-        }
-        async fn requeue(&self, id: &str, by: u64, until: u64) -> Result<bool, StoreError> {
-            self.inner.requeue(id, by, until).await
-        }
-        async fn context_by_message_id(&self, m: &str) -> Result<Option<Context>, StoreError> {
-            self.inner.context_by_message_id(m).await
-        }
-        async fn claim_update(&self, u: &str, until: u64, now: u64) -> Result<bool, StoreError> {
-            self.inner.claim_update(u, until, now).await
-        }
-        async fn release_update(&self, u: &str) -> Result<(), StoreError> {
-            self.inner.release_update(u).await
-        }
-        async fn bot_state(&self, chat: &str) -> Result<Option<String>, StoreError> {
-            self.inner.bot_state(chat).await
-        }
-        async fn set_bot_state(&self, chat: &str, state: Option<&str>) -> Result<(), StoreError> {
-            self.inner.set_bot_state(chat, state).await
-        }
-    }
-
     struct World {
         delivery: Delivery,
         store: Arc<MemoryStore>,
-        forgetful: Arc<Forgetful>,
         fchat: Arc<MemoryFChat>,
         clock: Arc<FixedClock>,
     }
@@ -572,10 +500,6 @@ mod tests {
         let fchat = Arc::new(MemoryFChat::default());
         fchat.add_user("known@example.com", "fchat-7");
         let clock = Arc::new(FixedClock::at(NOW));
-        let forgetful = Arc::new(Forgetful {
-            inner: store.clone(),
-            broken: AtomicBool::new(false),
-        });
         let forwarder = Forwarder {
             apps: store.clone(),
             contexts: store.clone(),
@@ -584,7 +508,7 @@ mod tests {
             clock: clock.clone(),
         };
         let delivery = Delivery {
-            contexts: forgetful.clone(),
+            contexts: store.clone(),
             groups: store.clone(),
             users: store.clone(),
             fchat: fchat.clone(),
@@ -597,7 +521,6 @@ mod tests {
         World {
             delivery,
             store,
-            forgetful,
             fchat,
             clock,
         }
@@ -800,12 +723,12 @@ mod tests {
         let w = world().await;
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         // FChat shows the message, then the attempt dies before recording it.
-        w.forgetful.broken.store(true, Ordering::SeqCst);
+        w.store.fail(Fault::FinishSending, "the function crashed");
         assert!(matches!(
             w.delivery.deliver(&job, 1).await,
             JobOutcome::RetryAfter(_)
         ));
-        w.forgetful.broken.store(false, Ordering::SeqCst);
+        w.store.heal(Fault::FinishSending);
         assert_eq!(w.context("c1").await.status, DeliveryStatus::Sending);
 
         // While the lease holds, a redelivered copy waits.
@@ -936,30 +859,13 @@ mod tests {
         }
     }
 
-    struct BrokenGroups;
-
-    #[async_trait]
-    impl GroupStore for BrokenGroups {
-        async fn group(&self, _: &str) -> Result<Option<Group>, StoreError> {
-            Err(StoreError::Unavailable(
-                "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/delivery is not authorized".into(),
-            ))
-        }
-        async fn put_group(&self, _: &Group) -> Result<(), StoreError> {
-            unreachable!("delivery never writes groups")
-        }
-        async fn groups_by_beatchat_id(&self, _: &str) -> Result<Vec<Group>, StoreError> {
-            unreachable!("delivery never looks groups up by room")
-        }
-        async fn delete_group(&self, _: &str) -> Result<(), StoreError> {
-            unreachable!("delivery never deletes groups")
-        }
-    }
-
     #[tokio::test]
     async fn a_storage_error_never_reaches_the_app_in_its_text() {
-        let mut w = world().await;
-        w.delivery.groups = Arc::new(BrokenGroups);
+        let w = world().await;
+        w.store.fail(
+            Fault::Groups,
+            "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/delivery is not authorized",
+        );
         let job = w.accepted("c1", Target::Group("ops".into())).await;
         assert!(matches!(
             w.delivery.deliver(&job, 1).await,

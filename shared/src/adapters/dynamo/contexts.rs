@@ -147,16 +147,10 @@ impl ContextStore for DynamoStore {
                 let Some(context) = self.context_record(id).await? else {
                     return Ok(SendClaim::Gone);
                 };
-                Ok(match (context.status, context.lease_until) {
-                    (DeliveryStatus::Sending, Some(until)) if until > now => {
-                        SendClaim::Leased(until)
-                    }
-                    _ if context.delivery_window_passed(now) => SendClaim::WindowPassed(context),
+                Ok(match context.may_send(now) {
+                    Err(refusal) => SendClaim::refused(context, refusal),
                     // The lease ran out between the write and the read: the next try claims it.
-                    (DeliveryStatus::Queued | DeliveryStatus::Sending, _) => {
-                        SendClaim::Leased(now + 1)
-                    }
-                    (settled, _) => SendClaim::Settled(settled),
+                    Ok(()) => SendClaim::Leased(now + 1),
                 })
             }
             Err(e) => Err(unavailable(e)),
