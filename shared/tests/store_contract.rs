@@ -1,24 +1,62 @@
-//! The DynamoDB and SQS adapters against a real emulator (moto's server on loopback), with the
-//! tables and queues `template.yaml` declares.
-
-use std::sync::Arc;
+//! The store contract: every scenario runs against `MemoryStore` and against `DynamoStore` on
+//! moto's server (loopback), with the tables `template.yaml` declares. What the services rely on
+//! from a store is written here once, so the in-memory store cannot drift from DynamoDB.
 
 use fchat_local::harness::LocalAws;
 use gateway::credentials::sha256_hex;
-use gateway::domain::{App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, User};
+use gateway::domain::{
+    App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, User,
+    UNDELIVERED_RETENTION_SECONDS,
+};
 use gateway::dynamo::DynamoStore;
-use gateway::http::HttpRequest;
-use gateway::ingest::Ingest;
-use gateway::job::{Job, JobKind};
-use gateway::memory::FixedClock;
-use gateway::message::MessageContent;
-use gateway::ports::{AppStore, ContextStore, GroupStore, IdempotencyClaim, JobQueue, UserStore};
-use gateway::sqs::SqsQueue;
+use gateway::memory::MemoryStore;
+use gateway::ports::{
+    AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, UserStore,
+};
 use serde_json::{json, Map};
 
 const NOW: u64 = 1_800_000_000;
 
-async fn local() -> (LocalAws, DynamoStore) {
+/// Every store port at once, as both adapters implement them.
+trait Store: AppStore + GroupStore + UserStore + ContextStore {}
+impl<S: AppStore + GroupStore + UserStore + ContextStore> Store for S {}
+
+/// Runs each scenario once per store, as `memory::<scenario>` and `dynamodb::<scenario>`.
+macro_rules! contract {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&gateway::memory::MemoryStore::default()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let (_aws, store) = super::dynamo().await;
+                    super::$scenario(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    apps_are_found_by_name_and_by_token_hash_without_a_scan,
+    groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absent,
+    an_idempotency_key_is_claimed_once_until_it_expires_or_is_released,
+    incoming_events_find_their_context_group_and_apps_through_indexes,
+    updates_are_claimed_once_and_bot_state_is_kept_per_chat,
+    keys_from_outside_input_work_whatever_their_length_or_characters,
+    a_value_that_cannot_be_a_key_names_nothing,
+    delivery_and_reply_windows,
+    one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over,
+);
+
+async fn dynamo() -> (LocalAws, DynamoStore) {
     let aws = LocalAws::start()
         .await
         .expect("moto starts (run `make venv` first)");
@@ -62,9 +100,7 @@ fn context(id: &str, expires_at: u64) -> Context {
     }
 }
 
-#[tokio::test]
-async fn apps_are_found_by_name_and_by_token_hash_without_a_scan() {
-    let (_aws, store) = local().await;
+async fn apps_are_found_by_name_and_by_token_hash_without_a_scan<S: Store>(store: &S) {
     let alerts = app("alerts", "tok-1");
     store.put_app(&alerts).await.unwrap();
     store.put_app(&app("other", "tok-2")).await.unwrap();
@@ -90,9 +126,9 @@ async fn apps_are_found_by_name_and_by_token_hash_without_a_scan() {
     );
 }
 
-#[tokio::test]
-async fn groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absent() {
-    let (_aws, store) = local().await;
+async fn groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absent<S: Store>(
+    store: &S,
+) {
     let group = Group {
         id: "ops".into(),
         beatchat_id: Some("b-1".into()),
@@ -141,9 +177,7 @@ async fn groups_users_and_contexts_round_trip_and_expired_contexts_read_as_absen
     assert_eq!(store.context("c-live", NOW).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn an_idempotency_key_is_claimed_once_until_it_expires_or_is_released() {
-    let (_aws, store) = local().await;
+async fn an_idempotency_key_is_claimed_once_until_it_expires_or_is_released<S: Store>(store: &S) {
     let record = IdempotencyRecord {
         app: "alerts".into(),
         key_hash: sha256_hex(b"order-7"),
@@ -199,90 +233,7 @@ async fn an_idempotency_key_is_claimed_once_until_it_expires_or_is_released() {
     );
 }
 
-#[tokio::test]
-async fn jobs_are_sent_to_the_delivery_queue_as_versioned_json() {
-    let (aws, _store) = local().await;
-    let queue = SqsQueue::new(aws.sqs(), aws.config.delivery_queue_url.clone());
-    let job = Job::new(JobKind::SendGroup {
-        context_id: "c-1".into(),
-        app: "alerts".into(),
-        group_id: "ops".into(),
-        content: MessageContent {
-            text: "Xin chào".into(),
-            keyboard: vec![],
-        },
-    });
-    queue.enqueue(&job).await.unwrap();
-    let bodies = aws.peek(&aws.config.delivery_queue_url).await.unwrap();
-    assert_eq!(bodies.len(), 1);
-    assert_eq!(Job::from_json(&bodies[0]).unwrap(), job);
-}
-
-#[tokio::test]
-async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_fails() {
-    let (aws, store) = local().await;
-    let store = Arc::new(store);
-    store.put_app(&app("alerts", "tok-1")).await.unwrap();
-    store
-        .put_group(&Group {
-            id: "ops".into(),
-            beatchat_id: Some("b-1".into()),
-            active: true,
-            name: None,
-        })
-        .await
-        .unwrap();
-    let ingest_with = |queue_url: String| Ingest {
-        apps: store.clone(),
-        groups: store.clone(),
-        users: store.clone(),
-        contexts: store.clone(),
-        fchat: Arc::new(gateway::memory::MemoryFChat::default()),
-        queue: Arc::new(SqsQueue::new(aws.sqs(), queue_url)),
-        clock: Arc::new(FixedClock::at(NOW)),
-    };
-    let request = HttpRequest {
-        method: "POST".into(),
-        path: "/alerts/tok-1".into(),
-        headers: vec![],
-        body: br#"{"text":"disk full"}"#.to_vec(),
-    };
-
-    // A queue that does not exist stands for SQS being unavailable.
-    let missing = aws
-        .config
-        .delivery_queue_url
-        .replace("DeliveryQueue", "NoSuchQueue");
-    let refused = ingest_with(missing).handle(&request).await;
-    assert_eq!(refused.status, 503);
-    let items = aws
-        .dynamodb()
-        .scan()
-        .table_name(&aws.config.tables.contexts)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(items.count, 0, "a context was left behind");
-
-    let accepted = ingest_with(aws.config.delivery_queue_url.clone())
-        .handle(&request)
-        .await;
-    assert_eq!(accepted.status, 200);
-    let body: serde_json::Value = serde_json::from_str(&accepted.body).unwrap();
-    let id = body["context"]["id"].as_str().unwrap();
-    let stored = store.context(id, NOW).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.status, stored.deliver_by, stored.expires_at),
-        (DeliveryStatus::Queued, NOW + 3_600, NOW + 3_600 + 120)
-    );
-    let jobs = aws.peek(&aws.config.delivery_queue_url).await.unwrap();
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(Job::from_json(&jobs[0]).unwrap().context_id(), Some(id));
-}
-
-#[tokio::test]
-async fn incoming_events_find_their_context_group_and_apps_through_indexes() {
-    let (_aws, store) = local().await;
+async fn incoming_events_find_their_context_group_and_apps_through_indexes<S: Store>(store: &S) {
     // A click finds the context of the message it belongs to, expired or not.
     let mut sent = context("c-1", NOW + 300);
     sent.fchat_message_id = Some("m-7".into());
@@ -328,9 +279,7 @@ async fn incoming_events_find_their_context_group_and_apps_through_indexes() {
     assert!(store.apps_by_group("none").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn updates_are_claimed_once_and_bot_state_is_kept_per_chat() {
-    let (_aws, store) = local().await;
+async fn updates_are_claimed_once_and_bot_state_is_kept_per_chat<S: Store>(store: &S) {
     assert!(store.claim_update("u-1", NOW + 60, NOW).await.unwrap());
     assert!(!store.claim_update("u-1", NOW + 60, NOW + 1).await.unwrap());
     assert!(
@@ -357,13 +306,95 @@ async fn updates_are_claimed_once_and_bot_state_is_kept_per_chat() {
     assert_eq!(store.bot_state("chat-1").await.unwrap(), None);
 }
 
+async fn keys_from_outside_input_work_whatever_their_length_or_characters<S: Store>(store: &S) {
+    // FChat's update ids: longer than DynamoDB's 2048-byte keys, or with control characters.
+    let long = format!("upd-{}", "ệ".repeat(1000));
+    assert!(long.len() > 2048);
+    for update_id in [long.as_str(), "u-\u{0}\n-1", "u-\r\n"] {
+        assert!(store.claim_update(update_id, NOW + 60, NOW).await.unwrap());
+        assert!(
+            !store
+                .claim_update(update_id, NOW + 60, NOW + 1)
+                .await
+                .unwrap(),
+            "{update_id:?} is claimed once"
+        );
+        store.release_update(update_id).await.unwrap();
+        assert!(store.claim_update(update_id, NOW + 60, NOW).await.unwrap());
+    }
+    assert!(
+        store
+            .claim_update("u-\u{0}\n-2", NOW + 60, NOW)
+            .await
+            .unwrap(),
+        "a different id is a different update"
+    );
+
+    // Bot state per chat, for chat ids of any length.
+    let long_chat = "c".repeat(3000);
+    store
+        .set_bot_state(&long_chat, Some("awaiting_reason"))
+        .await
+        .unwrap();
+    store
+        .set_bot_state("chat\n1", Some("picking"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.bot_state(&long_chat).await.unwrap().as_deref(),
+        Some("awaiting_reason")
+    );
+    assert_eq!(
+        store.bot_state("chat\n1").await.unwrap().as_deref(),
+        Some("picking")
+    );
+    assert_eq!(store.bot_state("chat").await.unwrap(), None);
+    store.set_bot_state(&long_chat, None).await.unwrap();
+    assert_eq!(store.bot_state(&long_chat).await.unwrap(), None);
+
+    // FChat's "no such user" remembered for any address.
+    let long_email = format!("{}@example.com", "n".repeat(2100));
+    store
+        .remember_unknown(&long_email, NOW + 600)
+        .await
+        .unwrap();
+    assert!(store.known_unknown(&long_email, NOW).await.unwrap());
+    assert!(!store.known_unknown("n@example.com", NOW).await.unwrap());
+}
+
+async fn a_value_that_cannot_be_a_key_names_nothing<S: Store>(store: &S) {
+    // Empty, or over DynamoDB's 2048 bytes: DynamoDB refuses such a key even to look it up.
+    let huge = "h".repeat(3000);
+    let mut sent = context("c-1", NOW + 300);
+    sent.fchat_message_id = Some("m-1".into());
+    store.create_context(&sent).await.unwrap();
+    for absent in ["", huge.as_str()] {
+        assert_eq!(store.app_by_name(absent).await.unwrap(), None);
+        assert_eq!(store.app_by_token_hash(absent).await.unwrap(), None);
+        assert!(store.apps_by_group(absent).await.unwrap().is_empty());
+        assert_eq!(store.group(absent).await.unwrap(), None);
+        assert!(store
+            .groups_by_beatchat_id(absent)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.user(absent).await.unwrap(), None);
+        store.set_last_context(absent, "c-1").await.unwrap();
+        assert_eq!(store.context(absent, NOW).await.unwrap(), None);
+        assert_eq!(store.context_record(absent).await.unwrap(), None);
+        assert_eq!(store.context_by_message_id(absent).await.unwrap(), None);
+        store.delete_context(absent).await.unwrap();
+    }
+    assert_eq!(
+        store.context_by_message_id("m-1").await.unwrap(),
+        Some(sent)
+    );
+}
+
 /// A message's two clocks, as every context store must keep them: attempts within the
 /// delivery window, `expired` with why after it (never under a live lease), the reply window
 /// from when FChat took it, and the operator's redrive.
-async fn delivery_and_reply_windows(store: &dyn ContextStore) {
-    use gateway::domain::UNDELIVERED_RETENTION_SECONDS;
-    use gateway::ports::{AttemptOutcome, SendClaim};
-
+async fn delivery_and_reply_windows<S: Store>(store: &S) {
     let mut late = context("w-late", NOW + 400);
     (late.deliver_by, late.reply_window_seconds) = (NOW + 100, 300);
     store.create_context(&late).await.unwrap();
@@ -475,102 +506,105 @@ async fn delivery_and_reply_windows(store: &dyn ContextStore) {
     ));
 }
 
-#[tokio::test]
-async fn dynamodb_keeps_the_delivery_and_reply_windows() {
-    let (_aws, store) = local().await;
-    delivery_and_reply_windows(&store).await;
-}
+/// One attempt at a time: a second attempt waits for the first one's lease; an attempt that
+/// crashed without recording its outcome is taken over once its lease runs out; a message
+/// FChat took is never claimed again, and a late outcome does not change it.
+async fn one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over<S: Store>(store: &S) {
+    store
+        .create_context(&context("l-1", NOW + 3_600))
+        .await
+        .unwrap();
+    let SendClaim::Claimed(first) = store.begin_sending("l-1", NOW, NOW + 30).await.unwrap() else {
+        panic!("a queued message is not claimed")
+    };
+    assert_eq!(
+        (first.status, first.attempts, first.lease_until),
+        (DeliveryStatus::Sending, 1, Some(NOW + 30))
+    );
+    assert_eq!(
+        store.begin_sending("l-1", NOW + 5, NOW + 35).await.unwrap(),
+        SendClaim::Leased(NOW + 30)
+    );
 
-#[tokio::test]
-async fn the_memory_store_keeps_the_delivery_and_reply_windows_alike() {
-    delivery_and_reply_windows(&gateway::memory::MemoryStore::default()).await;
-}
-
-#[tokio::test]
-async fn keys_from_outside_input_work_whatever_their_length_or_characters() {
-    let (_aws, store) = local().await;
-    // FChat's update ids: longer than DynamoDB's 2048-byte keys, or with control characters.
-    let long = format!("upd-{}", "ệ".repeat(1000));
-    assert!(long.len() > 2048);
-    for update_id in [long.as_str(), "u-\u{0}\n-1", "u-\r\n"] {
-        assert!(store.claim_update(update_id, NOW + 60, NOW).await.unwrap());
-        assert!(
-            !store
-                .claim_update(update_id, NOW + 60, NOW + 1)
-                .await
-                .unwrap(),
-            "{update_id:?} is claimed once"
-        );
-        store.release_update(update_id).await.unwrap();
-        assert!(store.claim_update(update_id, NOW + 60, NOW).await.unwrap());
-    }
-    assert!(
+    // The first attempt crashed: nothing was recorded. Its lease runs out; the next takes over.
+    let SendClaim::Claimed(second) = store
+        .begin_sending("l-1", NOW + 30, NOW + 60)
+        .await
+        .unwrap()
+    else {
+        panic!("an expired lease is not taken over")
+    };
+    assert_eq!(second.attempts, 2);
+    let sent = AttemptOutcome::Sent {
+        fchat_message_id: "m-1".into(),
+        reply_until: NOW + 400,
+    };
+    assert!(store.finish_sending("l-1", &sent, NOW + 31).await.unwrap());
+    assert_eq!(
         store
-            .claim_update("u-\u{0}\n-2", NOW + 60, NOW)
+            .begin_sending("l-1", NOW + 61, NOW + 91)
             .await
             .unwrap(),
-        "a different id is a different update"
+        SendClaim::Settled(DeliveryStatus::Sent)
     );
 
-    // Bot state per chat, for chat ids of any length.
-    let long_chat = "c".repeat(3000);
-    store
-        .set_bot_state(&long_chat, Some("awaiting_reason"))
-        .await
-        .unwrap();
-    store
-        .set_bot_state("chat\n1", Some("picking"))
-        .await
-        .unwrap();
+    // A late outcome of the crashed attempt changes nothing.
+    for late in [
+        AttemptOutcome::WillRetry {
+            error: "503 Service Unavailable".into(),
+        },
+        AttemptOutcome::Failed {
+            error: "400 Bad Request".into(),
+        },
+    ] {
+        assert!(!store.finish_sending("l-1", &late, NOW + 62).await.unwrap());
+    }
+    let record = store.context_record("l-1").await.unwrap().unwrap();
     assert_eq!(
-        store.bot_state(&long_chat).await.unwrap().as_deref(),
-        Some("awaiting_reason")
+        (
+            record.status,
+            record.fchat_message_id.as_deref(),
+            record.last_error,
+            record.lease_until,
+            record.expires_at
+        ),
+        (DeliveryStatus::Sent, Some("m-1"), None, None, NOW + 400)
     );
-    assert_eq!(
-        store.bot_state("chat\n1").await.unwrap().as_deref(),
-        Some("picking")
-    );
-    assert_eq!(store.bot_state("chat").await.unwrap(), None);
-    store.set_bot_state(&long_chat, None).await.unwrap();
-    assert_eq!(store.bot_state(&long_chat).await.unwrap(), None);
 
-    // FChat's "no such user" remembered for any address.
-    let long_email = format!("{}@example.com", "n".repeat(2100));
-    store
-        .remember_unknown(&long_email, NOW + 600)
-        .await
-        .unwrap();
-    assert!(store.known_unknown(&long_email, NOW).await.unwrap());
-    assert!(!store.known_unknown("n@example.com", NOW).await.unwrap());
+    // A context that does not exist.
+    assert_eq!(
+        store.begin_sending("l-none", NOW, NOW + 30).await.unwrap(),
+        SendClaim::Gone
+    );
+    assert!(!store.finish_sending("l-none", &sent, NOW).await.unwrap());
 }
 
+/// The in-memory store's failure switches, on which the services' unit tests rely.
 #[tokio::test]
-async fn a_value_that_cannot_be_a_key_names_nothing() {
-    let (_aws, store) = local().await;
-    // Empty, or over DynamoDB's 2048 bytes: DynamoDB refuses such a key even to look it up.
-    let huge = "h".repeat(3000);
-    let mut sent = context("c-1", NOW + 300);
-    sent.fchat_message_id = Some("m-1".into());
-    store.create_context(&sent).await.unwrap();
-    for absent in ["", huge.as_str()] {
-        assert_eq!(store.app_by_name(absent).await.unwrap(), None);
-        assert_eq!(store.app_by_token_hash(absent).await.unwrap(), None);
-        assert!(store.apps_by_group(absent).await.unwrap().is_empty());
-        assert_eq!(store.group(absent).await.unwrap(), None);
-        assert!(store
-            .groups_by_beatchat_id(absent)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(store.user(absent).await.unwrap(), None);
-        store.set_last_context(absent, "c-1").await.unwrap();
-        assert_eq!(store.context(absent, NOW).await.unwrap(), None);
-        assert_eq!(store.context_record(absent).await.unwrap(), None);
-        assert_eq!(store.context_by_message_id(absent).await.unwrap(), None);
-        store.delete_context(absent).await.unwrap();
-    }
-    assert_eq!(
-        store.context_by_message_id("m-1").await.unwrap(),
-        Some(sent)
-    );
+async fn the_memory_stores_failure_switches_turn_on_and_off() {
+    use gateway::memory::Fault;
+    let store = MemoryStore::default();
+    store.put_app(&app("alerts", "tok-1")).await.unwrap();
+    store
+        .create_context(&context("f-1", NOW + 300))
+        .await
+        .unwrap();
+    store.fail(Fault::Apps, "AccessDeniedException");
+    assert!(store.app_by_name("alerts").await.is_err());
+    assert!(store.context("f-1", NOW).await.is_ok(), "only apps fail");
+    store.heal(Fault::Apps);
+    assert!(store.app_by_name("alerts").await.unwrap().is_some());
+
+    store.fail(Fault::FinishSending, "the function crashed");
+    assert!(matches!(
+        store.begin_sending("f-1", NOW, NOW + 30).await.unwrap(),
+        SendClaim::Claimed(_)
+    ));
+    let sent = AttemptOutcome::Sent {
+        fchat_message_id: "m-f".into(),
+        reply_until: NOW + 300,
+    };
+    assert!(store.finish_sending("f-1", &sent, NOW).await.is_err());
+    store.heal(Fault::FinishSending);
+    assert!(store.finish_sending("f-1", &sent, NOW).await.unwrap());
 }
