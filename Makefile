@@ -7,7 +7,11 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint lint-template fmt venv venv-deploy build bench deploy logs delete clean
+.PHONY: help dev test test-unit lint lint-template fmt venv venv-deploy build bench deploy logs delete clean
+
+## help: list the targets
+help:
+	@grep -E '^## [a-z-]+:' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /  \1\t/' | expand -t 16
 
 ## dev: run the whole product locally (emulated DynamoDB/SQS, the real function binaries)
 dev: venv
@@ -16,6 +20,10 @@ dev: venv
 ## test: unit, adapter (against moto) and end-to-end tests
 test: venv
 	cargo test --workspace
+
+## test-unit: the unit tests alone: no emulator, seconds once built
+test-unit:
+	cargo test --workspace --lib --bins
 
 ## lint: formatting, clippy (warnings are errors), and the SAM template
 lint: lint-template
