@@ -1,23 +1,13 @@
-//! The ingest function: the send API behind API Gateway.
+//! The ingest function: the send API and the status route, behind any front door `lambda_http`
+//! serves (HTTP API, REST API, ALB, function URL).
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use gateway::apigw::{request_from_event, response_to_event};
 use gateway::config::Config;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), gateway::front_door::Error> {
     gateway::logging::init();
     let config = Config::from_env()?;
     let ingest = gateway::aws::ingest(&gateway::aws::sdk_config().await, &config).await?;
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<ApiGatewayV2httpRequest>| async {
-            let response = match request_from_event(event.payload) {
-                Ok(request) => ingest.handle(&request).await,
-                Err(refusal) => refusal,
-            };
-            Ok::<ApiGatewayV2httpResponse, Error>(response_to_event(response))
-        },
-    ))
-    .await
+    let ingest = &ingest;
+    gateway::front_door::serve(move |request| async move { ingest.handle(&request).await }).await
 }

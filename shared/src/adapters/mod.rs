@@ -1,9 +1,9 @@
 //! The ports' adapters: DynamoDB, SQS, FChat, SSM, apps' webhooks, and in memory for tests; and
-//! the API Gateway event shape of the HTTP functions.
+//! the HTTP functions' front doors (`lambda_http`).
 
-pub mod apigw;
 pub mod dynamo;
 pub mod fchat;
+pub mod front_door;
 pub mod memory;
 pub mod secrets;
 pub mod sqs;
