@@ -272,23 +272,54 @@ pub struct HttpRoute {
 }
 
 impl Template {
-    /// Every `HttpApi` event of every function, with the binary the function is built from.
+    /// Every route of the HTTP API (`AWS::ApiGatewayV2::Route`), with the binary of the
+    /// function its integration invokes. The `$default` route takes whatever else comes.
     pub fn http_routes(&self) -> Result<Vec<HttpRoute>> {
+        let binaries: HashMap<String, String> = self
+            .functions()?
+            .into_iter()
+            .map(|f| (f.logical_id, f.binary))
+            .collect();
         let mut routes = Vec::new();
-        for (binary, event) in self.function_events("HttpApi")? {
-            let properties = event.get("Properties").unwrap_or(&Value::Null);
-            // No Path and no Method: the API's `$default` route, for whatever else comes.
-            if properties.get("Path").is_none() && properties.get("Method").is_none() {
-                routes.push(HttpRoute {
-                    method: "ANY".into(),
-                    path: DEFAULT_ROUTE.into(),
-                    function: binary,
-                });
-                continue;
-            }
+        for (logical_id, properties) in self.resources_of_type("AWS::ApiGatewayV2::Route") {
+            let key = string(properties.get("RouteKey"), "RouteKey")?;
+            let integration = properties
+                .get("Target")
+                .and_then(|target| tagged(target, "Sub"))
+                .and_then(|target| {
+                    Some(
+                        target
+                            .strip_prefix("integrations/${")?
+                            .strip_suffix('}')?
+                            .to_owned(),
+                    )
+                })
+                .ok_or_else(|| {
+                    anyhow!("{logical_id}: Target must be !Sub \"integrations/${{Integration}}\"")
+                })?;
+            let function = self
+                .resources
+                .get(integration.as_str())
+                .and_then(|i| i.get("Properties"))
+                .and_then(|p| p.get("IntegrationUri"))
+                .and_then(get_att_arn)
+                .ok_or_else(|| {
+                    anyhow!("{integration}: IntegrationUri must be !GetAtt <Function>.Arn")
+                })?;
+            let binary = binaries
+                .get(&function)
+                .ok_or_else(|| anyhow!("{integration}: {function} is not a function"))?
+                .clone();
+            let (method, path) = match key.split_once(' ') {
+                _ if key == DEFAULT_ROUTE => ("ANY".to_owned(), DEFAULT_ROUTE.to_owned()),
+                Some((method, path)) => (method.to_uppercase(), path.to_owned()),
+                None => {
+                    bail!("{logical_id}: RouteKey {key:?} is neither $default nor \"METHOD /path\"")
+                }
+            };
             routes.push(HttpRoute {
-                method: string(properties.get("Method"), "Method")?.to_uppercase(),
-                path: string(properties.get("Path"), "Path")?,
+                method,
+                path,
                 function: binary,
             });
         }
@@ -904,6 +935,12 @@ mod tests {
             path: DEFAULT_ROUTE.into(),
             function: "ingest".into()
         }));
+        assert!(routes.contains(&HttpRoute {
+            method: "POST".into(),
+            path: "/callback/fchat".into(),
+            function: "callback".into()
+        }));
+        assert_eq!(routes.len(), 3);
     }
 
     #[test]
