@@ -13,10 +13,7 @@ use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -63,7 +60,10 @@ pub async fn run(
     });
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(serve(listener, stub.clone()));
+    let served = stub.clone();
+    let server = fchat_loopback::spawn(listener, move |request, _peer| {
+        handle(request, served.clone())
+    });
 
     let mut command = tokio::process::Command::new(binary);
     command
@@ -136,21 +136,6 @@ pub async fn run(
     Ok((timing, answers))
 }
 
-async fn serve(listener: TcpListener, stub: Arc<Stub>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let stub = stub.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(request, stub.clone()));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
 async fn handle(
     request: Request<Incoming>,
     stub: Arc<Stub>,
@@ -186,11 +171,8 @@ async fn handle(
             + 30_000;
         let mut response = Response::new(Full::new(event));
         let headers = response.headers_mut();
-        static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let request_id = format!(
-            "bench-{}",
-            REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        // A random (v4) UUID, as Lambda's request ids are.
+        let request_id = uuid::Uuid::new_v4().to_string();
         headers.insert(
             "lambda-runtime-aws-request-id",
             request_id.parse().expect("header"),

@@ -11,6 +11,7 @@ use fchat_local::seed::Seed;
 use gateway::dynamo::DynamoStore;
 use gateway::ports::UserStore;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::world;
 
@@ -97,7 +98,6 @@ pub async fn receiver() -> Result<fchat_simulator::receiver::Receiver> {
 
 /// An HTTP API (payload 2.0) event, as API Gateway hands it to a function.
 pub fn http_event(path: &str, headers: &[(&str, &str)], body: &Value) -> Bytes {
-    static N: AtomicU64 = AtomicU64::new(0);
     let mut header_map = serde_json::Map::new();
     header_map.insert("content-type".into(), "application/json".into());
     for (name, value) in headers {
@@ -115,7 +115,7 @@ pub fn http_event(path: &str, headers: &[(&str, &str)], body: &Value) -> Bytes {
             "domainName": "bench.local",
             "domainPrefix": "bench",
             "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "fchat-bench"},
-            "requestId": format!("bench-{}", N.fetch_add(1, Ordering::Relaxed)),
+            "requestId": Uuid::new_v4().to_string(),
             "routeKey": "$default",
             "stage": "$default",
             "time": "",
@@ -131,11 +131,10 @@ pub fn http_event(path: &str, headers: &[(&str, &str)], body: &Value) -> Bytes {
 pub fn sqs_event(bodies: &[String]) -> Bytes {
     let records: Vec<Value> = bodies
         .iter()
-        .enumerate()
-        .map(|(i, body)| {
+        .map(|body| {
             json!({
-                "messageId": format!("m-{i}-{}", body.len()),
-                "receiptHandle": format!("r-{i}"),
+                "messageId": Uuid::new_v4().to_string(),
+                "receiptHandle": Uuid::new_v4().to_string(),
                 "body": body,
                 "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
                 "messageAttributes": {},

@@ -10,12 +10,10 @@ use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -70,32 +68,14 @@ impl CountingProxy {
         let upstream = upstream.trim_end_matches('/').to_owned();
         let tables = Arc::new(tables);
         let shared = ledger.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (client, upstream, tables, ledger) = (
-                    client.clone(),
-                    upstream.clone(),
-                    tables.clone(),
-                    shared.clone(),
-                );
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        forward(
-                            request,
-                            client.clone(),
-                            upstream.clone(),
-                            tables.clone(),
-                            ledger.clone(),
-                        )
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        fchat_loopback::spawn(listener, move |request, _peer| {
+            forward(
+                request,
+                client.clone(),
+                upstream.clone(),
+                tables.clone(),
+                shared.clone(),
+            )
         });
         Ok(CountingProxy { addr, ledger })
     }

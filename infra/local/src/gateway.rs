@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +14,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -28,17 +26,12 @@ const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub struct LocalGateway {
     routes: Vec<HttpRoute>,
     invoker: Invoker,
-    requests: AtomicU64,
 }
 
 impl LocalGateway {
     /// `invoke_base` is where the Invoke API listens, e.g. `http://127.0.0.1:9010`.
     pub fn new(routes: Vec<HttpRoute>, invoker: Invoker) -> Self {
-        LocalGateway {
-            routes,
-            invoker,
-            requests: AtomicU64::new(0),
-        }
+        LocalGateway { routes, invoker }
     }
 
     /// Serves on `addr` in the background and returns the bound address.
@@ -46,22 +39,9 @@ impl LocalGateway {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let gateway = Arc::new(self);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = listener.accept().await else {
-                    continue;
-                };
-                let gateway = gateway.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let gateway = gateway.clone();
-                        async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        fchat_loopback::spawn(listener, move |request, peer| {
+            let gateway = gateway.clone();
+            async move { Ok::<_, Infallible>(gateway.handle(request, peer).await) }
         });
         Ok(bound)
     }
@@ -79,8 +59,7 @@ impl LocalGateway {
                 return gateway_answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
             }
         };
-        let number = self.requests.fetch_add(1, Ordering::Relaxed);
-        let event = api_gateway_event(route, &parts, &body, peer, number);
+        let event = api_gateway_event(route, &parts, &body, peer);
         match self.invoke(&route.function, event).await {
             Ok(response) => response,
             Err(error) => {
@@ -146,7 +125,6 @@ fn api_gateway_event(
     parts: &hyper::http::request::Parts,
     body: &Bytes,
     peer: SocketAddr,
-    number: u64,
 ) -> Value {
     let mut headers = serde_json::Map::new();
     for name in parts.headers.keys() {
@@ -193,7 +171,7 @@ fn api_gateway_event(
                 "sourceIp": peer.ip().to_string(),
                 "userAgent": parts.headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
             },
-            "requestId": format!("local-{}-{number}", now.as_millis()),
+            "requestId": uuid::Uuid::new_v4().to_string(),
             "routeKey": route_key,
             "stage": "$default",
             "time": "",

@@ -13,7 +13,6 @@ use fchat_local::invoke::Invoker;
 use fchat_local::poller::Poller;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 
 /// A function behind the Invoke API: answers each batch as processed after `delay`; the
 /// first `hang` invocations never answer.
@@ -33,20 +32,7 @@ impl Stub {
             .await
             .unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let stub = self.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| stub.clone().invoke(req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        fchat_loopback::spawn(listener, move |req, _peer| self.clone().invoke(req));
         addr
     }
 

@@ -13,6 +13,7 @@
 //! answers as told ([`Receiver::set_answer`]: an app that is down, gone, ...) and can play a
 //! bot that echoes users' messages.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,8 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
-use crate::{json_answer, lock, read_body, serve, Answer, DropConnection};
+use crate::http::{json_answer, read_body, Answer};
+use crate::lock;
 
 /// How far `webhook-timestamp` may be from now, either way: older requests may be replays.
 pub const TIMESTAMP_TOLERANCE_SECS: u64 = 5 * 60;
@@ -247,15 +249,18 @@ impl Receiver {
             answer: Mutex::new(None),
             events,
         });
-        let (shutdown, stopped) = watch::channel(());
+        // Dropping the handle drops `shutdown`: the server stops and closes its connections.
+        let (shutdown, mut stopped) = watch::channel(());
         let served = state.clone();
-        tokio::spawn(serve(
+        tokio::spawn(fchat_loopback::serve(
             listener,
             move |request, _peer| {
                 let state = served.clone();
-                async move { Ok::<_, DropConnection>(state.handle(request).await) }
+                async move { Ok::<_, Infallible>(state.handle(request).await) }
             },
-            stopped,
+            async move {
+                let _ = stopped.changed().await;
+            },
         ));
         Ok(Receiver {
             addr,

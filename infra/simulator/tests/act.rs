@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -51,38 +51,28 @@ impl Gateway {
         let received = Arc::new(Mutex::new(Vec::new()));
         let answer = Arc::new(Mutex::new((200, r#"{"ok":true}"#.to_owned())));
         let (log, told) = (received.clone(), answer.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (log, told) = (log.clone(), told.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                        let (log, told) = (log.clone(), told.clone());
-                        async move {
-                            let method = request.method().clone();
-                            let path = request.uri().path().to_owned();
-                            let headers = request
-                                .headers()
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
-                                .collect();
-                            let body = request.into_body().collect().await?.to_bytes();
-                            let body = serde_json::from_slice(&body).expect("the update is JSON");
-                            log.lock().unwrap().push(Recorded {
-                                method,
-                                path,
-                                headers,
-                                body,
-                            });
-                            let (status, body) = told.lock().unwrap().clone();
-                            let mut response = Response::new(Full::new(Bytes::from(body)));
-                            *response.status_mut() = StatusCode::from_u16(status).unwrap();
-                            Ok::<_, hyper::Error>(response)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+        fchat_loopback::spawn(listener, move |request: Request<Incoming>, _peer| {
+            let (log, told) = (log.clone(), told.clone());
+            async move {
+                let method = request.method().clone();
+                let path = request.uri().path().to_owned();
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                    .collect();
+                let body = request.into_body().collect().await?.to_bytes();
+                let body = serde_json::from_slice(&body).expect("the update is JSON");
+                log.lock().unwrap().push(Recorded {
+                    method,
+                    path,
+                    headers,
+                    body,
                 });
+                let (status, body) = told.lock().unwrap().clone();
+                let mut response = Response::new(Full::new(Bytes::from(body)));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                Ok::<_, hyper::Error>(response)
             }
         });
         Gateway {

@@ -1,0 +1,83 @@
+//! What the simulator knows and records: the people in its directory, what it starts with,
+//! the messages it accepted, and how a test names a button to click.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Someone FChat knows, as `getUserByEmail` returns them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimUser {
+    pub email: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// What a simulator starts with.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// The only token accepted in `Authorization: Bearer <token>`.
+    pub bot_token: String,
+    /// The directory `getUserByEmail` searches; their ids are also valid `chat_id`s.
+    pub users: Vec<SimUser>,
+    /// The group chats that exist (rooms, a gateway group's `beatchat_id`), by id; any other
+    /// `chat_id` that is not a user's is "chat not found", as in FChat.
+    pub groups: Vec<String>,
+}
+
+/// A message `sendMessage` accepted: what a test asserts the gateway delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub chat_id: String,
+    pub text: String,
+    pub reply_markup: Option<Value>,
+    pub client_message_id: Option<String>,
+    pub received_at_ms: u64,
+}
+
+/// Which button of a recorded message a user clicks.
+///
+/// In JSON (`POST /_sim/act/click`) a string is a button's text and a number its index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ButtonRef {
+    /// The first button with exactly this text.
+    Text(String),
+    /// The position in the keyboard read row by row, from 0.
+    Index(usize),
+}
+
+impl From<&str> for ButtonRef {
+    fn from(text: &str) -> Self {
+        ButtonRef::Text(text.to_owned())
+    }
+}
+
+impl From<String> for ButtonRef {
+    fn from(text: String) -> Self {
+        ButtonRef::Text(text)
+    }
+}
+
+impl From<usize> for ButtonRef {
+    fn from(index: usize) -> Self {
+        ButtonRef::Index(index)
+    }
+}
+
+impl fmt::Display for ButtonRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ButtonRef::Text(text) => write!(f, "{text:?}"),
+            ButtonRef::Index(index) => write!(f, "#{index}"),
+        }
+    }
+}
+
+/// A user as updates and `getUserByEmail` show them.
+pub(crate) fn user_json(user: &SimUser) -> Value {
+    json!({"id": user.id, "email": user.email, "name": user.name})
+}

@@ -1,0 +1,122 @@
+//! The simulator's state, shared by its handle and its routes: the directory, the group chats,
+//! the record of accepted messages, the faults, the callback, and the counters of ids.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::act::ActError;
+use crate::faults::Faults;
+use crate::lock;
+use crate::model::{ReceivedMessage, SimUser};
+
+/// The longest chat id `POST /_sim/groups` takes: ids end up in DynamoDB keys and URLs.
+const MAX_CHAT_ID_CHARS: usize = 256;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A fresh connection per request: the simulator posts rarely, and a pooled connection the
+/// gateway has meanwhile closed would fail an update for nothing.
+pub(crate) fn http_client() -> HttpClient {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build_http()
+}
+
+pub(crate) struct State {
+    pub(crate) token: String,
+    pub(crate) users: Mutex<Vec<SimUser>>,
+    pub(crate) groups: Mutex<BTreeSet<String>>,
+    pub(crate) log: Mutex<Log>,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) attempts: AtomicUsize,
+    pub(crate) events: broadcast::Sender<ReceivedMessage>,
+    pub(crate) callback: Mutex<Option<Callback>>,
+    pub(crate) client: HttpClient,
+    /// Counters of `update_id`s ("u-N") and `callback_query.id`s ("cq-N"): numbered like
+    /// docs/fchat-api.md's examples and the `m-N` message ids, so that a test can name the
+    /// update it expects; the gateway only needs them unique.
+    pub(crate) last_update: AtomicU64,
+    pub(crate) last_query: AtomicU64,
+}
+
+/// Where updates are posted.
+#[derive(Clone)]
+pub(crate) struct Callback {
+    pub(crate) url: String,
+    pub(crate) secret: String,
+}
+
+#[derive(Default)]
+pub(crate) struct Log {
+    pub(crate) messages: Vec<ReceivedMessage>,
+    /// `client_message_id` → the answer its first send got.
+    pub(crate) by_client_id: HashMap<String, Value>,
+    pub(crate) last_id: u64,
+}
+
+impl Log {
+    pub(crate) fn clear(&mut self) {
+        self.messages.clear();
+        self.by_client_id.clear();
+    }
+}
+
+impl State {
+    pub(crate) fn add_user(&self, user: SimUser) {
+        let mut users = lock(&self.users);
+        let email = user.email.to_lowercase();
+        users.retain(|known| known.email.to_lowercase() != email);
+        users.push(user);
+    }
+
+    pub(crate) fn add_group(&self, id: &str) -> Result<(), ActError> {
+        if id.trim().is_empty() {
+            return Err(ActError::BadRequest("a group needs an id".into()));
+        }
+        if id.chars().count() > MAX_CHAT_ID_CHARS || id.chars().any(char::is_control) {
+            return Err(ActError::BadRequest(format!(
+                "a group id is at most {MAX_CHAT_ID_CHARS} characters, none of them control characters"
+            )));
+        }
+        lock(&self.groups).insert(id.to_owned());
+        Ok(())
+    }
+
+    pub(crate) fn chat_exists(&self, chat_id: &str) -> bool {
+        lock(&self.groups).contains(chat_id)
+            || lock(&self.users).iter().any(|user| user.id == chat_id)
+    }
+
+    pub(crate) fn user_by_email(&self, email: &str) -> Result<SimUser, ActError> {
+        let wanted = email.trim().to_lowercase();
+        lock(&self.users)
+            .iter()
+            .find(|user| user.email.to_lowercase() == wanted)
+            .cloned()
+            .ok_or_else(|| ActError::NotFound(format!("user {email:?} not found")))
+    }
+
+    pub(crate) fn user_by_id(&self, id: &str) -> Option<SimUser> {
+        lock(&self.users).iter().find(|user| user.id == id).cloned()
+    }
+
+    /// The next `message_id`, from the same counter as accepted messages.
+    pub(crate) fn next_message_id(&self) -> String {
+        let mut log = lock(&self.log);
+        log.last_id += 1;
+        format!("m-{}", log.last_id)
+    }
+
+    pub(crate) fn next_update_id(&self) -> String {
+        format!("u-{}", self.last_update.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+}
