@@ -54,6 +54,7 @@ contract!(
     a_value_that_cannot_be_a_key_names_nothing,
     delivery_and_reply_windows,
     one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over,
+    only_a_message_with_buttons_is_found_by_its_fchat_message_id,
 );
 
 async fn dynamo() -> (LocalAws, DynamoStore) {
@@ -467,6 +468,7 @@ async fn delivery_and_reply_windows<S: Store>(store: &S) {
     let sent = AttemptOutcome::Sent {
         fchat_message_id: "m-late".into(),
         reply_until: NOW + 800,
+        clickable: true,
     };
     assert!(store
         .finish_sending("w-late", &sent, NOW + 500)
@@ -538,6 +540,7 @@ async fn one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over<S: Store>(s
     let sent = AttemptOutcome::Sent {
         fchat_message_id: "m-1".into(),
         reply_until: NOW + 400,
+        clickable: true,
     };
     assert!(store.finish_sending("l-1", &sent, NOW + 31).await.unwrap());
     assert_eq!(
@@ -603,8 +606,35 @@ async fn the_memory_stores_failure_switches_turn_on_and_off() {
     let sent = AttemptOutcome::Sent {
         fchat_message_id: "m-f".into(),
         reply_until: NOW + 300,
+        clickable: true,
     };
     assert!(store.finish_sending("f-1", &sent, NOW).await.is_err());
     store.heal(Fault::FinishSending);
     assert!(store.finish_sending("f-1", &sent, NOW).await.unwrap());
+}
+
+/// Only clicks look a message up by its FChat message id, so only a message with buttons is
+/// indexed by it; the status shows the id of every message FChat took.
+async fn only_a_message_with_buttons_is_found_by_its_fchat_message_id<S: Store>(store: &S) {
+    for (id, message_id, clickable) in [("b-1", "m-buttons", true), ("p-1", "m-plain", false)] {
+        store
+            .create_context(&context(id, NOW + 3_600))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.begin_sending(id, NOW, NOW + 30).await.unwrap(),
+            SendClaim::Claimed(_)
+        ));
+        let sent = AttemptOutcome::Sent {
+            fchat_message_id: message_id.into(),
+            reply_until: NOW + 600,
+            clickable,
+        };
+        assert!(store.finish_sending(id, &sent, NOW + 1).await.unwrap());
+        let shown = store.context(id, NOW + 2).await.unwrap().unwrap();
+        assert_eq!(shown.fchat_message_id.as_deref(), Some(message_id));
+    }
+    let found = store.context_by_message_id("m-buttons").await.unwrap();
+    assert_eq!(found.map(|c| c.id).as_deref(), Some("b-1"));
+    assert_eq!(store.context_by_message_id("m-plain").await.unwrap(), None);
 }

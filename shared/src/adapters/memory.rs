@@ -28,6 +28,8 @@ pub struct MemoryStore {
     bot_states: Mutex<HashMap<String, String>>,
     idempotency: Mutex<HashMap<(String, String), IdempotencyRecord>>,
     faults: Mutex<HashMap<Fault, String>>,
+    /// Contexts whose FChat message id is kept out of the index (sent without buttons).
+    unindexed: Mutex<std::collections::HashSet<String>>,
 }
 
 /// What a test can make fail: a whole table, as an outage or a missing permission does, or
@@ -274,7 +276,11 @@ impl ContextStore for MemoryStore {
             AttemptOutcome::Sent {
                 fchat_message_id,
                 reply_until,
+                clickable,
             } if sending => {
+                if !clickable {
+                    self.unindexed.lock().unwrap().insert(id.to_owned());
+                }
                 context.status = DeliveryStatus::Sent;
                 context.fchat_message_id = Some(fchat_message_id.clone());
                 context.last_error = None;
@@ -324,9 +330,13 @@ impl ContextStore for MemoryStore {
     ) -> Result<Option<Context>, StoreError> {
         self.check(Fault::Contexts)?;
         let contexts = self.contexts.lock().unwrap();
+        let unindexed = self.unindexed.lock().unwrap();
         Ok(contexts
             .values()
-            .find(|c| c.fchat_message_id.as_deref() == Some(fchat_message_id))
+            .find(|c| {
+                c.fchat_message_id.as_deref() == Some(fchat_message_id)
+                    && !unindexed.contains(&c.id)
+            })
             .cloned())
     }
 

@@ -159,6 +159,10 @@ pub enum AttemptOutcome {
         fchat_message_id: String,
         /// The end of its reply window.
         reply_until: UnixTime,
+        /// Whether a click can come back to it (it has buttons). Only then is it found by its
+        /// FChat message id ([`ContextStore::context_by_message_id`]); its status shows the id
+        /// either way.
+        clickable: bool,
     },
     /// Back to `queued`, to be retried.
     WillRetry {

@@ -200,6 +200,7 @@ impl Delivery {
                 return JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay));
             }
         };
+        let clickable = !content.keyboard.is_empty();
         let attempt = self.attempt(&target, content, context_id).await;
         let now = self.clock.now();
         let (outcome, answer) = match attempt {
@@ -216,6 +217,7 @@ impl Delivery {
                         fchat_message_id: message_id,
                         // The reply window starts when FChat takes the message.
                         reply_until: now + context.reply_window_seconds,
+                        clickable,
                     },
                     JobOutcome::Done,
                 )

@@ -848,6 +848,7 @@ mod tests {
                 &AttemptOutcome::Sent {
                     fchat_message_id: "m-9".into(),
                     reply_until: NOW + 600,
+                    clickable: false,
                 },
                 NOW,
             )

@@ -167,10 +167,17 @@ impl ContextStore for DynamoStore {
             AttemptOutcome::Sent {
                 fchat_message_id,
                 reply_until,
+                clickable,
             } => {
+                // Only a message with buttons goes into the index: only clicks look it up.
+                let attribute = if *clickable {
+                    CONTEXTS_MESSAGE_ATTRIBUTE
+                } else {
+                    CONTEXTS_MESSAGE_REF_ATTRIBUTE
+                };
                 self.update_status(
                     id,
-                    "SET #st = :to, fchat_message_id = :m, settled_at = :now, #exp = :until REMOVE lease_until, last_error",
+                    &format!("SET #st = :to, {attribute} = :m, settled_at = :now, #exp = :until REMOVE lease_until, last_error"),
                     "#st = :sending",
                     &[
                         (":to", s(DeliveryStatus::Sent.as_str())),
@@ -186,7 +193,10 @@ impl ContextStore for DynamoStore {
                     id,
                     "SET #st = :to, last_error = :e REMOVE lease_until",
                     "#st = :sending",
-                    &[(":to", s(DeliveryStatus::Queued.as_str())), (":e", s(error))],
+                    &[
+                        (":to", s(DeliveryStatus::Queued.as_str())),
+                        (":e", s(error)),
+                    ],
                 )
                 .await
             }
@@ -404,7 +414,8 @@ fn context_from_item(item: &Item) -> Result<Context, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("delivery status {status}")))?,
         attempts: optional_number(item, "attempts")?.unwrap_or_default() as u32,
         last_error: optional_text(item, "last_error"),
-        fchat_message_id: optional_text(item, CONTEXTS_MESSAGE_ATTRIBUTE),
+        fchat_message_id: optional_text(item, CONTEXTS_MESSAGE_ATTRIBUTE)
+            .or_else(|| optional_text(item, CONTEXTS_MESSAGE_REF_ATTRIBUTE)),
         created_at: optional_number(item, "created_at")?.unwrap_or_default(),
         expires_at,
         deliver_by: optional_number(item, DELIVER_BY)?.unwrap_or(expires_at),

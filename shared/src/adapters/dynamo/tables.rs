@@ -20,6 +20,9 @@ pub const CONTEXTS_KEY: &str = "id";
 /// The contexts table's index on `fchat_message_id`: a click finds its message's context.
 pub const CONTEXTS_MESSAGE_INDEX: &str = "by-fchat-message-id";
 pub const CONTEXTS_MESSAGE_ATTRIBUTE: &str = "fchat_message_id";
+/// The FChat message id of a message without buttons: no click can come back to it, so it is
+/// kept out of the index (one write unit less per message).
+pub const CONTEXTS_MESSAGE_REF_ATTRIBUTE: &str = "fchat_message_ref";
 /// The TTL attribute of the contexts table: DynamoDB deletes what has expired, eventually.
 pub const EXPIRY_ATTRIBUTE: &str = "expires_at";
 
