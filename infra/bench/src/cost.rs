@@ -10,6 +10,11 @@ pub const PRICES: &[(&str, f64, &str)] = &[
     ("Lambda duration, arm64", 0.000_013_333_4, "per GB-second"),
     ("Lambda requests", 0.20, "per million"),
     ("API Gateway HTTP API requests", 1.00, "per million"),
+    (
+        "Lambda function URL requests",
+        0.0,
+        "per million (no charge beyond the function's own requests)",
+    ),
     ("SQS standard requests", 0.40, "per million (64 KiB each)"),
     (
         "DynamoDB on-demand writes",
@@ -63,6 +68,38 @@ pub const IDLE_RECEIVES_PER_MONTH: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
 pub const SECRETS: f64 = 2.0;
 pub const ALARMS: f64 = 4.0;
 
+/// How requests reach the ingest function (the template's `FrontDoor` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontDoor {
+    HttpApi,
+    FunctionUrl,
+}
+
+impl FrontDoor {
+    pub const ALL: [FrontDoor; 2] = [FrontDoor::HttpApi, FrontDoor::FunctionUrl];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FrontDoor::HttpApi => "HTTP API",
+            FrontDoor::FunctionUrl => "function URL",
+        }
+    }
+
+    /// The front door's line: what each message's one request costs at the door.
+    fn line(self) -> (String, f64) {
+        match self {
+            FrontDoor::HttpApi => (
+                "Front door (HTTP API: 1 request per message)".to_owned(),
+                price("API Gateway HTTP API requests"),
+            ),
+            FrontDoor::FunctionUrl => (
+                "Front door (function URL: no request charge)".to_owned(),
+                price("Lambda function URL requests"),
+            ),
+        }
+    }
+}
+
 /// One phase of the end-to-end run, as the cost model needs it.
 pub struct Measured<'a> {
     pub messages: usize,
@@ -91,7 +128,7 @@ fn billed_gb_seconds(ms: f64) -> f64 {
     ms.ceil().max(1.0) / 1000.0 * MEMORY_MB / 1024.0
 }
 
-pub fn per_million(m: &Measured) -> Estimate {
+pub fn per_million(m: &Measured, door: FrontDoor) -> Estimate {
     let n = m.messages as f64;
     let per_message = |x: f64| x / n * 1e6;
     let counted = total(m.calls);
@@ -106,10 +143,7 @@ pub fn per_million(m: &Measured) -> Estimate {
     let gb_s = price("Lambda duration, arm64");
     let platform = platform_log_bytes();
     let lines = vec![
-        (
-            "API Gateway HTTP API (1 request per message)".to_owned(),
-            price("API Gateway HTTP API requests"),
-        ),
+        door.line(),
         (
             format!(
                 "Lambda requests ({:.2} per message: ingest 1, delivery {:.2})",
@@ -161,6 +195,84 @@ pub fn per_million(m: &Measured) -> Estimate {
     Estimate { lines }
 }
 
+/// The most jobs the delivery function takes at once (the template's `BatchSize`).
+pub const FULL_BATCH: f64 = 10.0;
+
+/// What one message needs at the least, each item for a guarantee: its request at the front
+/// door, the invocations, the queue's requests at full batches, and the writes and reads,
+/// with no retry, no idempotency key and nothing logged.
+pub struct FloorMessage {
+    pub name: &'static str,
+    /// Each write, with the guarantee it pays for.
+    pub writes: &'static [(&'static str, f64)],
+    /// Each read unit (eventually consistent where the code reads so), with what it is for.
+    pub reads: &'static [(&'static str, f64)],
+}
+
+pub const FLOOR_MESSAGES: [FloorMessage; 2] = [
+    FloorMessage {
+        name: "group alert, no buttons",
+        writes: &[
+            ("the context: the message is kept until FChat takes it", 1.0),
+            ("the lease: two deliveries of one job never race", 1.0),
+            ("the outcome: the app can see what became of it", 1.0),
+        ],
+        reads: &[
+            ("the app (eventually consistent)", 0.5),
+            ("the group at ingest (eventually consistent)", 0.5),
+            ("the group at delivery (eventually consistent)", 0.5),
+        ],
+    },
+    FloorMessage {
+        name: "user question, 2 buttons",
+        writes: &[
+            ("the context: the message is kept until FChat takes it", 1.0),
+            ("the lease: two deliveries of one job never race", 1.0),
+            ("the outcome: the app can see what became of it", 1.0),
+            (
+                "the FChat message id's index entry: a click finds its message",
+                1.0,
+            ),
+            ("the user's latest conversation: a reply finds its app", 1.0),
+        ],
+        reads: &[
+            (
+                "the app, by its token's index, then its item (eventually consistent)",
+                1.0,
+            ),
+            ("the user at ingest (eventually consistent)", 0.5),
+            ("the user at delivery (eventually consistent)", 0.5),
+        ],
+    },
+];
+
+/// The floor of the design for one message: [`FloorMessage`] priced.
+pub fn floor(message: &FloorMessage, door: FrontDoor) -> Estimate {
+    let writes: f64 = message.writes.iter().map(|(_, units)| units).sum();
+    let reads: f64 = message.reads.iter().map(|(_, units)| units).sum();
+    Estimate {
+        lines: vec![
+            door.line(),
+            (
+                format!("Lambda requests (ingest 1, delivery 1/{FULL_BATCH:.0} at full batches)"),
+                (1.0 + 1.0 / FULL_BATCH) * price("Lambda requests"),
+            ),
+            (
+                format!("SQS (1 send, and 1 receive and 1 delete per {FULL_BATCH:.0} messages)"),
+                (1.0 + 2.0 / FULL_BATCH) * price("SQS standard requests"),
+            ),
+            (
+                format!("DynamoDB writes ({writes:.0} WRU)"),
+                writes * price("DynamoDB on-demand writes"),
+            ),
+            (
+                format!("DynamoDB reads ({reads:.1} RRU)"),
+                reads * price("DynamoDB on-demand reads"),
+            ),
+        ],
+    }
+}
+
 /// Dollars per month with no traffic at all.
 pub fn idle_month() -> Estimate {
     Estimate {
@@ -195,14 +307,17 @@ mod tests {
     #[test]
     fn a_message_with_nothing_but_the_api_costs_the_api_and_one_invocation() {
         let calls = BTreeMap::new();
-        let estimate = per_million(&Measured {
-            messages: 10,
-            calls: &calls,
-            delivery_batches: 0,
-            ingest_ms: 0.0,
-            delivery_ms: 0.0,
-            log_bytes: 0.0,
-        });
+        let estimate = per_million(
+            &Measured {
+                messages: 10,
+                calls: &calls,
+                delivery_batches: 0,
+                ingest_ms: 0.0,
+                delivery_ms: 0.0,
+                log_bytes: 0.0,
+            },
+            FrontDoor::HttpApi,
+        );
         // $1.00 API + $0.20 Lambda requests + 1 ms billed at 128 MB + platform logs.
         let expected =
             1.0 + 0.2 + 1e6 * 0.001 * 0.125 * 0.000_013_333_4 + platform_log_bytes() * 0.5 / 1e3;
@@ -211,6 +326,34 @@ mod tests {
             "{}",
             estimate.total()
         );
+    }
+
+    #[test]
+    fn a_function_url_saves_exactly_the_http_apis_request() {
+        let calls = BTreeMap::new();
+        let measured = Measured {
+            messages: 10,
+            calls: &calls,
+            delivery_batches: 3,
+            ingest_ms: 12.0,
+            delivery_ms: 40.0,
+            log_bytes: 300.0,
+        };
+        let api = per_million(&measured, FrontDoor::HttpApi).total();
+        let url = per_million(&measured, FrontDoor::FunctionUrl).total();
+        assert!((api - url - 1.0).abs() < 1e-9, "{api} {url}");
+    }
+
+    #[test]
+    fn the_floor_prices_each_guarantees_writes() {
+        let alert = floor(&FLOOR_MESSAGES[0], FrontDoor::FunctionUrl);
+        // 1.1 invocations, 1.2 SQS requests, 3 writes, 1.5 read units.
+        let expected = 1.1 * 0.2 + 1.2 * 0.4 + 3.0 * 0.625 + 1.5 * 0.125;
+        assert!((alert.total() - expected).abs() < 1e-9, "{}", alert.total());
+        let question = floor(&FLOOR_MESSAGES[1], FrontDoor::HttpApi);
+        // The HTTP API, two more writes and half a read unit more.
+        let more = 1.0 + 2.0 * 0.625 + 0.5 * 0.125;
+        assert!((question.total() - alert.total() - more).abs() < 1e-9);
     }
 
     #[test]
@@ -224,14 +367,17 @@ mod tests {
                 sqs_requests: 0.0,
             },
         )]);
-        let estimate = per_million(&Measured {
-            messages: 10,
-            calls: &calls,
-            delivery_batches: 10,
-            ingest_ms: 10.0,
-            delivery_ms: 10.0,
-            log_bytes: 0.0,
-        });
+        let estimate = per_million(
+            &Measured {
+                messages: 10,
+                calls: &calls,
+                delivery_batches: 10,
+                ingest_ms: 10.0,
+                delivery_ms: 10.0,
+                log_bytes: 0.0,
+            },
+            FrontDoor::HttpApi,
+        );
         let writes = estimate
             .lines
             .iter()

@@ -63,6 +63,10 @@ impl DynamoStore {
         DynamoStore { client, tables }
     }
 
+    /// Reads one item. Contexts are read strongly consistent: their state moves with every
+    /// attempt. The tenants' tables (apps, groups, users) change by the operator's hand or
+    /// once per new user; an eventually consistent read, at half the price, sees such a change
+    /// within about a second.
     async fn get(&self, table: &str, key: &str, value: &str) -> Result<Option<Item>, StoreError> {
         if !can_be_key(value) {
             return Ok(None);
@@ -72,7 +76,7 @@ impl DynamoStore {
             .get_item()
             .table_name(table)
             .key(key, s(value))
-            .consistent_read(true)
+            .consistent_read(table == self.tables.contexts)
             .send()
             .await
             .map_err(unavailable)?;
