@@ -7,7 +7,7 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test test-unit lint lint-template fmt venv venv-deploy build bench deploy logs delete clean
+.PHONY: help dev test test-unit lint lint-template lint-openapi fmt venv venv-deploy build bench deploy logs delete clean
 
 ## help: list the targets
 help:
@@ -25,8 +25,8 @@ test: venv
 test-unit:
 	cargo test --workspace --lib --bins
 
-## lint: formatting, clippy (warnings are errors), and the SAM template
-lint: lint-template
+## lint: formatting, clippy (warnings are errors), the SAM template and the API's OpenAPI document
+lint: lint-template lint-openapi
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -34,6 +34,10 @@ lint: lint-template
 lint-template: venv-deploy
 	$(DEPLOY_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 	$(DEPLOY_VENV)/bin/cfn-lint template.yaml
+
+## lint-openapi: docs/openapi.yaml against the OpenAPI 3.1 specification (offline)
+lint-openapi: venv-deploy
+	$(DEPLOY_VENV)/bin/openapi-spec-validator docs/openapi.yaml
 
 ## build: arm64 release zips of the three functions, with their sizes
 build: venv-deploy
@@ -70,7 +74,7 @@ delete: venv-deploy
 fmt:
 	cargo fmt --all
 
-## venv: the pinned Python tools for dev and test (moto's server) in .venv
+## venv: the pinned Python tools for dev and test (moto's server, schemathesis) in .venv
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: infra/requirements.txt
@@ -78,7 +82,8 @@ $(VENV)/.installed: infra/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
 	touch $@
 
-## venv-deploy: the pinned packaging and deployment tools (zig, cargo-lambda, SAM CLI, cfn-lint)
+## venv-deploy: the pinned packaging, deployment and lint tools (zig, cargo-lambda, SAM CLI, cfn-lint,
+## openapi-spec-validator)
 venv-deploy: $(DEPLOY_VENV)/.installed
 
 $(DEPLOY_VENV)/.installed: infra/requirements-deploy.txt
