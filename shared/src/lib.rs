@@ -19,13 +19,8 @@ pub mod services;
 pub mod wiring;
 
 pub use adapters::dynamo::tables;
-pub use adapters::webhook::guard as outbound;
-pub use adapters::webhook::sender as app_webhook;
-pub use adapters::webhook::signing as webhook;
 pub use adapters::{dynamo, fchat, front_door, memory, secrets, sqs, tls};
 pub use api::{error, http};
 pub use domain::{credentials, job, message};
-pub use services::forwarding as forward;
 pub use services::{callback, delivery, ingest};
-pub use wiring as aws;
 pub use wiring::config;

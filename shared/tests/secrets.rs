@@ -45,9 +45,9 @@ async fn the_functions_get_names_and_the_values_are_secure_strings_in_ssm() {
         .unwrap();
     assert_eq!(stored.r#type, Some(ParameterType::SecureString));
 
-    let token = gateway::aws::bot_token(&ssm, &aws.config).await.unwrap();
+    let token = gateway::wiring::bot_token(&ssm, &aws.config).await.unwrap();
     assert_eq!(token.expose(), LOCAL_BOT_TOKEN);
-    let (token, secret) = gateway::aws::callback_secrets(&ssm, &aws.config)
+    let (token, secret) = gateway::wiring::callback_secrets(&ssm, &aws.config)
         .await
         .unwrap();
     assert_eq!(token.expose(), LOCAL_BOT_TOKEN);
@@ -69,7 +69,7 @@ async fn a_changed_value_is_read_by_the_next_cold_start() {
         .send()
         .await
         .unwrap();
-    let token = gateway::aws::bot_token(&ssm, &aws.config).await.unwrap();
+    let token = gateway::wiring::bot_token(&ssm, &aws.config).await.unwrap();
     assert_eq!(token.expose(), rotated);
 }
 
@@ -93,9 +93,9 @@ async fn a_missing_parameter_stops_the_cold_start_naming_it_without_any_value() 
 
     // What each function's cold start reports: the parameter and its variable, no secret.
     let errors = [
-        gateway::aws::ingest(&aws.sdk, &config).await.err(),
-        gateway::aws::delivery(&aws.sdk, &config).await.err(),
-        gateway::aws::callback(&aws.sdk, &config).await.err(),
+        gateway::wiring::ingest(&aws.sdk, &config).await.err(),
+        gateway::wiring::delivery(&aws.sdk, &config).await.err(),
+        gateway::wiring::callback(&aws.sdk, &config).await.err(),
     ];
     for error in errors {
         let text = format!("{:?}", error.expect("the cold start fails"));
@@ -111,7 +111,7 @@ async fn a_missing_parameter_stops_the_cold_start_naming_it_without_any_value() 
     config.fchat.callback_secret_parameter = Some(missing.clone());
     let text = format!(
         "{:?}",
-        gateway::aws::callback(&aws.sdk, &config)
+        gateway::wiring::callback(&aws.sdk, &config)
             .await
             .err()
             .unwrap()
@@ -122,7 +122,7 @@ async fn a_missing_parameter_stops_the_cold_start_naming_it_without_any_value() 
     );
     assert!(!text.contains(LOCAL_BOT_TOKEN), "{text}");
     config.fchat.callback_secret_parameter = None;
-    let text = gateway::aws::callback(&aws.sdk, &config)
+    let text = gateway::wiring::callback(&aws.sdk, &config)
         .await
         .err()
         .unwrap()

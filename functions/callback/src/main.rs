@@ -7,7 +7,7 @@ use gateway::config::Config;
 async fn main() -> Result<(), gateway::front_door::Error> {
     gateway::logging::init();
     let config = Config::from_env()?;
-    let callback = gateway::aws::callback(&gateway::aws::sdk_config().await, &config).await?;
+    let callback = gateway::wiring::callback(&gateway::wiring::sdk_config().await, &config).await?;
     let callback = &callback;
     gateway::front_door::serve(move |request| async move { callback.handle(&request).await }).await
 }

@@ -65,7 +65,7 @@ async fn world(echo: bool, context_ttl_seconds: u64) -> World {
         })
         .await
         .unwrap();
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
         .await
         .unwrap();
     let poller = stack.delivery_poller();

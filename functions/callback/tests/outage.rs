@@ -70,7 +70,7 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
         format!("{}/callback/fchat", stack.api),
         LOCAL_CALLBACK_SECRET.into(),
     );
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
         .await
         .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());

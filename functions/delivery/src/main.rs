@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     gateway::logging::init();
     let config = Config::from_env()?;
     let (delivery, queue) =
-        gateway::aws::delivery(&gateway::aws::sdk_config().await, &config).await?;
+        gateway::wiring::delivery(&gateway::wiring::sdk_config().await, &config).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         let jobs = jobs_from_event(event.payload);
         let failed = deliver_batch(&delivery, &queue, &jobs).await;

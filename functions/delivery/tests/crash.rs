@@ -81,7 +81,7 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
         .send()
         .await
         .unwrap();
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
         .await
         .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());

@@ -33,7 +33,7 @@ async fn world() -> World {
     )
     .await
     .expect("the local stack starts (run `make venv` first)");
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
         .await
         .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());

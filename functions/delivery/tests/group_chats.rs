@@ -33,7 +33,7 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
     )
     .await
     .expect("the local stack starts (run `make venv` first)");
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
+    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
         .await
         .unwrap();
     let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());

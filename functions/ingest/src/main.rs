@@ -7,7 +7,7 @@ use gateway::config::Config;
 async fn main() -> Result<(), gateway::front_door::Error> {
     gateway::logging::init();
     let config = Config::from_env()?;
-    let ingest = gateway::aws::ingest(&gateway::aws::sdk_config().await, &config).await?;
+    let ingest = gateway::wiring::ingest(&gateway::wiring::sdk_config().await, &config).await?;
     let ingest = &ingest;
     gateway::front_door::serve(move |request| async move { ingest.handle(&request).await }).await
 }

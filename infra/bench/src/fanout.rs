@@ -8,7 +8,7 @@ use anyhow::{ensure, Result};
 use gateway::delivery::{deliver_batch, Delivery};
 use gateway::domain::DeliveryStatus;
 use gateway::fchat::FChatClient;
-use gateway::forward::Forwarder;
+use gateway::services::forwarding::Forwarder;
 use gateway::memory::{MemoryQueue, MemoryStore, MemoryWebhooks};
 use gateway::ports::{ContextStore, StoreError, SystemClock};
 use gateway::ports::{QueuedJob, Redelivery};

@@ -72,7 +72,7 @@ impl Services {
         let sdk = fchat_local::moto::local_sdk_config(&self.aws.moto.endpoint).await;
         let started = std::time::Instant::now();
         let ssm = aws_sdk_ssm::Client::new(&sdk);
-        gateway::aws::bot_token(&ssm, &self.aws.config).await?;
+        gateway::wiring::bot_token(&ssm, &self.aws.config).await?;
         Ok(started.elapsed().as_secs_f64() * 1000.0)
     }
 

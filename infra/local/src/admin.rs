@@ -12,7 +12,7 @@ use gateway::domain::{
 };
 use gateway::dynamo::DynamoStore;
 use gateway::job::Job;
-use gateway::outbound::{check_url, OutboundPolicy};
+use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::ports::{AppStore, ContextStore, GroupStore};
 use serde_json::{json, Value};
 

@@ -52,7 +52,7 @@ async fn run(args: Vec<String>) -> Result<fchat_local::admin::Output> {
     let local = env.contains_key("AWS_ENDPOINT_URL");
     let sdk = match env.get("AWS_ENDPOINT_URL") {
         Some(endpoint) => fchat_local::moto::local_sdk_config(endpoint).await,
-        None => gateway::aws::sdk_config().await,
+        None => gateway::wiring::sdk_config().await,
     };
     let tables = TableNames {
         apps: var("APPS_TABLE")?,
