@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use fchat_simulator::receiver::{Receiver, ReceiverConfig};
-use gateway::adapters::webhook::sender::HttpWebhooks;
 use gateway::adapters::webhook::guard::OutboundPolicy;
+use gateway::adapters::webhook::sender::HttpWebhooks;
 use gateway::ports::{WebhookOutcome, WebhookSender};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::adapters::webhook::guard::{is_blocked, webhook_client_with, HostLookup, OutboundPolicy};
+use gateway::adapters::webhook::guard::{
+    is_blocked, webhook_client_with, HostLookup, OutboundPolicy,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

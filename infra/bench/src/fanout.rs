@@ -8,10 +8,10 @@ use anyhow::{ensure, Result};
 use gateway::delivery::{deliver_batch, Delivery};
 use gateway::domain::DeliveryStatus;
 use gateway::fchat::FChatClient;
-use gateway::services::forwarding::Forwarder;
 use gateway::memory::{MemoryQueue, MemoryStore, MemoryWebhooks};
 use gateway::ports::{ContextStore, StoreError, SystemClock};
 use gateway::ports::{QueuedJob, Redelivery};
+use gateway::services::forwarding::Forwarder;
 
 use crate::stats::median;
 use crate::world;

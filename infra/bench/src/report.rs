@@ -685,13 +685,7 @@ fn cost_document(r: &Results, estimates: &[(String, DoorEstimates)]) -> Result<S
         "| Dropping the `sending` lease (one conditional write per message) | $0.625 | FChat \
          deduplicates sends by `client_message_id`, but the lease is what keeps two \
          deliveries of one job from racing and what the status route shows as `sending`. Not \
-         taken: the lease stays. |"
-    )?;
-    writeln!(
-        md,
-        "| Recording the outcome in the same write as the lease's release only for failures | \
-         $0.625 | The status route would show `sending` until the context expired; apps could \
-         no longer see that FChat took a message. Not taken. |\n"
+         taken: the lease stays. |\n"
     )?;
     writeln!(
         md,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::credentials::{generate_token, generate_webhook_secret, sha256_hex};
 use gateway::domain::{
     App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS,
@@ -12,7 +13,6 @@ use gateway::domain::{
 };
 use gateway::dynamo::DynamoStore;
 use gateway::job::Job;
-use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::ports::{AppStore, ContextStore, GroupStore};
 use serde_json::{json, Value};
 
