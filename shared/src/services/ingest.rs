@@ -10,7 +10,10 @@ use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse, Route};
-use crate::api::validate::{parse_group_message, parse_user_message};
+use crate::api::validate::{
+    alert_recipient, bearer_token, parse_alerts, parse_group_message, parse_user_message,
+};
+use crate::domain::alerts;
 use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::message::MessageContent;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
@@ -115,20 +118,8 @@ impl Ingest {
                 let app = self.app_by_name(&app, &token).await?;
                 log.app = Some(app.name.clone());
                 let message = parse_group_message(&request.body)?;
-                let group_id = app.group_id.clone().ok_or(ApiError::NoGroupAssigned)?;
-                let group = self
-                    .groups
-                    .group(&group_id)
-                    .await?
-                    .ok_or(ApiError::GroupNotFound)?;
-                if !group.active {
-                    return Err(ApiError::GroupInactive);
-                }
-                if group.beatchat_id.as_deref().unwrap_or("").trim().is_empty() {
-                    return Err(ApiError::GroupWithoutBeatchatId);
-                }
                 let pending = Pending {
-                    target: Target::Group(group_id),
+                    target: self.group_target(&app).await?,
                     content: message.content,
                     parameters: message.parameters,
                 };
@@ -152,8 +143,59 @@ impl Ingest {
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
             }
+            Route::Alerts { app, token, source } => {
+                let token = match &token {
+                    Some(token) => token.as_str(),
+                    None => bearer_token(request.header("authorization"))?,
+                };
+                let app = self.app_by_name(&app, token).await?;
+                log.app = Some(app.name.clone());
+                let recipient = alert_recipient(&request.query)?;
+                let notification = parse_alerts(source, &request.body)?;
+                let target = match recipient {
+                    // As the user route: the app may message users, and FChat knows the user.
+                    Some(email) => {
+                        if !app.user_messaging {
+                            return Err(ApiError::NoUserPermission);
+                        }
+                        log.email = Some(email.clone());
+                        self.check_user_exists(&email).await?;
+                        Target::User(email)
+                    }
+                    None => self.group_target(&app).await?,
+                };
+                let template = app.alert_templates.get(source.name()).map(String::as_str);
+                let pending = Pending {
+                    target,
+                    content: MessageContent {
+                        text: alerts::render(&notification, template),
+                        keyboard: Vec::new(),
+                    },
+                    parameters: Map::new(),
+                };
+                self.accept(&app, pending, idempotency_key, request, log)
+                    .await
+            }
             Route::MessageStatus { .. } => Err(ApiError::RouteNotFound),
         }
+    }
+
+    /// The app's group, as the group route checks it: assigned, existing, active, and with
+    /// its FChat chat id.
+    async fn group_target(&self, app: &App) -> Result<Target, ApiError> {
+        let group_id = app.group_id.clone().ok_or(ApiError::NoGroupAssigned)?;
+        let group = self
+            .groups
+            .group(&group_id)
+            .await?
+            .ok_or(ApiError::GroupNotFound)?;
+        if !group.active {
+            return Err(ApiError::GroupInactive);
+        }
+        if group.beatchat_id.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(ApiError::GroupWithoutBeatchatId);
+        }
+        Ok(Target::Group(group_id))
     }
 
     /// `GET /{token}/messages/{id}`: the delivery status, to the app that sent it only.
@@ -327,6 +369,10 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
 /// Ties an idempotency key to the route and body it was first used with.
 fn request_fingerprint(request: &HttpRequest) -> String {
     let mut material = request.path.as_bytes().to_vec();
+    if !request.query.is_empty() {
+        material.push(b'?');
+        material.extend_from_slice(request.query.as_bytes());
+    }
     material.push(b'\n');
     material.extend_from_slice(&request.body);
     sha256_hex(&material)
@@ -364,6 +410,7 @@ mod tests {
             active: true,
             previous_token: None,
             older_secrets_until: None,
+            alert_templates: Default::default(),
         }
     }
 
@@ -426,6 +473,7 @@ mod tests {
 
     fn post(path: &str, body: Value) -> HttpRequest {
         HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: path.into(),
             headers: vec![("content-type".into(), "application/json".into())],
@@ -669,6 +717,7 @@ mod tests {
     async fn input_the_contract_does_not_list_gets_a_clear_4xx() {
         let w = world().await;
         let raw = |path: &str, body: &[u8]| HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: path.into(),
             headers: vec![],
@@ -694,6 +743,7 @@ mod tests {
             (raw("/a/b/c", b"{}"), error(404, "Not Found: no such route")),
             (
                 HttpRequest {
+                    query: String::new(),
                     method: "GET".into(),
                     ..raw("/alerts/tok-alerts", b"")
                 },
@@ -830,6 +880,7 @@ mod tests {
             .await;
         let id = body["context"]["id"].as_str().unwrap().to_owned();
         let get = |path: String| HttpRequest {
+            query: String::new(),
             method: "GET".into(),
             path,
             headers: vec![],
@@ -885,6 +936,7 @@ mod tests {
         let id = body["context"]["id"].as_str().unwrap();
         w.clock.advance(86_400);
         let request = HttpRequest {
+            query: String::new(),
             method: "GET".into(),
             path: format!("/tok-alerts/messages/{id}"),
             headers: vec![],
