@@ -508,7 +508,7 @@ impl Admin {
 
     async fn set_template(&self, words: &Words) -> Result<Output> {
         words.allow_only(&[])?;
-        words.at_most(2)?;
+        words.at_most(3)?;
         let mut app = self.app(words.subject("app")?).await?;
         let source = alert_source(words)?;
         let file = words

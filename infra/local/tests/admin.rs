@@ -600,7 +600,8 @@ async fn an_apps_alert_template_is_checked_set_rendered_and_cleared() {
         ),
     )
     .await
-    .unwrap_err()
+    .err()
+    .expect("a broken template is refused")
     .to_string();
     assert!(error.contains("line 3"), "{error}");
     let stored = admin.store.app_by_name("pager-x9").await.unwrap().unwrap();
