@@ -207,7 +207,13 @@ impl AlertNotification {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let omitted = (self.alerts.len() - shown) as u64;
-        let mut context = self.payload.clone();
+        // The payload's own fields but its alerts, which are replaced by those shown.
+        let mut context: Map<String, Value> = self
+            .payload
+            .iter()
+            .filter(|(key, _)| *key != "alerts")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
         let shared: Map<String, Value> = common
             .iter()
             .filter(|(k, _)| *k != "alertname" && *k != "severity")
@@ -324,13 +330,15 @@ pub fn check_template(source: AlertSource, template: &str) -> Result<(), Templat
         .expect("the built-in samples are valid");
     match render_once(&env, template, &sample, sample.alerts.len()) {
         Ok(_) | Err(RenderFailure::TooLong(_)) => Ok(()),
-        Err(RenderFailure::Template(error)) => Err(error),
+        Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => Err(error),
     }
 }
 
 enum RenderFailure {
     /// The output passed the bound; what was written until then.
     TooLong(String),
+    /// The render ran out of fuel: with fewer alerts it may not.
+    OutOfFuel(TemplateError),
     Template(TemplateError),
 }
 
@@ -378,6 +386,9 @@ fn render_once(
     match result {
         Ok(_) => Ok(text),
         Err(_) if buffer.len() >= MAX_OUTPUT_BYTES => Err(RenderFailure::TooLong(text)),
+        Err(error) if error.kind() == minijinja::ErrorKind::OutOfFuel => {
+            Err(RenderFailure::OutOfFuel(error.into()))
+        }
         Err(error) => Err(RenderFailure::Template(error.into())),
     }
 }
@@ -439,6 +450,9 @@ fn render_fitted(
     let attempt = |shown: usize| match render_once(&env, template, notification, shown) {
         Ok(text) => Ok((fits(&text), text)),
         Err(RenderFailure::TooLong(text)) => Ok((false, text)),
+        // Too much work for this many alerts: it does not fit; with none it is an error.
+        Err(RenderFailure::OutOfFuel(error)) if shown == 0 => Err(error),
+        Err(RenderFailure::OutOfFuel(_)) => Ok((false, String::new())),
         Err(RenderFailure::Template(error)) => Err(error),
     };
     let total = notification.alerts.len();
@@ -641,6 +655,35 @@ mod tests {
         );
         // The silence link is kept at the end.
         assert!(text.contains("Silence: http://am.test:9093/#/silences/new?filter="));
+    }
+
+    #[test]
+    fn thousands_of_alerts_are_shortened_quickly() {
+        let alerts: Vec<Value> = (0..3000)
+            .map(|i| alert("firing", &format!("shard-{i}"), &format!("shard-{i} lags")))
+            .collect();
+        let notification = alertmanager(alerts, json!({}));
+        let started = std::time::Instant::now();
+        let text = render(&notification, None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            text.starts_with("[FIRING:3000] QueueBacklog (page)"),
+            "{text}"
+        );
+        let shown = text.matches("FIRING: shard-").count();
+        assert!(shown > 3, "{text}");
+        assert!(
+            text.contains(&format!("...and {} more", 3000 - shown)),
+            "{text}"
+        );
+        // A template that does too much work per alert shows fewer alerts instead of failing.
+        let heavy = "{% for a in alerts %}{% for i in range(300) %}{% endfor %}{{ a.labels.queue }} {% endfor %}+{{ more }}";
+        let text = render(&notification, Some(heavy));
+        assert!(text.starts_with("shard-0 shard-1 "), "{text}");
+        assert!(
+            text.ends_with(&format!("+{}", 3000 - text.matches("shard-").count())),
+            "{text}"
+        );
     }
 
     #[test]
