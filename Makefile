@@ -7,7 +7,7 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test test-unit lint lint-template lint-openapi fmt venv venv-deploy build bench deploy logs delete clean
+.PHONY: help dev test test-unit alertmanager lint lint-template lint-openapi fmt venv venv-deploy build bench deploy logs delete clean
 
 ## help: list the targets
 help:
@@ -17,9 +17,13 @@ help:
 dev: venv
 	bash infra/local/dev.sh
 
-## test: unit, adapter (against moto) and end-to-end tests
-test: venv
+## test: unit, adapter (against moto) and end-to-end tests (a real Alertmanager included)
+test: venv alertmanager
 	cargo test --workspace
+
+## alertmanager: Debian's prometheus-alertmanager, for the alert routes' end-to-end test
+alertmanager:
+	bash infra/local/install-alertmanager.sh
 
 ## test-unit: the unit tests alone: no emulator, seconds once built
 test-unit:

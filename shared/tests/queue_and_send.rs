@@ -39,6 +39,7 @@ fn app(name: &str, token: &str) -> App {
         active: true,
         previous_token: None,
         older_secrets_until: None,
+        alert_templates: Default::default(),
     }
 }
 
@@ -85,6 +86,7 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
         clock: Arc::new(FixedClock::at(NOW)),
     };
     let request = HttpRequest {
+        query: String::new(),
         method: "POST".into(),
         path: "/alerts/tok-1".into(),
         headers: vec![],

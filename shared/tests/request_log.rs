@@ -42,6 +42,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             active: true,
             previous_token: None,
             older_secrets_until: None,
+            alert_templates: Default::default(),
         })
         .await
         .unwrap();
@@ -67,6 +68,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
 
     // WHEN it sends a message
     let request = HttpRequest {
+        query: String::new(),
         method: "POST".into(),
         path: "/tok-alerts/fchat".into(),
         headers: vec![],

@@ -55,6 +55,7 @@ contract!(
     delivery_and_reply_windows,
     one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over,
     only_a_message_with_buttons_is_found_by_its_fchat_message_id,
+    an_apps_alert_templates_are_kept_changed_and_cleared,
 );
 
 async fn dynamo() -> (LocalAws, DynamoStore) {
@@ -78,6 +79,7 @@ fn app(name: &str, token: &str) -> App {
         active: true,
         previous_token: None,
         older_secrets_until: None,
+        alert_templates: Default::default(),
     }
 }
 
@@ -637,4 +639,35 @@ async fn only_a_message_with_buttons_is_found_by_its_fchat_message_id<S: Store>(
     let found = store.context_by_message_id("m-buttons").await.unwrap();
     assert_eq!(found.map(|c| c.id).as_deref(), Some("b-1"));
     assert_eq!(store.context_by_message_id("m-plain").await.unwrap(), None);
+}
+
+async fn an_apps_alert_templates_are_kept_changed_and_cleared<S: Store>(store: &S) {
+    let mut app = app("noc-7", "tok-noc-7");
+    let grafana = "{# ệ \"quoted\" #}\n{{ status|upper }}: {% for a in alerts %}{{ a.labels.host }} {% endfor %}";
+    app.alert_templates.insert("grafana".into(), grafana.into());
+    app.alert_templates
+        .insert("alertmanager".into(), "{{ alertname }} x{{ total }}".into());
+    store.put_app(&app).await.unwrap();
+    assert_eq!(store.app_by_name("noc-7").await.unwrap(), Some(app.clone()));
+
+    // One changed, the other cleared: the rest of the app stays as it was.
+    app.alert_templates.remove("grafana");
+    app.alert_templates.insert(
+        "alertmanager".into(),
+        "[{{ status }}] {{ alertname }}".into(),
+    );
+    store.put_app(&app).await.unwrap();
+    let read = store.app_by_name("noc-7").await.unwrap().unwrap();
+    assert_eq!(read, app);
+    assert_eq!(read.alert_templates.len(), 1);
+
+    app.alert_templates.clear();
+    store.put_app(&app).await.unwrap();
+    let read = store
+        .app_by_token_hash(&sha256_hex(b"tok-noc-7"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.alert_templates.is_empty());
+    assert_eq!(read, app);
 }

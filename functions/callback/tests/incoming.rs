@@ -87,6 +87,7 @@ impl World {
                 {"text": "Yes", "callbackData": {"action": "confirm", "data": "yes"}},
                 {"text": "No", "callbackData": {"action": "confirm", "data": "no"}}]]}});
         let request = HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: "/MY_TOKEN/fchat".into(),
             headers: vec![],

@@ -88,6 +88,7 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
 impl World {
     async fn call(&self, method: &str, path: String, body: Value) -> Value {
         let request = HttpRequest {
+            query: String::new(),
             method: method.into(),
             path,
             headers: vec![],

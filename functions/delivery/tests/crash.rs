@@ -102,6 +102,7 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
         };
         let response = ingest
             .handle(&HttpRequest {
+                query: String::new(),
                 method: "POST".into(),
                 path,
                 headers: vec![],

@@ -50,6 +50,7 @@ impl World {
     /// Sends through the send API; answers the status and body.
     async fn send(&self, path: &str, body: Value) -> (u16, Value) {
         let request = HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: path.into(),
             headers: vec![],
@@ -136,6 +137,7 @@ async fn group_and_user_messages_with_buttons_reach_fchat_once_and_read_sent() {
     // The status route reports each as sent, with FChat's message id.
     for (id, message) in [(&group, to_group), (&user, to_user)] {
         let request = HttpRequest {
+            query: String::new(),
             method: "GET".into(),
             path: format!("/MY_TOKEN/messages/{id}"),
             headers: vec![],

@@ -40,6 +40,7 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
     let poller = stack.delivery_poller();
     let send = |path: &str, text: &str| {
         let request = HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: path.into(),
             headers: vec![],

@@ -79,6 +79,7 @@ pub fn measure(case: &CpuCase, rounds: usize, batch: usize) -> Result<CpuResult>
         move || sink.clone(),
     );
     let request = HttpRequest {
+        query: String::new(),
         method: "POST".into(),
         path: world::user_path(),
         headers: vec![("content-type".into(), "application/json".into())],

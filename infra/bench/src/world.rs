@@ -32,6 +32,7 @@ pub fn app(webhook_url: Option<String>) -> App {
         active: true,
         previous_token: None,
         older_secrets_until: None,
+        alert_templates: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::credentials::{generate_token, generate_webhook_secret, sha256_hex};
+use gateway::domain::alerts::{check_template, render, AlertNotification, AlertSource};
 use gateway::domain::{
     App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS,
     MAX_DELIVERY_WINDOW_SECONDS,
@@ -33,6 +34,8 @@ pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
   app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S] [--delivery-window S]
   app list | app show N | app disable N | app enable N | app set-webhook N U
   app set-delivery-window N S
+  app set-template N SOURCE FILE | app clear-template N SOURCE | app render-template N SOURCE [FILE]
+      (SOURCE: alertmanager or grafana; render-template shows a sample alert as it would be sent)
   app rotate-token N [--grace S] | app rotate-secret N [--grace S] | app rotate-secret N --finish
   user list
   message status ID
@@ -163,6 +166,7 @@ pub fn app_view(app: &App, now: UnixTime) -> Value {
         "delivery_window_seconds": app.delivery_window_seconds,
         "active": app.active,
         "previous_token_valid_until": app.previous_token.as_ref().map(|(_, until)| *until).filter(|until| *until > now),
+        "alert_templates": app.alert_templates.keys().collect::<Vec<_>>(),
     })
 }
 
@@ -236,6 +240,32 @@ pub fn check_delivery_window(seconds: u64) -> Result<u64> {
     Ok(seconds)
 }
 
+/// The SOURCE word of the template commands.
+fn alert_source(words: &Words) -> Result<AlertSource> {
+    let name = words
+        .positional
+        .get(3)
+        .context("which source? (alertmanager or grafana)")?;
+    AlertSource::from_name(name)
+        .with_context(|| format!("no alert source {name:?}: alertmanager or grafana"))
+}
+
+/// Reads a template file and checks it: a syntax error is refused with its line.
+pub fn read_template(source: AlertSource, file: &str) -> Result<String> {
+    let template = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+    check_template(source, &template)
+        .map_err(|error| anyhow!("{file}: the template is refused: {error}"))?;
+    Ok(template)
+}
+
+/// The message `source`'s sample notification becomes with `template` (the built-in one when
+/// `None`), exactly as the ingest function renders it.
+pub fn render_sample(source: AlertSource, template: Option<&str>) -> String {
+    let sample = AlertNotification::parse(source, source.sample_payload().as_bytes())
+        .expect("the built-in samples are valid");
+    render(&sample, template)
+}
+
 /// Creates an app with the given token and webhook secret (only the token's hash is stored);
 /// refuses an existing name, a missing group or an invalid webhook URL.
 pub async fn create_app(
@@ -254,6 +284,9 @@ pub async fn create_app(
         || token.contains('/')
     {
         bail!("an app's name and token must be non-empty and contain no '/' (nor be . or ..)");
+    }
+    if gateway::domain::alerts::is_source_name(token) {
+        bail!("{token:?} names an alert route and cannot be a token");
     }
     if apps.app_by_name(&new.name).await?.is_some() {
         bail!("app {} exists already", new.name);
@@ -284,6 +317,7 @@ pub async fn create_app(
         active: true,
         previous_token: None,
         older_secrets_until: None,
+        alert_templates: Default::default(),
     };
     apps.put_app(&app).await?;
     Ok(app)
@@ -394,6 +428,44 @@ impl Admin {
                     ),
                 )
             }
+            ["app", "set-template"] => self.set_template(&words).await,
+            ["app", "clear-template"] => {
+                words.allow_only(&[])?;
+                words.at_most(2)?;
+                let mut app = self.app(words.subject("app")?).await?;
+                let source = alert_source(&words)?;
+                let had = app.alert_templates.remove(source.name()).is_some();
+                self.store.put_app(&app).await?;
+                output(
+                    app_view(&app, (self.now)()),
+                    if had {
+                        format!(
+                            "app {}: {source} alerts use the built-in template again",
+                            app.name
+                        )
+                    } else {
+                        format!(
+                            "app {} had no {source} template: the built-in one is used",
+                            app.name
+                        )
+                    },
+                )
+            }
+            ["app", "render-template"] => {
+                words.allow_only(&[])?;
+                words.at_most(3)?;
+                let app = self.app(words.subject("app")?).await?;
+                let source = alert_source(&words)?;
+                let template = match words.positional.get(4) {
+                    Some(file) => Some(read_template(source, file)?),
+                    None => app.alert_templates.get(source.name()).cloned(),
+                };
+                let text = render_sample(source, template.as_deref());
+                output(
+                    json!({"app": app.name, "source": source.name(), "custom": template.is_some(), "text": text}),
+                    text,
+                )
+            }
             ["app", "rotate-token"] => self.rotate_token(&words).await,
             ["app", "rotate-secret"] => self.rotate_secret(&words).await,
             ["user", "list"] => {
@@ -432,6 +504,27 @@ impl Admin {
             ["dlq", "redrive"] => self.dlq_redrive().await,
             _ => bail!("unknown command\n{USAGE}"),
         }
+    }
+
+    async fn set_template(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&[])?;
+        words.at_most(3)?;
+        let mut app = self.app(words.subject("app")?).await?;
+        let source = alert_source(words)?;
+        let file = words
+            .positional
+            .get(4)
+            .context("which template file? (app set-template N SOURCE FILE)")?;
+        let template = read_template(source, file)?;
+        app.alert_templates.insert(source.name().into(), template);
+        self.store.put_app(&app).await?;
+        output(
+            app_view(&app, (self.now)()),
+            format!(
+                "app {}: {source} alerts now use the template from {file} (try `app render-template {} {source}`)",
+                app.name, app.name
+            ),
+        )
     }
 
     async fn app(&self, name: &str) -> Result<App> {

@@ -555,3 +555,137 @@ async fn a_seed_may_have_groups_without_fchat_groups_and_apps_without_webhooks()
         Some("http://127.0.0.1:7777/hooks/pager")
     );
 }
+
+#[tokio::test]
+async fn an_apps_alert_template_is_checked_set_rendered_and_cleared() {
+    let (_aws, admin) = admin().await;
+    run(&admin, "group create --id noc-grp --beatchat-id bc-noc")
+        .await
+        .unwrap();
+    run(&admin, "app create --name pager-x9 --group noc-grp")
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("alert-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.j2");
+    std::fs::write(
+        &good,
+        "{{ status|upper }} {{ alertname }}: {% for a in alerts %}{{ a.labels.instance }} {% endfor %}",
+    )
+    .unwrap();
+    let broken = dir.join("broken.j2");
+    std::fs::write(
+        &broken,
+        "first line\n{% for a in alerts %}\n{{ a.status }\n",
+    )
+    .unwrap();
+
+    // The built-in template, before any is set.
+    let dry = run(&admin, "app render-template pager-x9 alertmanager")
+        .await
+        .unwrap();
+    assert!(
+        dry.text.starts_with("[FIRING:2] DiskAlmostFull (critical)"),
+        "{}",
+        dry.text
+    );
+    assert_eq!(dry.json["custom"], false);
+
+    // A syntax error is refused with its line, and nothing is stored.
+    let error = run(
+        &admin,
+        &format!(
+            "app set-template pager-x9 alertmanager {}",
+            broken.display()
+        ),
+    )
+    .await
+    .err()
+    .expect("a broken template is refused")
+    .to_string();
+    assert!(error.contains("line 3"), "{error}");
+    let stored = admin.store.app_by_name("pager-x9").await.unwrap().unwrap();
+    assert!(stored.alert_templates.is_empty());
+
+    // A file tried before it is set, then set.
+    let tried = run(
+        &admin,
+        &format!(
+            "app render-template pager-x9 alertmanager {}",
+            good.display()
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tried.text, "FIRING DiskAlmostFull: db-1:9100 db-2:9100");
+    run(
+        &admin,
+        &format!("app set-template pager-x9 alertmanager {}", good.display()),
+    )
+    .await
+    .unwrap();
+    let stored = admin.store.app_by_name("pager-x9").await.unwrap().unwrap();
+    assert_eq!(
+        stored.alert_templates.keys().collect::<Vec<_>>(),
+        ["alertmanager"]
+    );
+    let shown = run(&admin, "app render-template pager-x9 alertmanager")
+        .await
+        .unwrap();
+    assert_eq!(shown.text, tried.text);
+    // Grafana's stays the built-in one.
+    let grafana = run(&admin, "app render-template pager-x9 grafana")
+        .await
+        .unwrap();
+    assert!(
+        grafana.text.starts_with("[FIRING:1] CPU above 90%"),
+        "{}",
+        grafana.text
+    );
+
+    for bad in [
+        "app set-template pager-x9 prometheus /dev/null",
+        "app set-template pager-x9 grafana",
+        "app set-template nobody-here grafana /dev/null",
+        "app clear-template pager-x9",
+    ] {
+        assert!(run(&admin, bad).await.is_err(), "{bad}");
+    }
+
+    run(&admin, "app clear-template pager-x9 alertmanager")
+        .await
+        .unwrap();
+    let stored = admin.store.app_by_name("pager-x9").await.unwrap().unwrap();
+    assert!(stored.alert_templates.is_empty());
+    let back = run(&admin, "app render-template pager-x9 alertmanager")
+        .await
+        .unwrap();
+    assert_eq!(back.text, dry.text);
+}
+
+#[tokio::test]
+async fn an_alert_sources_name_is_never_a_token() {
+    let (_aws, admin) = admin().await;
+    for (name, token) in [("seeded-a", "alertmanager"), ("seeded-g", "grafana")] {
+        let new = fchat_local::admin::NewApp {
+            name: name.into(),
+            group: None,
+            user_messaging: false,
+            webhook_url: None,
+            context_ttl_seconds: None,
+            delivery_window_seconds: None,
+        };
+        let error = fchat_local::admin::create_app(
+            &admin.store,
+            &admin.store,
+            new,
+            token,
+            "whsec_dGVzdA==",
+            false,
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("alert route"), "{error}");
+        assert_eq!(admin.store.app_by_name(name).await.unwrap(), None);
+    }
+}

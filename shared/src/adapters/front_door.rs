@@ -25,6 +25,7 @@ pub fn request(event: Request) -> HttpRequest {
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
+    let query = event.uri().query().unwrap_or("").to_owned();
     let method = event.method().as_str().to_owned();
     let body = match event.into_body() {
         Body::Text(text) => text.into_bytes(),
@@ -32,6 +33,7 @@ pub fn request(event: Request) -> HttpRequest {
         _ => Vec::new(),
     };
     HttpRequest {
+        query,
         method,
         path,
         headers,

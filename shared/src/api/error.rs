@@ -10,6 +10,9 @@ use crate::ports::StoreError;
 
 /// The largest request body the send API accepts, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest alert notification the alert routes accept, in bytes: a group of many alerts
+/// is shortened into one message, never refused for its length.
+pub const MAX_ALERT_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -77,6 +80,16 @@ pub enum ApiError {
     #[error("Method Not Allowed: this route accepts {0} only")]
     MethodNotAllowed(&'static str),
 
+    // --- The gateway's own: the alert routes ---
+    #[error("Bad Request: body is not an Alertmanager webhook payload (version 4)")]
+    NotAlertmanagerPayload,
+    #[error("Bad Request: body is not a Grafana webhook payload (unified alerting)")]
+    NotGrafanaPayload,
+    #[error("Unauthorized: send the app's token as Authorization: Bearer <token>")]
+    BearerTokenMissing,
+    #[error("Payload Too Large: body exceeds 1048576 bytes")]
+    AlertBodyTooLarge,
+
     // --- Failures of the gateway itself (details are logged, never sent) ---
     #[error("Service Unavailable: the message could not be queued, please retry")]
     QueueUnavailable,
@@ -98,8 +111,8 @@ impl ApiError {
             | RouteNotFound
             | MessageNotFound => 404,
             MethodNotAllowed(_) => 405,
-            CallbackUnauthorized => 401,
-            BodyTooLarge => 413,
+            CallbackUnauthorized | BearerTokenMissing => 401,
+            BodyTooLarge | AlertBodyTooLarge => 413,
             IdempotencyKeyReused => 422,
             QueueUnavailable => 503,
             Internal => 500,
@@ -119,7 +132,9 @@ impl ApiError {
             | EmailInvalid
             | ButtonTextEmpty
             | IdempotencyKeyInvalid
-            | NotAnUpdate => 400,
+            | NotAnUpdate
+            | NotAlertmanagerPayload
+            | NotGrafanaPayload => 400,
         }
     }
 
@@ -189,6 +204,18 @@ mod tests {
             ApiError::UserRouteNotAuthenticated.to_string(),
             "channel or token not found"
         );
+    }
+
+    #[test]
+    fn the_body_limits_are_the_ones_described() {
+        assert!(ApiError::BodyTooLarge
+            .to_string()
+            .ends_with(&format!("{MAX_BODY_BYTES} bytes")));
+        assert!(ApiError::AlertBodyTooLarge
+            .to_string()
+            .ends_with(&format!("{MAX_ALERT_BODY_BYTES} bytes")));
+        assert_eq!(ApiError::BearerTokenMissing.status(), 401);
+        assert_eq!(ApiError::NotGrafanaPayload.status(), 400);
     }
 
     #[test]

@@ -5,12 +5,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
+use crate::domain::alerts::AlertSource;
 use crate::domain::{Context, DeliveryStatus, UnixTime};
 
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {
     pub method: String,
     pub path: String,
+    /// The raw query string, without its `?`; empty when there is none.
+    pub query: String,
     /// Header names in any case; looked up case-insensitively.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -121,6 +124,14 @@ pub enum Route {
     UserMessage { token: String },
     /// `GET /{token}/messages/{context_id}`
     MessageStatus { token: String, context_id: String },
+    /// `POST /{app_name}/{token}/{source}`, or `POST /{app_name}/{source}` with the token in
+    /// `Authorization: Bearer` (`token` is `None`): an alert notification in the source's own
+    /// format. A source's name is never a token, so these never shadow the routes above.
+    Alerts {
+        app: String,
+        token: Option<String>,
+        source: AlertSource,
+    },
 }
 
 impl Route {
@@ -142,6 +153,24 @@ impl Route {
             [token, "fchat"] if !token.is_empty() => Route::UserMessage {
                 token: (*token).to_owned(),
             },
+            [app, token, source]
+                if !app.is_empty()
+                    && !token.is_empty()
+                    && AlertSource::from_name(source).is_some() =>
+            {
+                Route::Alerts {
+                    app: (*app).to_owned(),
+                    token: Some((*token).to_owned()),
+                    source: AlertSource::from_name(source).expect("matched above"),
+                }
+            }
+            [app, source] if !app.is_empty() && AlertSource::from_name(source).is_some() => {
+                Route::Alerts {
+                    app: (*app).to_owned(),
+                    token: None,
+                    source: AlertSource::from_name(source).expect("matched above"),
+                }
+            }
             [app, token] if !app.is_empty() && !token.is_empty() => Route::GroupMessage {
                 app: (*app).to_owned(),
                 token: (*token).to_owned(),
@@ -159,6 +188,14 @@ impl Route {
             Route::GroupMessage { .. } => "group_message",
             Route::UserMessage { .. } => "user_message",
             Route::MessageStatus { .. } => "message_status",
+            Route::Alerts {
+                source: AlertSource::Alertmanager,
+                ..
+            } => "alertmanager",
+            Route::Alerts {
+                source: AlertSource::Grafana,
+                ..
+            } => "grafana",
         }
     }
 }
@@ -270,6 +307,69 @@ mod tests {
     }
 
     #[test]
+    fn alert_routes_take_the_token_in_the_path_or_a_header() {
+        for (source, name) in [
+            (AlertSource::Alertmanager, "alertmanager"),
+            (AlertSource::Grafana, "grafana"),
+        ] {
+            for base in ["", "/webhooks"] {
+                assert_eq!(
+                    Route::parse("POST", &format!("{base}/ops-{name}/t0k3n/{name}")),
+                    Ok(Route::Alerts {
+                        app: format!("ops-{name}"),
+                        token: Some("t0k3n".into()),
+                        source
+                    })
+                );
+                assert_eq!(
+                    Route::parse("POST", &format!("{base}/sec.team/{name}")),
+                    Ok(Route::Alerts {
+                        app: "sec.team".into(),
+                        token: None,
+                        source
+                    })
+                );
+                assert_eq!(
+                    Route::parse("GET", &format!("{base}/sec/{name}")),
+                    Err(ApiError::MethodNotAllowed("POST"))
+                );
+            }
+            // The contract's routes keep their meaning: the user route of a token, the status
+            // route, and an unknown last segment.
+            assert_eq!(
+                Route::parse("POST", &format!("/{name}/fchat")),
+                Ok(Route::UserMessage { token: name.into() })
+            );
+            assert_eq!(
+                Route::parse("GET", &format!("/t/messages/{name}")),
+                Ok(Route::MessageStatus {
+                    token: "t".into(),
+                    context_id: name.into()
+                })
+            );
+            assert_eq!(
+                Route::parse("POST", &format!("/a//{name}")),
+                Err(ApiError::RouteNotFound)
+            );
+            assert_eq!(
+                Route::parse("POST", &format!("//{name}")),
+                Err(ApiError::RouteNotFound)
+            );
+        }
+        assert_eq!(
+            Route::parse("POST", "/app/tok/prometheus"),
+            Err(ApiError::RouteNotFound)
+        );
+        assert_eq!(
+            Route::parse("POST", "/app/Grafana"),
+            Ok(Route::GroupMessage {
+                app: "app".into(),
+                token: "Grafana".into()
+            })
+        );
+    }
+
+    #[test]
     fn success_body_matches_the_contract() {
         let mut parameters = Map::new();
         parameters.insert("ticket".into(), Value::from(7));
@@ -285,6 +385,7 @@ mod tests {
     #[test]
     fn headers_are_case_insensitive() {
         let request = HttpRequest {
+            query: String::new(),
             headers: vec![("idempotency-key".into(), "k1".into())],
             ..Default::default()
         };

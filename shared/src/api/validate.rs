@@ -6,7 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::error::{ApiError, MAX_BODY_BYTES};
+use crate::api::error::{ApiError, MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES};
+use crate::domain::alerts::{AlertNotification, AlertSource, PayloadError};
 use crate::domain::message::{
     BotReply, Button, GroupMessage, InlineKeyboard, MessageContent, UserMessage, MAX_BUTTONS,
     MAX_TEXT_CHARS,
@@ -99,6 +100,48 @@ fn keyboard(object: &Map<String, Value>) -> Result<InlineKeyboard, ApiError> {
         return Err(ApiError::TooManyButtons);
     }
     Ok(keyboard)
+}
+
+/// Parses an alert route's body as a notification of `source`.
+pub fn parse_alerts(source: AlertSource, body: &[u8]) -> Result<AlertNotification, ApiError> {
+    if body.len() > MAX_ALERT_BODY_BYTES {
+        return Err(ApiError::AlertBodyTooLarge);
+    }
+    AlertNotification::parse(source, body).map_err(|error| match (error, source) {
+        (PayloadError::NotJson, _) => ApiError::MalformedJson,
+        (PayloadError::NotPayload, AlertSource::Alertmanager) => ApiError::NotAlertmanagerPayload,
+        (PayloadError::NotPayload, AlertSource::Grafana) => ApiError::NotGrafanaPayload,
+    })
+}
+
+/// The alert routes' `?email=<address>`: whom to send to instead of the app's group, checked
+/// as the user route checks its `email`. `None` when the query does not name one.
+pub fn alert_recipient(query: &str) -> Result<Option<String>, ApiError> {
+    let Some((_, raw)) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "email")
+    else {
+        return Ok(None);
+    };
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(ApiError::EmailEmpty);
+    }
+    if !is_valid_email(&email) {
+        return Err(ApiError::EmailInvalid);
+    }
+    Ok(Some(email))
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case).
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
+    let value = authorization.ok_or(ApiError::BearerTokenMissing)?.trim();
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::BearerTokenMissing),
+    }
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -581,5 +624,59 @@ mod tests {
     fn group_route_ignores_buttons() {
         let m = group(json!({"text": "x", "reply_markup": "junk", "buttons": 3})).unwrap();
         assert!(m.content.keyboard.is_empty());
+    }
+
+    #[test]
+    fn alert_bodies_are_their_sources_or_refused() {
+        let sample = AlertSource::Alertmanager.sample_payload().as_bytes();
+        assert!(parse_alerts(AlertSource::Alertmanager, sample).is_ok());
+        assert_eq!(
+            parse_alerts(AlertSource::Grafana, sample),
+            Err(ApiError::NotGrafanaPayload)
+        );
+        assert_eq!(
+            parse_alerts(AlertSource::Alertmanager, br#"{"text":"hi"}"#),
+            Err(ApiError::NotAlertmanagerPayload)
+        );
+        assert_eq!(
+            parse_alerts(AlertSource::Grafana, b"not json"),
+            Err(ApiError::MalformedJson)
+        );
+        let huge = vec![b' '; MAX_ALERT_BODY_BYTES + 1];
+        assert_eq!(
+            parse_alerts(AlertSource::Grafana, &huge),
+            Err(ApiError::AlertBodyTooLarge)
+        );
+    }
+
+    #[test]
+    fn the_alert_recipient_is_an_optional_checked_email() {
+        assert_eq!(alert_recipient(""), Ok(None));
+        assert_eq!(alert_recipient("team=x"), Ok(None));
+        assert_eq!(
+            alert_recipient("email=%20Oncall.Lead%40Example.org%20"),
+            Ok(Some("oncall.lead@example.org".into()))
+        );
+        assert_eq!(alert_recipient("email="), Err(ApiError::EmailEmpty));
+        assert_eq!(alert_recipient("email=nobody"), Err(ApiError::EmailInvalid));
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_from_its_header() {
+        assert_eq!(bearer_token(Some("Bearer abc-123")), Ok("abc-123"));
+        assert_eq!(bearer_token(Some("bearer  xyz ")), Ok("xyz"));
+        for bad in [
+            None,
+            Some(""),
+            Some("Basic dXNlcjpwdw=="),
+            Some("Bearer "),
+            Some("abc"),
+        ] {
+            assert_eq!(
+                bearer_token(bad),
+                Err(ApiError::BearerTokenMissing),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The product's records, free of any storage or AWS type.
 
+pub mod alerts;
 pub mod credentials;
 pub mod job;
 pub mod message;
@@ -44,6 +45,9 @@ pub struct App {
     pub previous_token: Option<(String, UnixTime)>,
     /// After a secret rotation: until when the older secrets still sign (`None`: for good).
     pub older_secrets_until: Option<UnixTime>,
+    /// The app's own message templates for alert notifications, by source name
+    /// (`alertmanager`, `grafana`); a source without one uses the built-in template.
+    pub alert_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl App {

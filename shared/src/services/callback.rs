@@ -385,6 +385,7 @@ mod tests {
             active: true,
             previous_token: None,
             older_secrets_until: None,
+            alert_templates: Default::default(),
         }
     }
 
@@ -478,6 +479,7 @@ mod tests {
 
     fn request(body: &Value, secret: Option<&str>) -> HttpRequest {
         HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: "/callback/fchat".into(),
             headers: secret
@@ -603,6 +605,7 @@ mod tests {
             400
         );
         let garbage = HttpRequest {
+            query: String::new(),
             body: b"{nope".to_vec(),
             ..request(&json!({}), Some(SECRET))
         };

@@ -10,7 +10,10 @@ use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse, Route};
-use crate::api::validate::{parse_group_message, parse_user_message};
+use crate::api::validate::{
+    alert_recipient, bearer_token, parse_alerts, parse_group_message, parse_user_message,
+};
+use crate::domain::alerts;
 use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::message::MessageContent;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
@@ -115,20 +118,8 @@ impl Ingest {
                 let app = self.app_by_name(&app, &token).await?;
                 log.app = Some(app.name.clone());
                 let message = parse_group_message(&request.body)?;
-                let group_id = app.group_id.clone().ok_or(ApiError::NoGroupAssigned)?;
-                let group = self
-                    .groups
-                    .group(&group_id)
-                    .await?
-                    .ok_or(ApiError::GroupNotFound)?;
-                if !group.active {
-                    return Err(ApiError::GroupInactive);
-                }
-                if group.beatchat_id.as_deref().unwrap_or("").trim().is_empty() {
-                    return Err(ApiError::GroupWithoutBeatchatId);
-                }
                 let pending = Pending {
-                    target: Target::Group(group_id),
+                    target: self.group_target(&app).await?,
                     content: message.content,
                     parameters: message.parameters,
                 };
@@ -152,8 +143,59 @@ impl Ingest {
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
             }
+            Route::Alerts { app, token, source } => {
+                let token = match &token {
+                    Some(token) => token.as_str(),
+                    None => bearer_token(request.header("authorization"))?,
+                };
+                let app = self.app_by_name(&app, token).await?;
+                log.app = Some(app.name.clone());
+                let recipient = alert_recipient(&request.query)?;
+                let notification = parse_alerts(source, &request.body)?;
+                let target = match recipient {
+                    // As the user route: the app may message users, and FChat knows the user.
+                    Some(email) => {
+                        if !app.user_messaging {
+                            return Err(ApiError::NoUserPermission);
+                        }
+                        log.email = Some(email.clone());
+                        self.check_user_exists(&email).await?;
+                        Target::User(email)
+                    }
+                    None => self.group_target(&app).await?,
+                };
+                let template = app.alert_templates.get(source.name()).map(String::as_str);
+                let pending = Pending {
+                    target,
+                    content: MessageContent {
+                        text: alerts::render(&notification, template),
+                        keyboard: Vec::new(),
+                    },
+                    parameters: Map::new(),
+                };
+                self.accept(&app, pending, idempotency_key, request, log)
+                    .await
+            }
             Route::MessageStatus { .. } => Err(ApiError::RouteNotFound),
         }
+    }
+
+    /// The app's group, as the group route checks it: assigned, existing, active, and with
+    /// its FChat chat id.
+    async fn group_target(&self, app: &App) -> Result<Target, ApiError> {
+        let group_id = app.group_id.clone().ok_or(ApiError::NoGroupAssigned)?;
+        let group = self
+            .groups
+            .group(&group_id)
+            .await?
+            .ok_or(ApiError::GroupNotFound)?;
+        if !group.active {
+            return Err(ApiError::GroupInactive);
+        }
+        if group.beatchat_id.as_deref().unwrap_or("").trim().is_empty() {
+            return Err(ApiError::GroupWithoutBeatchatId);
+        }
+        Ok(Target::Group(group_id))
     }
 
     /// `GET /{token}/messages/{id}`: the delivery status, to the app that sent it only.
@@ -327,6 +369,10 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
 /// Ties an idempotency key to the route and body it was first used with.
 fn request_fingerprint(request: &HttpRequest) -> String {
     let mut material = request.path.as_bytes().to_vec();
+    if !request.query.is_empty() {
+        material.push(b'?');
+        material.extend_from_slice(request.query.as_bytes());
+    }
     material.push(b'\n');
     material.extend_from_slice(&request.body);
     sha256_hex(&material)
@@ -364,6 +410,7 @@ mod tests {
             active: true,
             previous_token: None,
             older_secrets_until: None,
+            alert_templates: Default::default(),
         }
     }
 
@@ -426,6 +473,7 @@ mod tests {
 
     fn post(path: &str, body: Value) -> HttpRequest {
         HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: path.into(),
             headers: vec![("content-type".into(), "application/json".into())],
@@ -462,6 +510,121 @@ mod tests {
             assert!(self.store.contexts().is_empty(), "a context was written");
             assert!(self.queue.jobs().is_empty(), "a job was queued");
         }
+    }
+
+    fn alert_post(path: &str, body: &str, bearer: Option<&str>) -> HttpRequest {
+        let mut request = post(path, Value::Null);
+        request.body = body.as_bytes().to_vec();
+        if let Some(token) = bearer {
+            request
+                .headers
+                .push(("Authorization".into(), format!("Bearer {token}")));
+        }
+        request
+    }
+
+    fn job_text(job: &Job) -> &str {
+        match &job.kind {
+            JobKind::SendGroup { content, .. } | JobKind::SendUser { content, .. } => &content.text,
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_uses_the_apps_own_template_for_its_source_only() {
+        let w = world().await;
+        let mut app = w.store.app_by_name("grouponly").await.unwrap().unwrap();
+        app.alert_templates.insert(
+            "grafana".into(),
+            "{{ status }} on {% for a in alerts %}{{ a.labels.host }};{% endfor %}".into(),
+        );
+        w.store.put_app(&app).await.unwrap();
+        let grafana = crate::domain::alerts::AlertSource::Grafana.sample_payload();
+        let am = crate::domain::alerts::AlertSource::Alertmanager.sample_payload();
+        let (status, body) = w
+            .send(alert_post(
+                "/grouponly/grafana",
+                grafana,
+                Some("tok-grouponly"),
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = w
+            .send(alert_post(
+                "/webhooks/grouponly/tok-grouponly/alertmanager",
+                am,
+                None,
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let jobs = w.queue.jobs();
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(job_text(&jobs[0]), "firing on web-3;web-5;");
+        assert!(job_text(&jobs[1]).starts_with("[FIRING:2] DiskAlmostFull (critical)"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_alert_changes_nothing() {
+        let w = world().await;
+        let am = crate::domain::alerts::AlertSource::Alertmanager.sample_payload();
+        for (request, expected) in [
+            (
+                alert_post("/alerts/alertmanager", am, None),
+                error(
+                    401,
+                    "Unauthorized: send the app's token as Authorization: Bearer <token>",
+                ),
+            ),
+            (
+                alert_post("/alerts/alertmanager", am, Some("tok-grouponly")),
+                error(404, "Channel or token not found"),
+            ),
+            (
+                alert_post("/disabled/tok-disabled/alertmanager", am, None),
+                error(404, "Channel or token not found"),
+            ),
+            (
+                alert_post("/groupless/tok-groupless/alertmanager", am, None),
+                error(404, "Application does not have a group assigned"),
+            ),
+            (
+                alert_post("/orphan/tok-orphan/alertmanager", am, None),
+                error(404, "Group not found"),
+            ),
+            (
+                alert_post("/sleepy/tok-sleepy/alertmanager", am, None),
+                error(400, "Bad Request: group is not active"),
+            ),
+            (
+                alert_post("/nameless/tok-nameless/alertmanager", am, None),
+                error(400, "Bad Request: beatchat group id not found"),
+            ),
+            (
+                alert_post("/alerts/tok-alerts/grafana", am, None),
+                error(
+                    400,
+                    "Bad Request: body is not a Grafana webhook payload (unified alerting)",
+                ),
+            ),
+            (
+                HttpRequest {
+                    query: "email=ghost%40example.com".into(),
+                    ..alert_post("/alerts/tok-alerts/alertmanager", am, None)
+                },
+                error(404, "User ghost@example.com not found!"),
+            ),
+            (
+                HttpRequest {
+                    query: "email=a%40b.co".into(),
+                    ..alert_post("/grouponly/tok-grouponly/alertmanager", am, None)
+                },
+                error(404, "this app have not permission to send fchat message"),
+            ),
+        ] {
+            let path = request.path.clone();
+            assert_eq!(w.send(request).await, expected, "{path}");
+        }
+        w.assert_unchanged();
     }
 
     #[tokio::test]
@@ -669,6 +832,7 @@ mod tests {
     async fn input_the_contract_does_not_list_gets_a_clear_4xx() {
         let w = world().await;
         let raw = |path: &str, body: &[u8]| HttpRequest {
+            query: String::new(),
             method: "POST".into(),
             path: path.into(),
             headers: vec![],
@@ -694,6 +858,7 @@ mod tests {
             (raw("/a/b/c", b"{}"), error(404, "Not Found: no such route")),
             (
                 HttpRequest {
+                    query: String::new(),
                     method: "GET".into(),
                     ..raw("/alerts/tok-alerts", b"")
                 },
@@ -830,6 +995,7 @@ mod tests {
             .await;
         let id = body["context"]["id"].as_str().unwrap().to_owned();
         let get = |path: String| HttpRequest {
+            query: String::new(),
             method: "GET".into(),
             path,
             headers: vec![],
@@ -885,6 +1051,7 @@ mod tests {
         let id = body["context"]["id"].as_str().unwrap();
         w.clock.advance(86_400);
         let request = HttpRequest {
+            query: String::new(),
             method: "GET".into(),
             path: format!("/tok-alerts/messages/{id}"),
             headers: vec![],

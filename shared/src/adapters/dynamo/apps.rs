@@ -64,6 +64,17 @@ impl AppStore for DynamoStore {
             item.insert(APPS_PREVIOUS_TOKEN_ATTRIBUTE.into(), s(hash));
             item.insert("previous_token_until".into(), n(*until));
         }
+        if !app.alert_templates.is_empty() {
+            item.insert(
+                APPS_ALERT_TEMPLATES_ATTRIBUTE.into(),
+                AttributeValue::M(
+                    app.alert_templates
+                        .iter()
+                        .map(|(source, template)| (source.clone(), s(template)))
+                        .collect(),
+                ),
+            );
+        }
         self.put(&self.tables.apps, item).await
     }
 
@@ -111,5 +122,17 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
             )),
             None => None,
         },
+        alert_templates: match item.get(APPS_ALERT_TEMPLATES_ATTRIBUTE) {
+            Some(AttributeValue::M(templates)) => templates
+                .iter()
+                .filter_map(|(source, template)| {
+                    Some((source.clone(), template.as_s().ok()?.clone()))
+                })
+                .collect(),
+            _ => Default::default(),
+        },
     })
 }
+
+/// The apps' own alert templates: a map from source name to template text.
+const APPS_ALERT_TEMPLATES_ATTRIBUTE: &str = "alert_templates";

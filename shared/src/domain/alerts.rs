@@ -1,0 +1,808 @@
+//! Alert notifications from Prometheus Alertmanager (its `webhook_config` payload, version 4)
+//! and Grafana (its webhook contact point, unified alerting), rendered into one message that
+//! fits the contract's 2000 characters.
+//!
+//! Templates are minijinja's, rendered sandboxed: no loader (no `include` of anything), no
+//! auto-escaping (the message is plain text), a fuel budget per render (bounded time) and a
+//! bounded output.
+
+use std::fmt;
+use std::io;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Map, Value};
+
+use crate::domain::message::MAX_TEXT_CHARS;
+
+/// A tool that posts alerts to the gateway in its own format. Its name is the last segment of
+/// its route, and is never a valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertSource {
+    Alertmanager,
+    Grafana,
+}
+
+impl AlertSource {
+    pub const ALL: [AlertSource; 2] = [AlertSource::Alertmanager, AlertSource::Grafana];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertSource::Alertmanager => "alertmanager",
+            AlertSource::Grafana => "grafana",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AlertSource> {
+        Self::ALL.into_iter().find(|source| source.name() == name)
+    }
+
+    /// The template used when the app has none of its own for this source.
+    pub fn default_template(self) -> &'static str {
+        match self {
+            AlertSource::Alertmanager => ALERTMANAGER_TEMPLATE,
+            AlertSource::Grafana => GRAFANA_TEMPLATE,
+        }
+    }
+
+    /// A payload as the tool sends it, for dry runs of a template.
+    pub fn sample_payload(self) -> &'static str {
+        match self {
+            AlertSource::Alertmanager => {
+                include_str!("../../tests/fixtures/alertmanager-firing.json")
+            }
+            AlertSource::Grafana => include_str!("../../tests/fixtures/grafana-firing.json"),
+        }
+    }
+}
+
+impl fmt::Display for AlertSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether `segment` names an alert source: such a word is never a token.
+pub fn is_source_name(segment: &str) -> bool {
+    AlertSource::from_name(segment).is_some()
+}
+
+/// Why a body is not a notification of its source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("not JSON")]
+    NotJson,
+    #[error("not the source's payload")]
+    NotPayload,
+}
+
+/// One notification: a group of alerts, firing or resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertNotification {
+    pub source: AlertSource,
+    /// The whole payload, as the tool sent it; templates see all of it.
+    pub payload: Map<String, Value>,
+    pub alerts: Vec<Map<String, Value>>,
+}
+
+impl AlertNotification {
+    /// Reads a body of `source`. Alertmanager's must say `"version": "4"`; Grafana's, when it
+    /// says a version, `"1"`. Either needs a `status` and a list of alerts, each with a
+    /// `status` and string labels.
+    pub fn parse(source: AlertSource, body: &[u8]) -> Result<AlertNotification, PayloadError> {
+        let value: Value = serde_json::from_slice(body).map_err(|_| PayloadError::NotJson)?;
+        let Value::Object(payload) = value else {
+            return Err(PayloadError::NotPayload);
+        };
+        let version = payload.get("version");
+        let version_ok = match source {
+            AlertSource::Alertmanager => version == Some(&Value::from("4")),
+            AlertSource::Grafana => version.is_none() || version == Some(&Value::from("1")),
+        };
+        let status_ok = matches!(
+            payload.get("status").and_then(Value::as_str),
+            Some("firing" | "resolved")
+        );
+        let Some(Value::Array(list)) = payload.get("alerts") else {
+            return Err(PayloadError::NotPayload);
+        };
+        if !version_ok || !status_ok {
+            return Err(PayloadError::NotPayload);
+        }
+        let mut alerts = Vec::with_capacity(list.len());
+        for alert in list {
+            let Value::Object(alert) = alert else {
+                return Err(PayloadError::NotPayload);
+            };
+            let labels_ok = match alert.get("labels") {
+                None | Some(Value::Null) => true,
+                Some(Value::Object(labels)) => labels.values().all(Value::is_string),
+                Some(_) => false,
+            };
+            if !labels_ok || !alert.get("status").is_some_and(Value::is_string) {
+                return Err(PayloadError::NotPayload);
+            }
+            alerts.push(alert.clone());
+        }
+        Ok(AlertNotification {
+            source,
+            payload,
+            alerts,
+        })
+    }
+
+    fn labels(&self, field: &str) -> Map<String, Value> {
+        match self.payload.get(field) {
+            Some(Value::Object(labels)) => labels.clone(),
+            _ => Map::new(),
+        }
+    }
+
+    fn count(&self, status: &str) -> usize {
+        self.alerts
+            .iter()
+            .filter(|a| a.get("status").and_then(Value::as_str) == Some(status))
+            .count()
+    }
+
+    /// What a template sees: the payload's own fields, and
+    /// - `alerts`: the alerts shown (the first ones, as many as fit), each with `extra_labels`
+    ///   (its labels that are not common to the group, nor `alertname`) and, from
+    ///   Alertmanager, a `silenceURL` for that alert when it has none;
+    /// - `firing`, `resolved`, `total`: counts over all alerts received;
+    /// - `more`: alerts not shown, those left out here and Alertmanager's `truncatedAlerts`;
+    ///   `omitted` and `truncated` apart;
+    /// - `alertname`, `severity`: from the common labels (else the group's, else the first
+    ///   alert's); `shared_labels`: the common labels but those two;
+    /// - `silenceURL`: from Alertmanager, a link that silences the whole group.
+    fn context(&self, shown: usize) -> Value {
+        let common = self.labels("commonLabels");
+        let group = self.labels("groupLabels");
+        let first_labels = self
+            .alerts
+            .first()
+            .and_then(|a| a.get("labels"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let pick = |name: &str| {
+            [&common, &group, &first_labels]
+                .iter()
+                .find_map(|labels| labels.get(name).and_then(Value::as_str))
+                .unwrap_or("")
+                .to_owned()
+        };
+        let external_url = self
+            .payload
+            .get("externalURL")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let am = self.source == AlertSource::Alertmanager;
+        let alerts: Vec<Value> = self
+            .alerts
+            .iter()
+            .take(shown)
+            .map(|alert| {
+                let mut alert = alert.clone();
+                let labels = alert
+                    .get("labels")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                if am && !alert.contains_key("silenceURL") {
+                    if let Some(url) = silence_url(external_url, &labels) {
+                        alert.insert("silenceURL".into(), url.into());
+                    }
+                }
+                let extra: Map<String, Value> = labels
+                    .into_iter()
+                    .filter(|(k, _)| k != "alertname" && !common.contains_key(k))
+                    .collect();
+                alert.insert("extra_labels".into(), Value::Object(extra));
+                Value::Object(alert)
+            })
+            .collect();
+        let truncated = self
+            .payload
+            .get("truncatedAlerts")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let omitted = (self.alerts.len() - shown) as u64;
+        // The payload's own fields but its alerts, which are replaced by those shown.
+        let mut context: Map<String, Value> = self
+            .payload
+            .iter()
+            .filter(|(key, _)| *key != "alerts")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let shared: Map<String, Value> = common
+            .iter()
+            .filter(|(k, _)| *k != "alertname" && *k != "severity")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let group_silence = if am {
+            silence_url(
+                external_url,
+                if common.is_empty() { &group } else { &common },
+            )
+        } else {
+            None
+        };
+        for (key, value) in [
+            ("alerts", Value::Array(alerts)),
+            ("firing", self.count("firing").into()),
+            ("resolved", self.count("resolved").into()),
+            ("total", self.alerts.len().into()),
+            ("omitted", omitted.into()),
+            ("truncated", truncated.into()),
+            ("more", (omitted + truncated).into()),
+            ("alertname", pick("alertname").into()),
+            ("severity", pick("severity").into()),
+            ("shared_labels", Value::Object(shared)),
+            (
+                "silenceURL",
+                group_silence.map(Value::from).unwrap_or_default(),
+            ),
+        ] {
+            context.insert(key.into(), value);
+        }
+        Value::Object(context)
+    }
+}
+
+/// Alertmanager's UI link that opens a new silence for exactly these labels.
+fn silence_url(external_url: &str, labels: &Map<String, Value>) -> Option<String> {
+    let base = external_url.trim_end_matches('/');
+    if base.is_empty() || labels.is_empty() {
+        return None;
+    }
+    let mut matchers: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_str().unwrap_or_default();
+            format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        })
+        .collect();
+    matchers.sort();
+    let filter = format!("{{{}}}", matchers.join(","));
+    let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    Some(format!("{base}/#/silences/new?filter={encoded}"))
+}
+
+/// The largest template an app may set, in bytes.
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+/// Template instructions one render may run.
+pub const TEMPLATE_FUEL: u64 = 200_000;
+/// Output bytes one render may write: beyond this the message is too long anyway.
+const MAX_OUTPUT_BYTES: usize = 4 * MAX_TEXT_CHARS;
+
+/// Why an app's template is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// The template's line, when the error has one.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(error: minijinja::Error) -> Self {
+        TemplateError {
+            line: error.line(),
+            message: match error.detail() {
+                Some(detail) => format!("{}: {detail}", error.kind()),
+                None => error.kind().to_string(),
+            },
+        }
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // `alert.annotations.summary` is empty, not an error, for an alert without annotations.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_recursion_limit(50);
+    env
+}
+
+/// Checks an app's template: its size, its syntax, and a render of `source`'s sample payload.
+pub fn check_template(source: AlertSource, template: &str) -> Result<(), TemplateError> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(TemplateError {
+            line: None,
+            message: format!("the template exceeds {MAX_TEMPLATE_BYTES} bytes"),
+        });
+    }
+    let env = environment();
+    env.template_from_str(template)?;
+    let sample = AlertNotification::parse(source, source.sample_payload().as_bytes())
+        .expect("the built-in samples are valid");
+    match render_once(&env, template, &sample, sample.alerts.len()) {
+        Ok(_) | Err(RenderFailure::TooLong(_)) => Ok(()),
+        Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => Err(error),
+    }
+}
+
+enum RenderFailure {
+    /// The output passed the bound; what was written until then.
+    TooLong(String),
+    /// The render ran out of fuel: with fewer alerts it may not.
+    OutOfFuel(TemplateError),
+    Template(TemplateError),
+}
+
+/// Writes into a buffer until `limit` bytes, then refuses.
+struct BoundedWriter<'a> {
+    buffer: &'a mut Vec<u8>,
+    limit: usize,
+}
+
+impl io::Write for BoundedWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let room = self.limit.saturating_sub(self.buffer.len());
+        if bytes.len() > room {
+            self.buffer.extend_from_slice(&bytes[..room]);
+            return Err(io::Error::other("output bound"));
+        }
+        self.buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn render_once(
+    env: &Environment<'static>,
+    template: &str,
+    notification: &AlertNotification,
+    shown: usize,
+) -> Result<String, RenderFailure> {
+    let compiled = env
+        .template_from_str(template)
+        .map_err(|e| RenderFailure::Template(e.into()))?;
+    let context = minijinja::Value::from(minijinja::value::Serde(notification.context(shown)));
+    let mut buffer = Vec::new();
+    let result = compiled.render_captured_to(
+        context,
+        BoundedWriter {
+            buffer: &mut buffer,
+            limit: MAX_OUTPUT_BYTES,
+        },
+    );
+    let text = String::from_utf8_lossy(&buffer).into_owned();
+    match result {
+        Ok(_) => Ok(text),
+        Err(_) if buffer.len() >= MAX_OUTPUT_BYTES => Err(RenderFailure::TooLong(text)),
+        Err(error) if error.kind() == minijinja::ErrorKind::OutOfFuel => {
+            Err(RenderFailure::OutOfFuel(error.into()))
+        }
+        Err(error) => Err(RenderFailure::Template(error.into())),
+    }
+}
+
+fn fits(text: &str) -> bool {
+    text.chars().count() <= MAX_TEXT_CHARS
+}
+
+/// Cuts `text` to the contract's length, marking the cut.
+fn cut(text: &str) -> String {
+    let mut cut: String = text.chars().take(MAX_TEXT_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The message for `notification`: the app's `template` if it has one that renders, else the
+/// source's default. Never empty and never longer than the contract's 2000 characters: when
+/// all alerts do not fit, the first ones that do are shown and the template says how many
+/// more there are; what still does not fit is cut.
+pub fn render(notification: &AlertNotification, template: Option<&str>) -> String {
+    let default = notification.source.default_template();
+    if let Some(template) = template {
+        match render_fitted(notification, template) {
+            Ok(text) if !text.trim().is_empty() => return text,
+            Ok(_) => tracing::warn!(
+                source = %notification.source,
+                "the app's template rendered nothing; using the default"
+            ),
+            Err(error) => tracing::warn!(
+                source = %notification.source,
+                error = %crate::logging::loggable(&error.to_string()),
+                "the app's template failed; using the default"
+            ),
+        }
+    }
+    match render_fitted(notification, default) {
+        Ok(text) if !text.trim().is_empty() => text,
+        // The default renders every payload that parses; this is a last resort.
+        _ => format!(
+            "[{}] {} alert(s) from {}",
+            notification
+                .payload
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_uppercase(),
+            notification.alerts.len(),
+            notification.source
+        ),
+    }
+}
+
+/// Renders with as many alerts as fit (a binary search over how many are shown).
+fn render_fitted(
+    notification: &AlertNotification,
+    template: &str,
+) -> Result<String, TemplateError> {
+    let env = environment();
+    let attempt = |shown: usize| match render_once(&env, template, notification, shown) {
+        Ok(text) => Ok((fits(&text), text)),
+        Err(RenderFailure::TooLong(text)) => Ok((false, text)),
+        // Too much work for this many alerts: it does not fit; with none it is an error.
+        Err(RenderFailure::OutOfFuel(error)) if shown == 0 => Err(error),
+        Err(RenderFailure::OutOfFuel(_)) => Ok((false, String::new())),
+        Err(RenderFailure::Template(error)) => Err(error),
+    };
+    let total = notification.alerts.len();
+    let (fit, text) = attempt(total)?;
+    if fit {
+        return Ok(text.trim_end().to_owned());
+    }
+    // The largest number of alerts shown that fits; none shown if not even that does.
+    let (mut low, mut high) = (0, total);
+    let mut best: Option<String> = None;
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        match attempt(middle)? {
+            (true, text) => {
+                low = middle;
+                best = Some(text);
+            }
+            (false, _) => high = middle - 1,
+        }
+    }
+    // Not even one alert fits: the first one is shown, cut, rather than none.
+    let text = match best {
+        Some(text) if low > 0 => text,
+        _ => attempt(1.min(total))?.1,
+    };
+    let text = text.trim_end();
+    Ok(if fits(text) {
+        text.to_owned()
+    } else {
+        cut(text)
+    })
+}
+
+const ALERTMANAGER_TEMPLATE: &str = r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
+[{{ status|upper }}:{% if status == "firing" %}{{ firing }}{% else %}{{ resolved }}{% endif %}] {{ alertname }}{% if severity %} ({{ severity }}){% endif %}{% if status == "firing" and resolved %}, {{ resolved }} resolved{% endif %}
+{%- if shared_labels %}
+{{ labels(shared_labels) }}{% endif %}
+{%- for alert in alerts %}
+
+{% if alert.status == "firing" %}FIRING{% else %}RESOLVED{% endif %}{% if alert.labels.alertname and alert.labels.alertname != alertname %} {{ alert.labels.alertname }}{% endif %}{% if alert.annotations.summary %}: {{ alert.annotations.summary }}{% endif %}
+{%- if alert.annotations.description %}
+{{ alert.annotations.description }}{% endif %}
+{%- if alert.extra_labels %}
+{{ labels(alert.extra_labels) }}{% endif %}
+{%- if alert.generatorURL %}
+Source: {{ alert.generatorURL }}{% endif %}
+{%- endfor %}
+{%- if more %}
+
+...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Alertmanager){% endif %}{% endif %}
+{%- if silenceURL and status == "firing" %}
+
+Silence: {{ silenceURL }}{% endif %}"#;
+
+const GRAFANA_TEMPLATE: &str = r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
+[{{ status|upper }}:{% if status == "firing" %}{{ firing }}{% else %}{{ resolved }}{% endif %}] {{ alertname }}{% if severity %} ({{ severity }}){% endif %}{% if status == "firing" and resolved %}, {{ resolved }} resolved{% endif %}
+{%- if shared_labels %}
+{{ labels(shared_labels) }}{% endif %}
+{%- for alert in alerts %}
+
+{% if alert.status == "firing" %}FIRING{% else %}RESOLVED{% endif %}{% if alert.labels.alertname and alert.labels.alertname != alertname %} {{ alert.labels.alertname }}{% endif %}{% if alert.annotations.summary %}: {{ alert.annotations.summary }}{% endif %}
+{%- if alert.annotations.description %}
+{{ alert.annotations.description }}{% endif %}
+{%- if alert.extra_labels %}
+{{ labels(alert.extra_labels) }}{% endif %}
+{%- if alert.generatorURL %}
+Source: {{ alert.generatorURL }}{% endif %}
+{%- if alert.dashboardURL %}
+Dashboard: {{ alert.dashboardURL }}{% endif %}
+{%- if alert.panelURL %}
+Panel: {{ alert.panelURL }}{% endif %}
+{%- if alert.silenceURL and alert.status == "firing" %}
+Silence: {{ alert.silenceURL }}{% endif %}
+{%- endfor %}
+{%- if more %}
+
+...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Grafana){% endif %}{% endif %}"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alertmanager(alerts: Vec<Value>, extra: Value) -> AlertNotification {
+        let mut payload = json!({
+            "version": "4", "status": "firing", "receiver": "r-x", "groupKey": "{}:{}",
+            "groupLabels": {"alertname": "QueueBacklog"},
+            "commonLabels": {"alertname": "QueueBacklog", "severity": "page", "cluster": "eu-2"},
+            "commonAnnotations": {}, "externalURL": "http://am.test:9093/", "truncatedAlerts": 0,
+            "alerts": alerts,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            payload[k] = v.clone();
+        }
+        AlertNotification::parse(AlertSource::Alertmanager, payload.to_string().as_bytes()).unwrap()
+    }
+
+    fn alert(status: &str, queue: &str, summary: &str) -> Value {
+        json!({
+            "status": status,
+            "labels": {"alertname": "QueueBacklog", "severity": "page", "cluster": "eu-2", "queue": queue},
+            "annotations": {"summary": summary, "description": format!("{queue} has 10k jobs waiting")},
+            "generatorURL": format!("http://prom.test/graph?q={queue}"),
+            "startsAt": "2026-11-24T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+        })
+    }
+
+    #[test]
+    fn source_names_are_known_and_reserved() {
+        assert_eq!(
+            AlertSource::from_name("alertmanager"),
+            Some(AlertSource::Alertmanager)
+        );
+        assert_eq!(
+            AlertSource::from_name("grafana"),
+            Some(AlertSource::Grafana)
+        );
+        assert!(is_source_name("grafana"));
+        assert!(!is_source_name("Grafana"));
+        assert!(!is_source_name("fchat"));
+        for source in AlertSource::ALL {
+            assert!(AlertNotification::parse(source, source.sample_payload().as_bytes()).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_alertmanager_fixtures_render_readably() {
+        let firing = AlertNotification::parse(
+            AlertSource::Alertmanager,
+            include_bytes!("../../tests/fixtures/alertmanager-firing.json"),
+        )
+        .unwrap();
+        let text = render(&firing, None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "[FIRING:2] DiskAlmostFull (critical)", "{text}");
+        assert_eq!(lines[1], "env=prod, job=node", "{text}");
+        assert!(text.contains("\nFIRING: Disk /var on db-1 is 93% full\nOnly 7% left; at this rate it fills in 3 hours.\ninstance=db-1:9100, mountpoint=/var\nSource: http://prometheus.example.com:9090/graph?g0.expr=disk_used_ratio+%3E+0.9"), "{text}");
+        assert!(
+            text.contains("FIRING: Disk / on db-2 is 91% full"),
+            "{text}"
+        );
+        // The group's silence link: Alertmanager's UI with the common labels as matchers.
+        assert!(text.ends_with("Silence: http://alertmanager.example.com:9093/#/silences/new?filter=%7Balertname%3D%22DiskAlmostFull%22%2Cenv%3D%22prod%22%2Cjob%3D%22node%22%2Cseverity%3D%22critical%22%7D"), "{text}");
+        assert!(!text.contains("more"), "{text}");
+
+        let resolved = AlertNotification::parse(
+            AlertSource::Alertmanager,
+            include_bytes!("../../tests/fixtures/alertmanager-resolved.json"),
+        )
+        .unwrap();
+        let text = render(&resolved, None);
+        assert!(text.starts_with("[RESOLVED:1] HighRequestLatency (warning)\nservice=checkout\n\nRESOLVED: p99 latency above 1s\npod=checkout-7d9f-x2"), "{text}");
+        // Alertmanager's own truncation is shown; a resolved group has no silence link.
+        assert!(
+            text.ends_with("...and 3 more (3 left out by Alertmanager)"),
+            "{text}"
+        );
+        assert!(!text.contains("Silence"), "{text}");
+    }
+
+    #[test]
+    fn the_grafana_fixture_renders_with_its_links() {
+        let notification = AlertNotification::parse(
+            AlertSource::Grafana,
+            include_bytes!("../../tests/fixtures/grafana-firing.json"),
+        )
+        .unwrap();
+        let text = render(&notification, None);
+        assert!(text.starts_with("[FIRING:1] CPU above 90%, 1 resolved\ngrafana_folder=Infra, team=platform\n\nFIRING: web-3 CPU at 97%\nCPU has been above 90% for 5 minutes.\nhost=web-3\nSource: https://grafana.example.com/alerting/grafana/cpu90/view?orgId=1\nDashboard: https://grafana.example.com/d/hosts?orgId=1\nPanel: https://grafana.example.com/d/hosts?orgId=1&viewPanel=4\nSilence: https://grafana.example.com/alerting/silence/new?"), "{text}");
+        assert!(
+            text.contains("\n\nRESOLVED: web-5 CPU back to normal\nhost=web-5\n"),
+            "{text}"
+        );
+        // A resolved alert needs no silence link.
+        assert_eq!(text.matches("Silence:").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_large_group_is_shortened_with_and_n_more() {
+        let alerts: Vec<Value> = (0..300)
+            .map(|i| {
+                alert(
+                    "firing",
+                    &format!("jobs-{i}"),
+                    &format!("backlog on jobs-{i}"),
+                )
+            })
+            .collect();
+        let notification = alertmanager(alerts, json!({"truncatedAlerts": 7}));
+        let text = render(&notification, None);
+        assert!(text.chars().count() <= MAX_TEXT_CHARS, "{}", text.len());
+        assert!(text.starts_with("[FIRING:300] QueueBacklog (page)\ncluster=eu-2"));
+        let shown = text.matches("FIRING: backlog on").count();
+        assert!(shown > 3 && shown < 300, "{shown}");
+        // Every alert not shown is counted: those left out here and by Alertmanager.
+        let more = 300 - shown + 7;
+        assert!(
+            text.contains(&format!("...and {more} more (7 left out by Alertmanager)")),
+            "{text}"
+        );
+        // The silence link is kept at the end.
+        assert!(text.contains("Silence: http://am.test:9093/#/silences/new?filter="));
+    }
+
+    #[test]
+    fn thousands_of_alerts_are_shortened_quickly() {
+        let alerts: Vec<Value> = (0..3000)
+            .map(|i| alert("firing", &format!("shard-{i}"), &format!("shard-{i} lags")))
+            .collect();
+        let notification = alertmanager(alerts, json!({}));
+        let started = std::time::Instant::now();
+        let text = render(&notification, None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            text.starts_with("[FIRING:3000] QueueBacklog (page)"),
+            "{text}"
+        );
+        let shown = text.matches("FIRING: shard-").count();
+        assert!(shown > 3, "{text}");
+        assert!(
+            text.contains(&format!("...and {} more", 3000 - shown)),
+            "{text}"
+        );
+        // A template that does too much work per alert shows fewer alerts instead of failing.
+        let heavy = "{% for a in alerts %}{% for i in range(300) %}{% endfor %}{{ a.labels.queue }} {% endfor %}+{{ more }}";
+        let text = render(&notification, Some(heavy));
+        assert!(text.starts_with("shard-0 shard-1 "), "{text}");
+        assert!(
+            text.ends_with(&format!("+{}", 3000 - text.matches("shard-").count())),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn one_huge_alert_is_cut_not_refused() {
+        let mut big = alert("firing", "q-huge", "huge");
+        big["annotations"]["description"] = Value::from("ü".repeat(10_000));
+        let text = render(&alertmanager(vec![big.clone()], json!({})), None);
+        assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
+        assert!(text.ends_with('…'));
+        // The alert is shown as far as it fits, not replaced by "and 1 more".
+        assert!(text.contains("FIRING: huge\nüüü"), "{text}");
+        let text = render(
+            &alertmanager(vec![big, alert("firing", "q-2", "second")], json!({})),
+            None,
+        );
+        assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
+        assert!(text.contains("FIRING: huge\nüüü"), "{text}");
+    }
+
+    #[test]
+    fn payloads_of_the_wrong_shape_are_refused() {
+        let am = |v: Value| {
+            AlertNotification::parse(AlertSource::Alertmanager, v.to_string().as_bytes())
+        };
+        assert_eq!(
+            AlertNotification::parse(AlertSource::Alertmanager, b"{nope"),
+            Err(PayloadError::NotJson)
+        );
+        assert_eq!(am(json!({"text": "hi"})), Err(PayloadError::NotPayload));
+        assert_eq!(am(json!([1])), Err(PayloadError::NotPayload));
+        // Grafana's payload is not Alertmanager's (version "1"), nor one without a version.
+        let grafana: Value = serde_json::from_str(AlertSource::Grafana.sample_payload()).unwrap();
+        assert_eq!(am(grafana.clone()), Err(PayloadError::NotPayload));
+        assert_eq!(
+            am(json!({"status": "firing", "alerts": []})),
+            Err(PayloadError::NotPayload)
+        );
+        assert_eq!(
+            am(json!({"version": "4", "status": "pending", "alerts": []})),
+            Err(PayloadError::NotPayload)
+        );
+        assert_eq!(
+            am(
+                json!({"version": "4", "status": "firing", "alerts": [{"status": "firing", "labels": {"a": 1}}]})
+            ),
+            Err(PayloadError::NotPayload)
+        );
+        assert_eq!(
+            am(json!({"version": "4", "status": "firing", "alerts": ["x"]})),
+            Err(PayloadError::NotPayload)
+        );
+        // Alertmanager's payload is not Grafana's.
+        let alertmanager: Value =
+            serde_json::from_str(AlertSource::Alertmanager.sample_payload()).unwrap();
+        assert_eq!(
+            AlertNotification::parse(AlertSource::Grafana, alertmanager.to_string().as_bytes()),
+            Err(PayloadError::NotPayload)
+        );
+        // An empty group still renders something.
+        let empty = am(json!({"version": "4", "status": "resolved", "alerts": []})).unwrap();
+        assert!(!render(&empty, None).trim().is_empty());
+    }
+
+    #[test]
+    fn an_apps_template_replaces_the_default() {
+        let notification = alertmanager(
+            vec![
+                alert("firing", "billing", "slow"),
+                alert("resolved", "mail", "ok"),
+            ],
+            json!({}),
+        );
+        let template = "{{ alertname }} x{{ total }}: {% for a in alerts %}{{ a.labels.queue }}={{ a.status }} {% endfor %}";
+        check_template(AlertSource::Alertmanager, template).unwrap();
+        assert_eq!(
+            render(&notification, Some(template)),
+            "QueueBacklog x2: billing=firing mail=resolved"
+        );
+        // One that fails or renders nothing gives way to the default.
+        for broken in ["{{ 1 / 0 }}", "   {# nothing #}  "] {
+            assert!(render(&notification, Some(broken)).starts_with("[FIRING:1] QueueBacklog"));
+        }
+    }
+
+    #[test]
+    fn a_template_is_checked_with_its_line() {
+        let error = check_template(
+            AlertSource::Grafana,
+            "ok\n{% for a in alerts %}\n{{ a.status }\n",
+        )
+        .unwrap_err();
+        assert_eq!(error.line, Some(3), "{error}");
+        assert!(error.to_string().starts_with("line 3: "), "{error}");
+        let error =
+            check_template(AlertSource::Alertmanager, "{% if x %}never closed").unwrap_err();
+        assert!(error.line.is_some(), "{error}");
+        // A runtime error on the sample is refused too.
+        assert!(check_template(
+            AlertSource::Alertmanager,
+            "a\n{{ nosuchfilter|frobnicate }}"
+        )
+        .is_err());
+        // Nothing is read from anywhere.
+        assert!(check_template(AlertSource::Alertmanager, "{% include '/etc/passwd' %}").is_err());
+        let huge = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+        assert!(check_template(AlertSource::Alertmanager, &huge).is_err());
+    }
+
+    #[test]
+    fn templates_run_with_bounded_time_and_output() {
+        let notification = alertmanager(vec![alert("firing", "q1", "s")], json!({}));
+        // An endless loop runs out of fuel: the default is used instead.
+        let spin = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}";
+        assert!(check_template(AlertSource::Alertmanager, spin).is_err());
+        assert!(render(&notification, Some(spin)).starts_with("[FIRING:1]"));
+        // A flood of output is cut at the contract's length.
+        let flood = "{% for i in range(10000) %}flood {% endfor %}";
+        let text = render(&notification, Some(flood));
+        assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
+        assert!(text.starts_with("flood flood"));
+    }
+}
