@@ -5,9 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fchat_local::harness::{Stack, LOCAL_BOT_TOKEN};
+use fchat_local::harness::{dev_seed, Stack, LOCAL_BOT_TOKEN};
 use fchat_local::poller::Poller;
-use fchat_local::seed::Seed;
 use fchat_simulator::Faults;
 use gateway::domain::{Context, DeliveryStatus};
 use gateway::dynamo::DynamoStore;
@@ -26,23 +25,17 @@ struct World {
 }
 
 async fn world() -> World {
-    let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
-    let stack = Stack::start(
-        &[("delivery", Path::new(env!("CARGO_BIN_EXE_delivery")))],
-        &seed,
+    let stack = Stack::start_one(
+        Path::new(env!("CARGO_BIN_EXE_delivery")),
+        &dev_seed().unwrap(),
     )
     .await
     .expect("the local stack starts (run `make venv` first)");
-    let ingest = gateway::aws::ingest(&stack.aws.sdk, &stack.aws.config)
-        .await
-        .unwrap();
-    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
-    let poller = stack.delivery_poller();
     World {
+        ingest: stack.aws.ingest().await.unwrap(),
+        store: stack.aws.store(),
+        poller: stack.delivery_poller(),
         stack,
-        ingest,
-        store,
-        poller,
     }
 }
 

@@ -93,7 +93,7 @@ impl LocalAws {
 
     /// Sets a queue's visibility timeout: how long a received message stays hidden before it
     /// reappears.
-    pub async fn set_visibility_timeout(&self, queue_url: &str, seconds: u32) -> Result<()> {
+    pub async fn set_visibility_timeout(&self, queue_url: &str, seconds: u64) -> Result<()> {
         self.sqs()
             .set_queue_attributes()
             .queue_url(queue_url)
@@ -176,13 +176,19 @@ impl Stack {
         Self::start_functions(aws, fchat, functions, HashMap::new()).await
     }
 
+    /// [`Stack::start`] with one function, named after its binary (`.../ingest`: `ingest`).
+    pub async fn start_one(binary: &std::path::Path, seed: &Seed) -> Result<Stack> {
+        let name = binary
+            .file_name()
+            .and_then(|name| name.to_str())
+            .ok_or_else(|| anyhow::anyhow!("{} names no function", binary.display()))?;
+        Self::start(&[(name, binary)], seed).await
+    }
+
     /// [`Stack::start`] with the `callback` binary and the `delivery` binary built beside it
     /// (see [`sibling_binary`]); the simulator's users act towards the callback route
     /// ([`Stack::route_callbacks_here`]).
-    pub async fn start_with_callback(
-        callback: &std::path::Path,
-        seed: &Seed,
-    ) -> Result<Stack> {
+    pub async fn start_with_callback(callback: &std::path::Path, seed: &Seed) -> Result<Stack> {
         let stack = Self::start(
             &[
                 ("callback", callback),
