@@ -13,6 +13,23 @@ use crate::moto::Moto;
 use crate::provision::{provision, Provisioned, Template};
 use crate::seed::Seed;
 
+/// The start of a test double of a function: a bash script that speaks the Lambda Runtime API
+/// with curl. `next` long-polls `/next` into `$DIR/body` and `$DIR/headers` and sets `$ID`;
+/// `respond response|error` posts stdin for `$ID`. `$DIR` is the process's own directory
+/// (instances run side by side) inside `$ROOT`, the script's.
+pub const RUNTIME_API_PRELUDE: &str = r#"#!/bin/bash
+set -u
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+ROOT="$(dirname "$0")"
+DIR="$ROOT/$$"
+mkdir -p "$DIR"
+next() {
+  curl -sS -D "$DIR/headers" -o "$DIR/body" "$API/invocation/next" || exit 1
+  ID=$(tr -d '\r' < "$DIR/headers" | awk -F': ' 'tolower($1)=="lambda-runtime-aws-request-id" {print $2}')
+}
+respond() { curl -sS -o /dev/null -X POST --data-binary @- "$API/invocation/$ID/$1"; }
+"#;
+
 /// The bot token of the local stack and the tests.
 pub const LOCAL_BOT_TOKEN: &str = "local-bot-token";
 /// The secret the local FChat (the simulator) sends to the callback route.
