@@ -12,15 +12,9 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 #[tokio::test]
 async fn a_webhook_id_no_header_can_carry_is_sent_as_a_stable_digest_and_signed_with_it() {
-    let app = Receiver::start(
-        ([127, 0, 0, 1], 0).into(),
-        ReceiverConfig {
-            secrets: vec![SECRET.into()],
-            ..ReceiverConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let app = Receiver::on_loopback(ReceiverConfig::checked_with(SECRET))
+        .await
+        .unwrap();
     let webhooks = HttpWebhooks::new(
         OutboundPolicy {
             allow_loopback: true,

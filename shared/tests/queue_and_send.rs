@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use fchat_local::harness::LocalAws;
-use gateway::credentials::sha256_hex;
-use gateway::domain::{App, DeliveryStatus, Group};
-use gateway::dynamo::DynamoStore;
+use gateway::domain::{DeliveryStatus, Group};
 use gateway::http::HttpRequest;
 use gateway::ingest::Ingest;
 use gateway::job::{Job, JobKind};
@@ -16,36 +13,12 @@ use gateway::message::MessageContent;
 use gateway::ports::{AppStore, ContextStore, GroupStore, JobQueue};
 use gateway::sqs::SqsQueue;
 
-const NOW: u64 = 1_800_000_000;
-
-async fn local() -> (LocalAws, DynamoStore) {
-    let aws = LocalAws::start()
-        .await
-        .expect("moto starts (run `make venv` first)");
-    let store = DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
-    (aws, store)
-}
-
-fn app(name: &str, token: &str) -> App {
-    App {
-        name: name.into(),
-        token_hash: sha256_hex(token.as_bytes()),
-        group_id: Some("ops".into()),
-        user_messaging: true,
-        webhook_url: Some("https://hooks.example.com/fchat".into()),
-        webhook_secrets: vec!["whsec_a".into(), "whsec_b".into()],
-        context_ttl_seconds: 120,
-        delivery_window_seconds: 3_600,
-        active: true,
-        previous_token: None,
-        older_secrets_until: None,
-        alert_templates: Default::default(),
-    }
-}
+mod common;
+use common::{app, dynamo, NOW};
 
 #[tokio::test]
 async fn jobs_are_sent_to_the_delivery_queue_as_versioned_json() {
-    let (aws, _store) = local().await;
+    let (aws, _store) = dynamo().await;
     let queue = SqsQueue::new(aws.sqs(), aws.config.delivery_queue_url.clone());
     let job = Job::new(JobKind::SendGroup {
         context_id: "c-1".into(),
@@ -64,7 +37,7 @@ async fn jobs_are_sent_to_the_delivery_queue_as_versioned_json() {
 
 #[tokio::test]
 async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_fails() {
-    let (aws, store) = local().await;
+    let (aws, store) = dynamo().await;
     let store = Arc::new(store);
     store.put_app(&app("alerts", "tok-1")).await.unwrap();
     store

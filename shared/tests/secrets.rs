@@ -6,11 +6,8 @@ use fchat_local::harness::{LocalAws, LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET};
 use gateway::config::{BOT_TOKEN_PARAMETER, CALLBACK_SECRET_PARAMETER};
 use gateway::secrets::{read_secret, SecretError};
 
-async fn local() -> LocalAws {
-    LocalAws::start()
-        .await
-        .expect("moto starts (run `make venv` first)")
-}
+mod common;
+use common::moto;
 
 fn ssm(aws: &LocalAws) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(&aws.sdk)
@@ -23,7 +20,7 @@ fn unknown_name(label: &str) -> String {
 
 #[tokio::test]
 async fn the_functions_get_names_and_the_values_are_secure_strings_in_ssm() {
-    let aws = local().await;
+    let aws = moto().await;
     let fchat = &aws.config.fchat;
     // The configuration holds names only: no value is in the functions' environment.
     for value in aws.provisioned.environment.values() {
@@ -58,7 +55,7 @@ async fn the_functions_get_names_and_the_values_are_secure_strings_in_ssm() {
 
 #[tokio::test]
 async fn a_changed_value_is_read_by_the_next_cold_start() {
-    let aws = local().await;
+    let aws = moto().await;
     let ssm = ssm(&aws);
     let rotated = format!("rotated-{}", uuid::Uuid::new_v4().simple());
     ssm.put_parameter()
@@ -75,7 +72,7 @@ async fn a_changed_value_is_read_by_the_next_cold_start() {
 
 #[tokio::test]
 async fn a_missing_parameter_stops_the_cold_start_naming_it_without_any_value() {
-    let aws = local().await;
+    let aws = moto().await;
     let missing = unknown_name("bot-token");
     let mut config = aws.config.clone();
     config.fchat.bot_token_parameter = missing.clone();
@@ -132,7 +129,7 @@ async fn a_missing_parameter_stops_the_cold_start_naming_it_without_any_value() 
 
 #[tokio::test]
 async fn a_plain_or_empty_parameter_is_refused_without_showing_it() {
-    let aws = local().await;
+    let aws = moto().await;
     let ssm = ssm(&aws);
     let plain = unknown_name("plain");
     let plain_value = format!("plain-{}", uuid::Uuid::new_v4().simple());
@@ -173,7 +170,7 @@ async fn a_plain_or_empty_parameter_is_refused_without_showing_it() {
 
 #[tokio::test]
 async fn an_unreachable_parameter_store_is_reported_with_the_parameter() {
-    let aws = local().await;
+    let aws = moto().await;
     // Nothing listens there: SSM cannot be reached at all.
     let port = fchat_local::moto::free_port().unwrap();
     let sdk = fchat_local::moto::local_sdk_config(&format!("http://127.0.0.1:{port}"))

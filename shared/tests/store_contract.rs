@@ -2,20 +2,19 @@
 //! moto's server (loopback), with the tables `template.yaml` declares. What the services rely on
 //! from a store is written here once, so the in-memory store cannot drift from DynamoDB.
 
-use fchat_local::harness::LocalAws;
 use gateway::credentials::sha256_hex;
 use gateway::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, User,
     UNDELIVERED_RETENTION_SECONDS,
 };
-use gateway::dynamo::DynamoStore;
 use gateway::memory::MemoryStore;
 use gateway::ports::{
     AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, UserStore,
 };
 use serde_json::{json, Map};
 
-const NOW: u64 = 1_800_000_000;
+mod common;
+use common::{app, dynamo, NOW};
 
 /// Every store port at once, as both adapters implement them.
 trait Store: AppStore + GroupStore + UserStore + ContextStore {}
@@ -57,31 +56,6 @@ contract!(
     only_a_message_with_buttons_is_found_by_its_fchat_message_id,
     an_apps_alert_templates_are_kept_changed_and_cleared,
 );
-
-async fn dynamo() -> (LocalAws, DynamoStore) {
-    let aws = LocalAws::start()
-        .await
-        .expect("moto starts (run `make venv` first)");
-    let store = DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
-    (aws, store)
-}
-
-fn app(name: &str, token: &str) -> App {
-    App {
-        name: name.into(),
-        token_hash: sha256_hex(token.as_bytes()),
-        group_id: Some("ops".into()),
-        user_messaging: true,
-        webhook_url: Some("https://hooks.example.com/fchat".into()),
-        webhook_secrets: vec!["whsec_a".into(), "whsec_b".into()],
-        context_ttl_seconds: 120,
-        delivery_window_seconds: 3_600,
-        active: true,
-        previous_token: None,
-        older_secrets_until: None,
-        alert_templates: Default::default(),
-    }
-}
 
 fn context(id: &str, expires_at: u64) -> Context {
     let mut parameters = Map::new();

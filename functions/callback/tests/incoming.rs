@@ -6,9 +6,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fchat_local::harness::{sibling_binary, Stack, LOCAL_CALLBACK_SECRET};
+use fchat_local::harness::{dev_seed, Stack};
 use fchat_local::poller::Poller;
-use fchat_local::seed::Seed;
 use fchat_simulator::receiver::{Receiver, ReceiverConfig};
 use fchat_simulator::ButtonRef;
 use gateway::domain::App;
@@ -30,32 +29,19 @@ struct World {
 
 /// GIVEN the local stack with `make dev`'s seed, MY_APP's webhook being the demo receiver.
 async fn world(echo: bool, context_ttl_seconds: u64) -> World {
-    let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
-    let callback = Path::new(env!("CARGO_BIN_EXE_callback"));
-    let stack = Stack::start(
-        &[
-            ("callback", callback),
-            ("delivery", &sibling_binary(callback, "delivery")),
-        ],
-        &seed,
+    let stack = Stack::start_with_callback(
+        Path::new(env!("CARGO_BIN_EXE_callback")),
+        &dev_seed().unwrap(),
     )
     .await
     .expect("the local stack starts (run `make venv` first)");
-    stack.fchat.set_callback(
-        format!("{}/callback/fchat", stack.api),
-        LOCAL_CALLBACK_SECRET.into(),
-    );
-    let app = Receiver::start(
-        ([127, 0, 0, 1], 0).into(),
-        ReceiverConfig {
-            secrets: vec![SECRET.into()],
-            echo,
-            ..ReceiverConfig::default()
-        },
-    )
+    let app = Receiver::on_loopback(ReceiverConfig {
+        echo,
+        ..ReceiverConfig::checked_with(SECRET)
+    })
     .await
     .unwrap();
-    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
+    let store = stack.aws.store();
     let mine = store.app_by_name("MY_APP").await.unwrap().unwrap();
     store
         .put_app(&App {
@@ -65,15 +51,11 @@ async fn world(echo: bool, context_ttl_seconds: u64) -> World {
         })
         .await
         .unwrap();
-    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
-        .await
-        .unwrap();
-    let poller = stack.delivery_poller();
     World {
+        ingest: stack.aws.ingest().await.unwrap(),
+        poller: stack.delivery_poller(),
         stack,
-        ingest,
         store,
-        poller,
         app,
     }
 }

@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fchat_local::admin::Admin;
-use fchat_local::harness::{sibling_binary, Stack, LOCAL_CALLBACK_SECRET};
+use fchat_local::harness::Stack;
 use fchat_local::seed::Seed;
 use fchat_simulator::receiver::{Receiver, ReceiverConfig};
 use fchat_simulator::{ButtonRef, Faults};
@@ -37,15 +36,9 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
     let name = format!("approvals-{run}");
     let token = format!("tok{run}x{}", delivery_window.unwrap_or(0));
     let email = format!("duty.officer.{run}@corp.test");
-    let app = Receiver::start(
-        ([127, 0, 0, 1], 0).into(),
-        ReceiverConfig {
-            secrets: vec![SECRET.into()],
-            ..ReceiverConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let app = Receiver::on_loopback(ReceiverConfig::checked_with(SECRET))
+        .await
+        .unwrap();
     let seed: Seed = serde_json::from_value(json!({
         "apps": [{
             "name": name, "token": token, "user_messaging": true,
@@ -56,28 +49,13 @@ async fn world(reply_window: u64, delivery_window: Option<u64>) -> World {
         "users": [{"email": email, "fchat_id": format!("fc-{run}"), "name": "Duty Officer"}],
     }))
     .unwrap();
-    let callback = Path::new(env!("CARGO_BIN_EXE_callback"));
-    let stack = Stack::start(
-        &[
-            ("callback", callback),
-            ("delivery", &sibling_binary(callback, "delivery")),
-        ],
-        &seed,
-    )
-    .await
-    .expect("the local stack starts (run `make venv` first)");
-    stack.fchat.set_callback(
-        format!("{}/callback/fchat", stack.api),
-        LOCAL_CALLBACK_SECRET.into(),
-    );
-    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
+    let stack = Stack::start_with_callback(Path::new(env!("CARGO_BIN_EXE_callback")), &seed)
         .await
-        .unwrap();
-    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
+        .expect("the local stack starts (run `make venv` first)");
     World {
+        ingest: stack.aws.ingest().await.unwrap(),
+        store: stack.aws.store(),
         stack,
-        ingest,
-        store,
         app,
         name,
         token,
@@ -291,22 +269,12 @@ async fn a_message_whose_delivery_window_passes_reads_expired_with_why_and_the_o
     let parked = w.dead_letters().await;
     assert_eq!(parked.len(), 1);
     assert!(parked[0].contains(&id));
-    let admin = Admin {
-        store: w.store.clone(),
-        sqs: w.stack.aws.sqs(),
-        delivery_queue_url: w.stack.aws.config.delivery_queue_url.clone(),
-        dead_letter_queue_url: Some(
-            w.stack.aws.provisioned.queue_urls["DeliveryDeadLetterQueue"].clone(),
-        ),
-        local: true,
-        simulator_url: None,
-        now: || {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-        },
-    };
+    let admin = w.stack.admin(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    });
     let listed = admin.run(&["dlq".into(), "list".into()]).await.unwrap();
     assert_eq!(listed.json[0]["context"]["id"], id.as_str());
     assert_eq!(listed.json[0]["context"]["status"], "expired");

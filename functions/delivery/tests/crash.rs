@@ -13,7 +13,6 @@ use fchat_local::harness::{FunctionOptions, Stack};
 use fchat_local::seed::Seed;
 use fchat_simulator::Faults;
 use gateway::domain::DeliveryStatus;
-use gateway::dynamo::DynamoStore;
 use gateway::http::HttpRequest;
 use gateway::ports::ContextStore;
 use serde_json::json;
@@ -71,20 +70,11 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
     let queue_url = stack.aws.config.delivery_queue_url.clone();
     stack
         .aws
-        .sqs()
-        .set_queue_attributes()
-        .queue_url(&queue_url)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            VISIBILITY_SECONDS.to_string(),
-        )
-        .send()
+        .set_visibility_timeout(&queue_url, VISIBILITY_SECONDS)
         .await
         .unwrap();
-    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
-        .await
-        .unwrap();
-    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
+    let ingest = stack.aws.ingest().await.unwrap();
+    let store = stack.aws.store();
 
     // 24 messages, to the group and to the user: more than two batches of 10.
     let mut ids = Vec::new();

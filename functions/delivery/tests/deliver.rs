@@ -5,9 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fchat_local::harness::{Stack, LOCAL_BOT_TOKEN};
+use fchat_local::harness::{dev_seed, Stack, LOCAL_BOT_TOKEN};
 use fchat_local::poller::Poller;
-use fchat_local::seed::Seed;
 use fchat_simulator::Faults;
 use gateway::domain::{Context, DeliveryStatus};
 use gateway::dynamo::DynamoStore;
@@ -26,23 +25,17 @@ struct World {
 }
 
 async fn world() -> World {
-    let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
-    let stack = Stack::start(
-        &[("delivery", Path::new(env!("CARGO_BIN_EXE_delivery")))],
-        &seed,
+    let stack = Stack::start_one(
+        Path::new(env!("CARGO_BIN_EXE_delivery")),
+        &dev_seed().unwrap(),
     )
     .await
     .expect("the local stack starts (run `make venv` first)");
-    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
-        .await
-        .unwrap();
-    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
-    let poller = stack.delivery_poller();
     World {
+        ingest: stack.aws.ingest().await.unwrap(),
+        store: stack.aws.store(),
+        poller: stack.delivery_poller(),
         stack,
-        ingest,
-        store,
-        poller,
     }
 }
 
@@ -71,6 +64,21 @@ impl World {
 
     async fn context(&self, id: &str) -> Context {
         self.store.context_record(id).await.unwrap().unwrap()
+    }
+
+    /// FChat fails the next `count` sends with `status`.
+    fn fail_next(&self, count: u32, status: u16) {
+        self.stack.fchat.set_faults(Faults {
+            fail_next: count,
+            fail_status: status,
+            ..Faults::default()
+        });
+    }
+
+    /// Delivers until the context `id` is settled (or fails after `limit`); answers it.
+    async fn settled(&self, id: &str, limit: Duration) -> Context {
+        self.deliver_until_settled(&[id], limit).await;
+        self.context(id).await
     }
 
     /// Polls and delivers until every listed context is settled, or fails after `limit`.
@@ -211,9 +219,7 @@ async fn a_rate_limit_with_retry_after_is_waited_out_then_sent() {
     let waiting = w.context(&id).await;
     assert_eq!(waiting.status, DeliveryStatus::Queued);
     assert!(waiting.last_error.unwrap().starts_with("429"));
-    w.deliver_until_settled(&[&id], Duration::from_secs(20))
-        .await;
-    let context = w.context(&id).await;
+    let context = w.settled(&id, Duration::from_secs(20)).await;
     assert_eq!(
         (context.status, context.attempts),
         (DeliveryStatus::Sent, 2)
@@ -224,17 +230,11 @@ async fn a_rate_limit_with_retry_after_is_waited_out_then_sent() {
 #[tokio::test]
 async fn three_server_errors_then_success_show_exactly_one_message() {
     let w = world().await;
-    w.stack.fchat.set_faults(Faults {
-        fail_next: 3,
-        fail_status: 503,
-        ..Faults::default()
-    });
+    w.fail_next(3, 503);
     let id = w
         .accept("/MY_APP/MY_TOKEN", json!({"text": "eventually"}))
         .await;
-    w.deliver_until_settled(&[&id], Duration::from_secs(40))
-        .await;
-    let context = w.context(&id).await;
+    let context = w.settled(&id, Duration::from_secs(40)).await;
     assert_eq!(
         (context.status, context.attempts),
         (DeliveryStatus::Sent, 4)
@@ -246,17 +246,11 @@ async fn three_server_errors_then_success_show_exactly_one_message() {
 #[tokio::test]
 async fn a_permanent_refusal_marks_the_message_failed_without_retry() {
     let w = world().await;
-    w.stack.fchat.set_faults(Faults {
-        fail_next: 1,
-        fail_status: 400,
-        ..Faults::default()
-    });
+    w.fail_next(1, 400);
     let id = w
         .accept("/MY_APP/MY_TOKEN", json!({"text": "refused"}))
         .await;
-    w.deliver_until_settled(&[&id], Duration::from_secs(20))
-        .await;
-    let context = w.context(&id).await;
+    let context = w.settled(&id, Duration::from_secs(20)).await;
     assert_eq!(
         (context.status, context.attempts),
         (DeliveryStatus::Failed, 1)
@@ -277,15 +271,7 @@ async fn a_poison_job_reaches_the_dlq_while_its_batch_mates_are_delivered() {
     let queue = &w.stack.aws.config.delivery_queue_url;
     // Failed messages come back after a second instead of the template's three minutes; the
     // redrive policy (maxReceiveCount) is the template's.
-    sqs.set_queue_attributes()
-        .queue_url(queue)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "1",
-        )
-        .send()
-        .await
-        .unwrap();
+    w.stack.aws.set_visibility_timeout(queue, 1).await.unwrap();
     sqs.send_message()
         .queue_url(queue)
         .message_body("{\"v\":1,\"kind\":\"self_destruct\"}")

@@ -5,11 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fchat_local::admin::Admin;
 use fchat_local::harness::Stack;
 use fchat_local::seed::Seed;
 use gateway::domain::DeliveryStatus;
-use gateway::dynamo::DynamoStore;
 use gateway::http::HttpRequest;
 use gateway::ports::ContextStore;
 use serde_json::json;
@@ -27,16 +25,11 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
         ]
     }))
     .unwrap();
-    let stack = Stack::start(
-        &[("delivery", Path::new(env!("CARGO_BIN_EXE_delivery")))],
-        &seed,
-    )
-    .await
-    .expect("the local stack starts (run `make venv` first)");
-    let ingest = gateway::wiring::ingest(&stack.aws.sdk, &stack.aws.config)
+    let stack = Stack::start_one(Path::new(env!("CARGO_BIN_EXE_delivery")), &seed)
         .await
-        .unwrap();
-    let store = DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone());
+        .expect("the local stack starts (run `make venv` first)");
+    let ingest = stack.aws.ingest().await.unwrap();
+    let store = stack.aws.store();
     let poller = stack.delivery_poller();
     let send = |path: &str, text: &str| {
         let request = HttpRequest {
@@ -54,6 +47,7 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
             body["context"]["id"].as_str().unwrap().to_owned()
         }
     };
+    // Delivers until the message `id` is no longer queued: it must have been sent.
     let delivered = |id: String| {
         let (store, poller) = (&store, &poller);
         async move {
@@ -61,7 +55,13 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
             loop {
                 let context = store.context_record(&id).await.unwrap().unwrap();
                 if context.status != DeliveryStatus::Queued {
-                    return context;
+                    assert_eq!(
+                        context.status,
+                        DeliveryStatus::Sent,
+                        "{:?}",
+                        context.last_error
+                    );
+                    return;
                 }
                 assert!(started.elapsed() < Duration::from_secs(20), "not delivered");
                 poller.poll_once(Duration::from_secs(1)).await.unwrap();
@@ -70,37 +70,16 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
     };
 
     let first = send("/watchdog/wd-token", "disk 91% on db-2").await;
-    let context = delivered(first).await;
-    assert_eq!(
-        context.status,
-        DeliveryStatus::Sent,
-        "{:?}",
-        context.last_error
-    );
+    delivered(first).await;
 
     // The operator gives the other group its FChat group; fchat-admin creates the chat in
     // the simulator, as it exists in FChat.
-    let admin = Admin {
-        store: DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone()),
-        sqs: stack.aws.sqs(),
-        delivery_queue_url: stack.aws.config.delivery_queue_url.clone(),
-        dead_letter_queue_url: None,
-        local: true,
-        simulator_url: Some(stack.fchat.url()),
-        now: || 1_800_000_000,
-    };
     let args: Vec<String> = ["group", "set-beatchat", "reports", "Phòng báo cáo"]
         .map(str::to_owned)
         .to_vec();
-    admin.run(&args).await.unwrap();
+    stack.admin(|| 1_800_000_000).run(&args).await.unwrap();
     let second = send("/reporter/rp-token", "weekly report ready").await;
-    let context = delivered(second).await;
-    assert_eq!(
-        context.status,
-        DeliveryStatus::Sent,
-        "{:?}",
-        context.last_error
-    );
+    delivered(second).await;
 
     let shown: Vec<(String, String)> = stack
         .fchat

@@ -33,12 +33,9 @@ async fn stack(app: &str, token: &str) -> Stack {
     let path = dir.join("seed.json");
     std::fs::write(&path, seed.to_string()).unwrap();
     let seed = Seed::load(&path).unwrap();
-    Stack::start(
-        &[("ingest", Path::new(env!("CARGO_BIN_EXE_ingest")))],
-        &seed,
-    )
-    .await
-    .expect("the local stack starts (run `make venv` first)")
+    Stack::start_one(Path::new(env!("CARGO_BIN_EXE_ingest")), &seed)
+        .await
+        .expect("the local stack starts (run `make venv` first)")
 }
 
 /// A door's fixture with the stranger's token in its path.

@@ -5,10 +5,8 @@
 
 use std::path::Path;
 
-use fchat_local::admin::Admin;
 use fchat_local::harness::Stack;
 use fchat_local::seed::Seed;
-use gateway::dynamo::DynamoStore;
 use serde_json::{json, Value};
 
 fn error(status: u16, description: &str) -> (u16, Value) {
@@ -19,15 +17,7 @@ fn error(status: u16, description: &str) -> (u16, Value) {
 }
 
 async fn admin(stack: &Stack, line: &str) {
-    let admin = Admin {
-        store: DynamoStore::new(stack.aws.dynamodb(), stack.aws.config.tables.clone()),
-        sqs: stack.aws.sqs(),
-        delivery_queue_url: stack.aws.config.delivery_queue_url.clone(),
-        dead_letter_queue_url: None,
-        local: true,
-        simulator_url: Some(stack.fchat.url()),
-        now: || 1_800_000_000,
-    };
+    let admin = stack.admin(|| 1_800_000_000);
     let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
     if let Err(e) = admin.run(&args).await {
         panic!("fchat-admin {line}: {e:#}");
@@ -42,12 +32,9 @@ async fn a_group_without_its_fchat_group_and_a_deleted_group_answer_the_contract
         "apps": [{"name": "deployer", "token": "dep-tok-1", "group": "release-train"}]
     }))
     .unwrap();
-    let stack = Stack::start(
-        &[("ingest", Path::new(env!("CARGO_BIN_EXE_ingest")))],
-        &seed,
-    )
-    .await
-    .expect("the local stack starts (run `make venv` first)");
+    let stack = Stack::start_one(Path::new(env!("CARGO_BIN_EXE_ingest")), &seed)
+        .await
+        .expect("the local stack starts (run `make venv` first)");
     let queue = stack.aws.config.delivery_queue_url.clone();
     let body = json!({"text": "v2.3 is out"});
     let send = || stack.post("/webhooks/deployer/dep-tok-1", &body);

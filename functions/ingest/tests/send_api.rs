@@ -5,17 +5,15 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use fchat_local::harness::{Stack, LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET};
-use fchat_local::seed::Seed;
+use fchat_local::harness::{dev_seed, Stack, LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET};
 use gateway::config::BOT_TOKEN_PARAMETER;
 use gateway::job::{Job, JobKind};
 use serde_json::{json, Value};
 
 async fn stack() -> Stack {
-    let seed = Seed::load(&fchat_local::workspace_root().join("infra/local/seed.json")).unwrap();
-    Stack::start(
-        &[("ingest", Path::new(env!("CARGO_BIN_EXE_ingest")))],
-        &seed,
+    Stack::start_one(
+        Path::new(env!("CARGO_BIN_EXE_ingest")),
+        &dev_seed().unwrap(),
     )
     .await
     .expect("the local stack starts (run `make venv` first)")

@@ -8,7 +8,6 @@ use anyhow::Result;
 use bytes::Bytes;
 use fchat_local::harness::{LocalAws, Stack, LOCAL_CALLBACK_SECRET};
 use fchat_local::seed::Seed;
-use gateway::dynamo::DynamoStore;
 use gateway::ports::UserStore;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -47,7 +46,7 @@ impl Services {
         let receiver = receiver().await?;
         let seed = seed(&format!("{}/webhook", receiver.url()))?;
         let (aws, fchat) = Stack::start_services(&seed).await?;
-        let store = DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
+        let store = aws.store();
         store.put_user(&world::user()).await?;
         Ok(Services {
             aws,
@@ -78,20 +77,15 @@ impl Services {
 
     /// A user message accepted and recorded in DynamoDB, and its job's body.
     pub async fn queued_job(&self) -> Result<String> {
-        let store = DynamoStore::new(self.aws.dynamodb(), self.aws.config.tables.clone());
+        let store = self.aws.store();
         let (_, job) = world::accept_typical_message(&store).await?;
         Ok(job)
     }
 }
 
 pub async fn receiver() -> Result<fchat_simulator::receiver::Receiver> {
-    fchat_simulator::receiver::Receiver::start(
-        ([127, 0, 0, 1], 0).into(),
-        fchat_simulator::receiver::ReceiverConfig {
-            secrets: vec![WEBHOOK_SECRET.into()],
-            echo: false,
-            ..Default::default()
-        },
+    fchat_simulator::receiver::Receiver::on_loopback(
+        fchat_simulator::receiver::ReceiverConfig::checked_with(WEBHOOK_SECRET),
     )
     .await
 }

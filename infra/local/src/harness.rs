@@ -4,9 +4,31 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use gateway::config::Config;
+use gateway::domain::UnixTime;
+use gateway::dynamo::DynamoStore;
+use gateway::ingest::Ingest;
 
+use crate::admin::Admin;
 use crate::moto::Moto;
 use crate::provision::{provision, Provisioned, Template};
+use crate::seed::Seed;
+
+/// The start of a test double of a function: a bash script that speaks the Lambda Runtime API
+/// with curl. `next` long-polls `/next` into `$DIR/body` and `$DIR/headers` and sets `$ID`;
+/// `respond response|error` posts stdin for `$ID`. `$DIR` is the process's own directory
+/// (instances run side by side) inside `$ROOT`, the script's.
+pub const RUNTIME_API_PRELUDE: &str = r#"#!/bin/bash
+set -u
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+ROOT="$(dirname "$0")"
+DIR="$ROOT/$$"
+mkdir -p "$DIR"
+next() {
+  curl -sS -D "$DIR/headers" -o "$DIR/body" "$API/invocation/next" || exit 1
+  ID=$(tr -d '\r' < "$DIR/headers" | awk -F': ' 'tolower($1)=="lambda-runtime-aws-request-id" {print $2}')
+}
+respond() { curl -sS -o /dev/null -X POST --data-binary @- "$API/invocation/$ID/$1"; }
+"#;
 
 /// The bot token of the local stack and the tests.
 pub const LOCAL_BOT_TOKEN: &str = "local-bot-token";
@@ -56,6 +78,49 @@ impl LocalAws {
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// The store on the template's tables.
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.dynamodb(), self.config.tables.clone())
+    }
+
+    /// The send API in process, wired as the `ingest` function wires it, on these tables and
+    /// this delivery queue.
+    pub async fn ingest(&self) -> Result<Ingest> {
+        Ok(gateway::wiring::ingest(&self.sdk, &self.config).await?)
+    }
+
+    /// `fchat-admin`'s code on these tables and queues (the dead-letter queue included), as it
+    /// runs against a deployed stack: webhooks must be https, and no simulator is told about
+    /// groups. `now` is its clock.
+    pub fn admin(&self, now: fn() -> UnixTime) -> Admin {
+        Admin {
+            store: self.store(),
+            sqs: self.sqs(),
+            delivery_queue_url: self.config.delivery_queue_url.clone(),
+            dead_letter_queue_url: Some(
+                self.provisioned.queue_urls["DeliveryDeadLetterQueue"].clone(),
+            ),
+            local: false,
+            simulator_url: None,
+            now,
+        }
+    }
+
+    /// Sets a queue's visibility timeout: how long a received message stays hidden before it
+    /// reappears.
+    pub async fn set_visibility_timeout(&self, queue_url: &str, seconds: u64) -> Result<()> {
+        self.sqs()
+            .set_queue_attributes()
+            .queue_url(queue_url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                seconds.to_string(),
+            )
+            .send()
+            .await?;
+        Ok(())
     }
 
     /// Receives what is on a queue now (up to 10 messages), leaving it there.
@@ -128,6 +193,40 @@ impl Stack {
         Self::start_functions(aws, fchat, functions, HashMap::new()).await
     }
 
+    /// [`Stack::start`] with one function, named after its binary (`.../ingest`: `ingest`).
+    pub async fn start_one(binary: &std::path::Path, seed: &Seed) -> Result<Stack> {
+        let name = binary
+            .file_name()
+            .and_then(|name| name.to_str())
+            .ok_or_else(|| anyhow::anyhow!("{} names no function", binary.display()))?;
+        Self::start(&[(name, binary)], seed).await
+    }
+
+    /// [`Stack::start`] with the `callback` binary and the `delivery` binary built beside it
+    /// (see [`sibling_binary`]); the simulator's users act towards the callback route
+    /// ([`Stack::route_callbacks_here`]).
+    pub async fn start_with_callback(callback: &std::path::Path, seed: &Seed) -> Result<Stack> {
+        let stack = Self::start(
+            &[
+                ("callback", callback),
+                ("delivery", &sibling_binary(callback, "delivery")),
+            ],
+            seed,
+        )
+        .await?;
+        stack.route_callbacks_here();
+        Ok(stack)
+    }
+
+    /// Makes the simulator's users act towards this stack's callback route, with the local
+    /// callback secret, as `make dev` has them.
+    pub fn route_callbacks_here(&self) {
+        self.fchat.set_callback(
+            format!("{}/callback/fchat", self.api),
+            LOCAL_CALLBACK_SECRET.into(),
+        );
+    }
+
     /// The first half of [`Stack::start`]: the simulator (knowing the seed's users and its
     /// groups' chats) and moto
     /// with the template's tables and queues and the seed's tenants.
@@ -158,7 +257,7 @@ impl Stack {
         )
         .await?;
         let aws = LocalAws::start_with_fchat(&fchat.url()).await?;
-        let store = gateway::dynamo::DynamoStore::new(aws.dynamodb(), aws.config.tables.clone());
+        let store = aws.store();
         seed.load_into(&store, &store).await?;
         Ok((aws, fchat))
     }
@@ -257,6 +356,16 @@ impl Stack {
         }
     }
 
+    /// `fchat-admin`'s code as `make dev` runs it: on this stack's tables and queues, loopback
+    /// webhooks allowed, a group's FChat chat created in this stack's simulator.
+    pub fn admin(&self, now: fn() -> UnixTime) -> Admin {
+        Admin {
+            local: true,
+            simulator_url: Some(self.fchat.url()),
+            ..self.aws.admin(now)
+        }
+    }
+
     /// Sends a request to the local API gateway; answers the status, the JSON body and the headers.
     pub async fn request(
         &self,
@@ -299,6 +408,11 @@ impl Stack {
         let (status, json, _) = self.request("GET", path, None, &[]).await?;
         Ok((status, json))
     }
+}
+
+/// The seed `make dev` loads: `infra/local/seed.json`.
+pub fn dev_seed() -> Result<Seed> {
+    Seed::load(&crate::workspace_root().join("infra/local/seed.json"))
 }
 
 /// Another function's binary, beside the one a test was built with (`env!("CARGO_BIN_EXE_...")`):

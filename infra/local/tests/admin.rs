@@ -3,8 +3,7 @@
 use fchat_local::admin::{Admin, Output};
 use fchat_local::harness::LocalAws;
 use gateway::credentials::sha256_hex;
-use gateway::domain::{Context, Target};
-use gateway::dynamo::DynamoStore;
+use gateway::domain::{App, Context, Target};
 use gateway::ports::{AppStore, ContextStore, GroupStore};
 use serde_json::{json, Map};
 use std::path::PathBuf;
@@ -15,16 +14,13 @@ async fn admin() -> (LocalAws, Admin) {
     let aws = LocalAws::start()
         .await
         .expect("moto starts (run `make venv` first)");
-    let admin = Admin {
-        store: DynamoStore::new(aws.dynamodb(), aws.config.tables.clone()),
-        sqs: aws.sqs(),
-        delivery_queue_url: aws.config.delivery_queue_url.clone(),
-        dead_letter_queue_url: Some(aws.provisioned.queue_urls["DeliveryDeadLetterQueue"].clone()),
-        local: false,
-        simulator_url: None,
-        now: || NOW,
-    };
+    let admin = aws.admin(|| NOW);
     (aws, admin)
+}
+
+/// The app `name` as stored.
+async fn stored_app(admin: &Admin, name: &str) -> App {
+    admin.store.app_by_name(name).await.unwrap().unwrap()
 }
 
 /// The groups as `group list --json` shows them.
@@ -93,7 +89,7 @@ async fn an_app_is_created_with_credentials_shown_once_and_stored_hashed() {
     let secret = created.json["webhook_secret"].as_str().unwrap().to_owned();
     assert!(created.text.contains(&token) && created.text.contains(&secret));
     assert!(secret.starts_with("whsec_"));
-    let stored = admin.store.app_by_name("alerts").await.unwrap().unwrap();
+    let stored = stored_app(&admin, "alerts").await;
     assert_eq!(stored.token_hash, sha256_hex(token.as_bytes()));
     assert_eq!(
         (stored.context_ttl_seconds, stored.user_messaging),
@@ -183,7 +179,7 @@ async fn an_apps_delivery_window_is_set_at_creation_and_changed_later() {
         .await
         .unwrap();
     assert_eq!(changed.json["delivery_window_seconds"], 172_800);
-    let stored = admin.store.app_by_name("pager-7").await.unwrap().unwrap();
+    let stored = stored_app(&admin, "pager-7").await;
     assert_eq!(stored.delivery_window_seconds, 172_800);
 }
 
@@ -210,54 +206,26 @@ async fn rotated_credentials_keep_working_for_a_grace_period() {
             .unwrap();
         assert!(app.accepts_token(token, NOW + 59), "{token}");
     }
-    let app = admin.store.app_by_name("alerts").await.unwrap().unwrap();
+    let app = stored_app(&admin, "alerts").await;
     assert!(!app.accepts_token(&old, NOW + 60));
     assert!(app.accepts_token(&new, NOW + 60));
 
     run(&admin, "app rotate-secret alerts").await.unwrap();
-    assert_eq!(
-        admin
-            .store
-            .app_by_name("alerts")
-            .await
-            .unwrap()
-            .unwrap()
-            .webhook_secrets
-            .len(),
-        2
-    );
+    assert_eq!(stored_app(&admin, "alerts").await.webhook_secrets.len(), 2);
     run(&admin, "app rotate-secret alerts --finish")
         .await
         .unwrap();
-    assert_eq!(
-        admin
-            .store
-            .app_by_name("alerts")
-            .await
-            .unwrap()
-            .unwrap()
-            .webhook_secrets
-            .len(),
-        1
-    );
+    assert_eq!(stored_app(&admin, "alerts").await.webhook_secrets.len(), 1);
 
     run(&admin, "app disable alerts").await.unwrap();
-    assert!(
-        !admin
-            .store
-            .app_by_name("alerts")
-            .await
-            .unwrap()
-            .unwrap()
-            .active
-    );
+    assert!(!stored_app(&admin, "alerts").await.active);
 }
 
 #[tokio::test]
 async fn message_status_and_the_dlq() {
     let (aws, admin) = admin().await;
     run(&admin, "app create --name alerts").await.unwrap();
-    let app = admin.store.app_by_name("alerts").await.unwrap().unwrap();
+    let app = stored_app(&admin, "alerts").await;
     let mut context = Context::queued(&app, Target::Group("ops".into()), Map::new(), NOW);
     context.id = "c-1".into();
     admin.store.create_context(&context).await.unwrap();
@@ -351,7 +319,7 @@ async fn a_group_with_apps_is_deleted_only_when_forced() {
     );
     assert!(admin.store.group("payments").await.unwrap().is_none());
     // The app keeps its assignment: its group sends answer 404 Group not found.
-    let app = admin.store.app_by_name("ledger").await.unwrap().unwrap();
+    let app = stored_app(&admin, "ledger").await;
     assert_eq!(app.group_id.as_deref(), Some("payments"));
 
     // A group no app uses goes without --force; a deleted one is gone.
@@ -452,7 +420,7 @@ async fn bad_group_input_is_refused_and_changes_nothing() {
         assert!(format!("{error:#}").contains(reason), "{line:?}: {error:#}");
     }
     assert_eq!(groups(&admin).await, before);
-    let app = admin.store.app_by_name("alerts").await.unwrap().unwrap();
+    let app = stored_app(&admin, "alerts").await;
     assert_eq!(app.group_id.as_deref(), Some("ops"));
 }
 
@@ -487,13 +455,9 @@ async fn under_the_local_stack_a_groups_fchat_chat_is_created_in_the_simulator()
     drop(closed);
     let before = groups(&admin).await;
     let unreachable = Admin {
-        store: gateway::dynamo::DynamoStore::new(aws.dynamodb(), aws.config.tables.clone()),
-        sqs: aws.sqs(),
-        delivery_queue_url: aws.config.delivery_queue_url.clone(),
-        dead_letter_queue_url: None,
         local: true,
         simulator_url: Some(gone),
-        now: || NOW,
+        ..aws.admin(|| NOW)
     };
     for line in [
         "group create --id third --beatchat-id room-3",

@@ -8,25 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fchat_local::harness::RUNTIME_API_PRELUDE;
 use fchat_local::invoke::Invoker;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// Waits 0.5 s (its init), marks `$ROOT/<name>.initialized`, then answers each invocation
-/// with its process id, its deadline's distance in ms, and `$GREETING`.
-const FUNCTION: &str = r#"#!/bin/bash
-set -u
-API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
-ROOT="$(dirname "$0")"
-DIR="$ROOT/$$"
-mkdir -p "$DIR"
-sleep 0.5
+/// After [`RUNTIME_API_PRELUDE`]: waits 0.5 s (its init), marks `$ROOT/<name>.initialized`,
+/// then answers each invocation with its process id, its deadline's distance in ms, and
+/// `$GREETING`.
+const FUNCTION: &str = r#"sleep 0.5
 touch "$ROOT/$AWS_LAMBDA_FUNCTION_NAME.initialized"
-while curl -sS -D "$DIR/headers" -o "$DIR/body" "$API/invocation/next"; do
-  ID=$(tr -d '\r' < "$DIR/headers" | awk -F': ' 'tolower($1)=="lambda-runtime-aws-request-id" {print $2}')
+while next; do
   DEADLINE=$(tr -d '\r' < "$DIR/headers" | awk -F': ' 'tolower($1)=="lambda-runtime-deadline-ms" {print $2}')
   NOW=$(date +%s%3N)
   printf '{"pid":%s,"deadline_in_ms":%s,"greeting":"%s"}' "$$" "$((DEADLINE - NOW))" "${GREETING:-}" \
-    | curl -sS -o /dev/null -X POST --data-binary @- "$API/invocation/$ID/response"
+    | respond response
 done
 "#;
 
@@ -74,7 +69,7 @@ impl Workspace {
         .unwrap();
         for binary in binaries {
             let path = dir.join(binary);
-            std::fs::write(&path, FUNCTION).unwrap();
+            std::fs::write(&path, format!("{RUNTIME_API_PRELUDE}{FUNCTION}")).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         Workspace { dir }

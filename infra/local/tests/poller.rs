@@ -57,31 +57,24 @@ impl Stub {
     }
 }
 
-async fn queue_with_visibility(aws: &LocalAws, seconds: u32) -> String {
-    let url = aws.config.delivery_queue_url.clone();
-    aws.sqs()
-        .set_queue_attributes()
-        .queue_url(&url)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            seconds.to_string(),
-        )
-        .send()
+/// Moto, and its delivery queue with a visibility timeout of 2 s holding `count` jobs
+/// `{"job":"{label}-{i}"}`; answers the queue's URL too.
+async fn queue_holding(count: usize, label: &str) -> (LocalAws, String) {
+    let aws = LocalAws::start()
         .await
-        .unwrap();
-    url
-}
-
-async fn send(aws: &LocalAws, url: &str, count: usize, label: &str) {
+        .expect("moto starts (run `make venv` first)");
+    let url = aws.config.delivery_queue_url.clone();
+    aws.set_visibility_timeout(&url, 2).await.unwrap();
     for i in 0..count {
         aws.sqs()
             .send_message()
-            .queue_url(url)
+            .queue_url(&url)
             .message_body(format!(r#"{{"job":"{label}-{i}"}}"#))
             .send()
             .await
             .unwrap();
     }
+    (aws, url)
 }
 
 fn poller(
@@ -105,11 +98,7 @@ fn poller(
 
 #[tokio::test]
 async fn an_invocation_that_never_answers_fails_its_batch_after_the_timeout() {
-    let aws = LocalAws::start()
-        .await
-        .expect("moto starts (run `make venv` first)");
-    let url = queue_with_visibility(&aws, 2).await;
-    send(&aws, &url, 3, "stuck").await;
+    let (aws, url) = queue_holding(3, "stuck").await;
     let stub = Arc::new(Stub {
         hang: usize::MAX,
         ..Stub::default()
@@ -146,11 +135,7 @@ async fn an_invocation_that_never_answers_fails_its_batch_after_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_run_concurrently_up_to_the_limit_and_a_stuck_one_holds_nothing_up() {
-    let aws = LocalAws::start()
-        .await
-        .expect("moto starts (run `make venv` first)");
-    let url = queue_with_visibility(&aws, 2).await;
-    send(&aws, &url, 60, "job").await;
+    let (aws, url) = queue_holding(60, "job").await;
     // The first invocation never answers; the others take 400 ms a batch (of 5).
     let stub = Arc::new(Stub {
         delay: Duration::from_millis(400),

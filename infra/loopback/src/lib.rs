@@ -28,17 +28,34 @@ use tokio::task::{JoinHandle, JoinSet};
 /// How long a failed accept waits before the next one.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Serves HTTP/1.1 on `listener`, each request through `handle(request, peer)`, until
-/// `shutdown` resolves; then it stops accepting and closes every open connection (dropping
-/// this future does the same).
-pub async fn serve<H, F, B, E, S>(listener: TcpListener, handle: H, shutdown: S)
+/// What a handler returns for a request: a future of the response, whose body hyper can
+/// send from any thread, or of an error, which closes the connection unanswered.
+pub trait Answer:
+    Future<Output = Result<Response<Self::Body>, Self::Error>> + Send + 'static
+{
+    type Body: Body<Data: Send, Error: Into<Box<dyn StdError + Send + Sync>>> + Send + 'static;
+    type Error: Into<Box<dyn StdError + Send + Sync>> + 'static;
+}
+
+impl<F, B, E> Answer for F
 where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
     F: Future<Output = Result<Response<B>, E>> + Send + 'static,
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
     E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+{
+    type Body = B;
+    type Error = E;
+}
+
+/// Serves HTTP/1.1 on `listener`, each request through `handle(request, peer)`, until
+/// `shutdown` resolves; then it stops accepting and closes every open connection (dropping
+/// this future does the same).
+pub async fn serve<H, F, S>(listener: TcpListener, handle: H, shutdown: S)
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
+    F: Answer,
     S: Future<Output = ()>,
 {
     tokio::pin!(shutdown);
@@ -77,14 +94,10 @@ where
 
 /// [`serve`] in a background task, for as long as the task lives: aborting the returned
 /// handle stops the server and closes its connections.
-pub fn spawn<H, F, B, E>(listener: TcpListener, handle: H) -> JoinHandle<()>
+pub fn spawn<H, F>(listener: TcpListener, handle: H) -> JoinHandle<()>
 where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
-    F: Future<Output = Result<Response<B>, E>> + Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-    E: Into<Box<dyn StdError + Send + Sync>> + 'static,
+    F: Answer,
 {
     tokio::spawn(serve(listener, handle, pending()))
 }

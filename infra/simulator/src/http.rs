@@ -1,6 +1,10 @@
-//! The simulator's answers in FChat's error format, and reading bounded request bodies.
+//! The simulator's answers in FChat's error format, reading bounded request bodies, and the
+//! background server behind the simulator's and the receiver's handles.
 
 use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -9,6 +13,8 @@ use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// Bigger bodies are refused: nothing the gateway sends comes close, and a bound keeps a
 /// runaway client from exhausting memory.
@@ -28,6 +34,55 @@ impl fmt::Display for DropConnection {
 impl std::error::Error for DropConnection {}
 
 pub(crate) type Answer = Response<Full<Bytes>>;
+
+/// A server running in a background tokio task, with the state its requests are answered
+/// from. Dropping it stops the server and closes its connections, so that a test's server
+/// never outlives the test.
+pub(crate) struct Server<S> {
+    pub(crate) addr: SocketAddr,
+    pub(crate) state: Arc<S>,
+    _shutdown: watch::Sender<()>,
+}
+
+impl<S: Send + Sync + 'static> Server<S> {
+    /// Binds `addr` (tests use `127.0.0.1:0`) and serves each request through
+    /// `handle(state, request, peer)`; [`DropConnection`] closes the connection unanswered.
+    pub(crate) async fn start<F>(
+        addr: SocketAddr,
+        state: S,
+        handle: fn(Arc<S>, Request<Incoming>, SocketAddr) -> F,
+    ) -> anyhow::Result<Server<S>>
+    where
+        F: Future<Output = Result<Answer, DropConnection>> + Send + 'static,
+    {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(state);
+        let served = state.clone();
+        let (shutdown, mut stopped) = watch::channel(());
+        tokio::spawn(fchat_loopback::serve(
+            listener,
+            move |request, peer| handle(served.clone(), request, peer),
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ));
+        Ok(Server {
+            addr,
+            state,
+            _shutdown: shutdown,
+        })
+    }
+}
+
+/// `Server { addr: ..., .. }`: what a handle shows of itself.
+impl<S> fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
 
 pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Bytes, Answer> {
     match Limited::new(request.into_body(), MAX_BODY_BYTES)

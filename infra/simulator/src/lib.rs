@@ -24,8 +24,11 @@
 //! - `control`: the `/_sim/` control routes;
 //! - `act`: acting as a user (posting updates to the gateway);
 //! - `faults`: the fault switches ([`Faults`]);
-//! - `http`: answers in FChat's error format and bounded bodies.
+//! - `http`: answers in FChat's error format, bounded bodies, the background server.
+//!
+//! The [`cli`] module is what the crate's two binaries share.
 
+pub mod cli;
 pub mod receiver;
 
 mod act;

@@ -19,23 +19,20 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
+use fchat_simulator::cli::{
+    self, default_seed, print_until_stopped, read_seed, Flags, DEFAULT_SEED,
+};
 use fchat_simulator::{ReceivedMessage, SimUser, Simulator, SimulatorConfig};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
 
 const USAGE: &str = "usage: fchat-simulator [--port N] [--seed PATH] [--token T] \
 [--callback-url URL] [--callback-secret S]";
-const DEFAULT_SEED: &str = "infra/local/seed.json";
 const DEFAULT_CALLBACK_URL: &str = "http://127.0.0.1:9000/callback/fchat";
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(error) = run(args).await {
-        eprintln!("fchat-simulator: {error:#}");
-        std::process::exit(1);
-    }
+    cli::main("fchat-simulator", run).await
 }
 
 struct Options {
@@ -55,29 +52,15 @@ impl Options {
             callback_url: DEFAULT_CALLBACK_URL.to_owned(),
             callback_secret: None,
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            if matches!(name, "-h" | "--help") {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            let mut value = || -> Result<String> {
-                match inline.clone().or_else(|| args.next().cloned()) {
-                    Some(value) => Ok(value),
-                    None => bail!("{name} needs a value\n{USAGE}"),
-                }
-            };
-            match name {
-                "--port" => options.port = value()?.parse().context("--port")?,
-                "--seed" => options.seed = Some(PathBuf::from(value()?)),
-                "--token" => options.token = Some(value()?),
-                "--callback-url" => options.callback_url = value()?,
-                "--callback-secret" => options.callback_secret = Some(value()?),
-                _ => bail!("unknown argument {arg:?}\n{USAGE}"),
+        let mut flags = Flags::new(args, USAGE);
+        while let Some(name) = flags.next_flag() {
+            match name.as_str() {
+                "--port" => options.port = flags.value()?.parse().context("--port")?,
+                "--seed" => options.seed = Some(PathBuf::from(flags.value()?)),
+                "--token" => options.token = Some(flags.value()?),
+                "--callback-url" => options.callback_url = flags.value()?,
+                "--callback-secret" => options.callback_secret = Some(flags.value()?),
+                _ => return Err(flags.unknown()),
             }
         }
         Ok(options)
@@ -105,25 +88,16 @@ struct SeedUser {
     name: Option<String>,
 }
 
-/// An explicit `--seed` must exist; the default is also looked for next to this crate, so
-/// that the binary works when started from somewhere other than the workspace root.
+/// An explicit `--seed` must exist; so must the default, wherever it is looked for.
 fn seed_path(explicit: Option<PathBuf>) -> PathBuf {
-    if let Some(path) = explicit {
-        return path;
-    }
-    let beside_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../local/seed.json");
-    if !Path::new(DEFAULT_SEED).exists() && beside_crate.exists() {
-        return beside_crate;
-    }
-    PathBuf::from(DEFAULT_SEED)
+    explicit
+        .or_else(default_seed)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SEED))
 }
 
 /// The seed's users and group chats.
 fn load_seed(path: &Path) -> Result<(Vec<SimUser>, Vec<String>)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let seed: Seed =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let seed: Seed = read_seed(path)?;
     let users = seed
         .users
         .into_iter()
@@ -142,27 +116,24 @@ fn load_seed(path: &Path) -> Result<(Vec<SimUser>, Vec<String>)> {
     Ok((users, groups))
 }
 
+/// The flag's value, else the environment variable `var` when set and not empty, else
+/// `default`.
+fn flag_or_env(flag: Option<String>, var: &str, default: &str) -> String {
+    flag.or_else(|| std::env::var(var).ok().filter(|value| !value.is_empty()))
+        .unwrap_or_else(|| default.to_owned())
+}
+
 async fn run(args: Vec<String>) -> Result<()> {
     let options = Options::parse(&args)?;
     let seed = seed_path(options.seed);
     let (users, groups) = load_seed(&seed)?;
     let user_count = users.len();
-    let bot_token = options
-        .token
-        .or_else(|| {
-            std::env::var("FCHAT_BOT_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty())
-        })
-        .unwrap_or_else(|| "local-bot-token".to_owned());
-    let callback_secret = options
-        .callback_secret
-        .or_else(|| {
-            std::env::var("FCHAT_CALLBACK_SECRET")
-                .ok()
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| "local-callback-secret".to_owned());
+    let bot_token = flag_or_env(options.token, "FCHAT_BOT_TOKEN", "local-bot-token");
+    let callback_secret = flag_or_env(
+        options.callback_secret,
+        "FCHAT_CALLBACK_SECRET",
+        "local-callback-secret",
+    );
     let simulator = Simulator::start(
         SocketAddr::from(([127, 0, 0, 1], options.port)),
         SimulatorConfig {
@@ -181,20 +152,7 @@ async fn run(args: Vec<String>) -> Result<()> {
         seed.display(),
         options.callback_url
     );
-
-    let mut received = simulator.subscribe();
-    let stop = tokio::signal::ctrl_c();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            message = received.recv() => match message {
-                Ok(message) => println!("{}", log_line(&message)),
-                Err(RecvError::Lagged(missed)) => println!("({missed} messages not logged)"),
-                Err(RecvError::Closed) => return Ok(()),
-            },
-            _ = &mut stop => return Ok(()),
-        }
-    }
+    print_until_stopped(simulator.subscribe(), log_line, "messages not logged").await
 }
 
 fn log_line(message: &ReceivedMessage) -> String {

@@ -13,10 +13,9 @@
 //! answers as told ([`Receiver::set_answer`]: an app that is down, gone, ...) and can play a
 //! bot that echoes users' messages.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,10 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
-use crate::http::{json_answer, read_body, Answer};
+use crate::http::{json_answer, read_body, Answer, Server};
 use crate::lock;
 
 /// How far `webhook-timestamp` may be from now, either way: older requests may be replays.
@@ -190,6 +188,16 @@ pub struct ReceiverConfig {
     pub echo: bool,
 }
 
+impl ReceiverConfig {
+    /// One app at `POST /webhook`, its requests checked with `secret`.
+    pub fn checked_with(secret: &str) -> ReceiverConfig {
+        ReceiverConfig {
+            secrets: vec![secret.to_owned()],
+            ..ReceiverConfig::default()
+        }
+    }
+}
+
 /// A request the receiver got, verified or not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReceivedEvent {
@@ -221,18 +229,9 @@ impl ReceivedEvent {
 }
 
 /// A running receiver. Dropping it stops the server and closes its connections.
+#[derive(Debug)]
 pub struct Receiver {
-    addr: SocketAddr,
-    state: Arc<ReceiverState>,
-    _shutdown: watch::Sender<()>,
-}
-
-impl fmt::Debug for Receiver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
+    server: Server<ReceiverState>,
 }
 
 impl Receiver {
@@ -240,74 +239,64 @@ impl Receiver {
     /// /webhook/{app}` in a background tokio task and returns the handle with the bound
     /// address.
     pub async fn start(addr: SocketAddr, config: ReceiverConfig) -> anyhow::Result<Receiver> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let (events, _) = broadcast::channel(1024);
-        let state = Arc::new(ReceiverState {
+        let state = ReceiverState {
             config,
             received: Mutex::new(Vec::new()),
             answer: Mutex::new(None),
             events,
-        });
-        // Dropping the handle drops `shutdown`: the server stops and closes its connections.
-        let (shutdown, mut stopped) = watch::channel(());
-        let served = state.clone();
-        tokio::spawn(fchat_loopback::serve(
-            listener,
-            move |request, _peer| {
-                let state = served.clone();
-                async move { Ok::<_, Infallible>(state.handle(request).await) }
-            },
-            async move {
-                let _ = stopped.changed().await;
-            },
-        ));
-        Ok(Receiver {
-            addr,
-            state,
-            _shutdown: shutdown,
+        };
+        let server = Server::start(addr, state, |state, request, _peer| async move {
+            Ok(state.handle(request).await)
         })
+        .await?;
+        Ok(Receiver { server })
+    }
+
+    /// [`Receiver::start`] on a free loopback port.
+    pub async fn on_loopback(config: ReceiverConfig) -> anyhow::Result<Receiver> {
+        Self::start(([127, 0, 0, 1], 0).into(), config).await
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// The URL to register as the webhook of the one app of [`ReceiverConfig::secrets`]:
     /// `http://127.0.0.1:PORT/webhook`.
     pub fn url(&self) -> String {
-        format!("http://{}{WEBHOOK_PATH}", self.addr)
+        format!("http://{}{WEBHOOK_PATH}", self.server.addr)
     }
 
     /// The URL to register as the webhook of the app `name`: `http://127.0.0.1:PORT/webhook/{name}`.
     pub fn app_url(&self, name: &str) -> String {
-        app_webhook_url(&format!("http://{}", self.addr), name)
+        app_webhook_url(&format!("http://{}", self.server.addr), name)
     }
 
     /// Every request received at a webhook path, in order, verified or not.
     pub fn events(&self) -> Vec<ReceivedEvent> {
-        lock(&self.state.received).clone()
+        lock(&self.server.state.received).clone()
     }
 
     pub fn clear_events(&self) {
-        lock(&self.state.received).clear();
+        lock(&self.server.state.received).clear();
     }
 
     /// Verified (and unchecked) requests are answered with `status` and `body` (none: an
     /// empty body) from now until changed: 503 plays an app that is down, 410 one that is gone.
     /// Requests whose signature does not verify are still answered 401.
     pub fn set_answer(&self, status: u16, body: Option<Value>) {
-        *lock(&self.state.answer) = Some((status, body));
+        *lock(&self.server.state.answer) = Some((status, body));
     }
 
     /// Back to the default answer: `200 {"ok": true}`, or the echo.
     pub fn reset_answer(&self) {
-        *lock(&self.state.answer) = None;
+        *lock(&self.server.state.answer) = None;
     }
 
     /// Each request as it arrives, for live logs (the binary prints them).
     pub fn subscribe(&self) -> broadcast::Receiver<ReceivedEvent> {
-        self.state.events.subscribe()
+        self.server.state.events.subscribe()
     }
 }
 

@@ -1,140 +1,99 @@
 //! The [`Simulator`] handle: starts the server and is how a test drives it.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::faults::Faults;
+use crate::http::Server;
 use crate::lock;
 use crate::model::{ButtonRef, ReceivedMessage, SimUser, SimulatorConfig};
-use crate::state::{http_client, Callback, Log, State};
+use crate::state::{Callback, State};
 
 /// A running simulator. Dropping it stops the server and closes its connections, so a test's
 /// simulator never outlives the test.
+#[derive(Debug)]
 pub struct Simulator {
-    addr: SocketAddr,
-    state: Arc<State>,
-    _shutdown: watch::Sender<()>,
-}
-
-impl fmt::Debug for Simulator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Simulator")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
+    server: Server<State>,
 }
 
 impl Simulator {
     /// Binds `addr` (tests use `127.0.0.1:0`), serves in a background tokio task and returns
     /// the handle with the bound address.
     pub async fn start(addr: SocketAddr, config: SimulatorConfig) -> anyhow::Result<Simulator> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (events, _) = broadcast::channel(1024);
-        let state = Arc::new(State {
-            token: config.bot_token,
-            users: Mutex::new(Vec::new()),
-            groups: Mutex::new(config.groups.into_iter().collect()),
-            log: Mutex::new(Log::default()),
-            faults: Mutex::new(Faults::default()),
-            attempts: AtomicUsize::new(0),
-            events,
-            callback: Mutex::new(None),
-            client: http_client(),
-            last_update: AtomicU64::new(0),
-            last_query: AtomicU64::new(0),
-        });
-        for user in config.users {
-            state.add_user(user);
-        }
-        // Dropping the handle drops `shutdown`: the server stops and closes its connections.
-        let (shutdown, mut stopped) = watch::channel(());
-        let served = state.clone();
-        tokio::spawn(fchat_loopback::serve(
-            listener,
-            move |request, peer| {
-                let state = served.clone();
-                async move { state.handle(request, peer).await }
-            },
-            async move {
-                let _ = stopped.changed().await;
-            },
-        ));
-        Ok(Simulator {
+        let server = Server::start(
             addr,
-            state,
-            _shutdown: shutdown,
-        })
+            State::new(config),
+            |state, request, peer| async move { state.handle(request, peer).await },
+        )
+        .await?;
+        Ok(Simulator { server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// The base URL to give the gateway as `FCHAT_API_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// What `sendMessage` accepted, in order; a repeated `client_message_id` appears once.
     pub fn messages(&self) -> Vec<ReceivedMessage> {
-        lock(&self.state.log).messages.clone()
+        lock(&self.server.state.log).messages.clone()
     }
 
     /// Forgets the recorded messages and the `client_message_id`s seen, as a fresh simulator
     /// would; message ids keep counting so that no id is ever handed out twice.
     pub fn clear_messages(&self) {
-        lock(&self.state.log).clear();
+        lock(&self.server.state.log).clear();
     }
 
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.state.faults) = faults;
+        *lock(&self.server.state.faults) = faults;
     }
 
     /// The faults still pending (counters go down as calls consume them).
     pub fn faults(&self) -> Faults {
-        lock(&self.state.faults).clone()
+        lock(&self.server.state.faults).clone()
     }
 
     /// Every `sendMessage` request received, including failed, faulted and duplicate ones:
     /// how a test sees retries that left no record.
     pub fn send_attempts(&self) -> usize {
-        self.state.attempts.load(Ordering::SeqCst)
+        self.server.state.attempts.load(Ordering::SeqCst)
     }
 
     /// Adds someone to the directory, replacing whoever had the same email.
     pub fn add_user(&self, user: SimUser) {
-        self.state.add_user(user);
+        self.server.state.add_user(user);
     }
 
     /// Creates a group chat with this id (nothing happens if it exists): from now on
     /// `sendMessage` accepts it and users can act in it. Fails for an empty or overlong id.
     pub fn add_group(&self, id: &str) -> anyhow::Result<()> {
-        Ok(self.state.add_group(id)?)
+        Ok(self.server.state.add_group(id)?)
     }
 
     /// The group chats that exist, sorted by id.
     pub fn groups(&self) -> Vec<String> {
-        lock(&self.state.groups).iter().cloned().collect()
+        lock(&self.server.state.groups).iter().cloned().collect()
     }
 
     /// Each message as it is accepted, for live logs (the binary prints them).
     pub fn subscribe(&self) -> broadcast::Receiver<ReceivedMessage> {
-        self.state.events.subscribe()
+        self.server.state.events.subscribe()
     }
 
     /// Where the `act_*` updates go: the gateway's callback route (for example
     /// `http://127.0.0.1:9000/callback/fchat`) and the shared secret sent in `X-FChat-Secret`.
     /// Tests call it once the gateway is up; until then every `act_*` call fails.
     pub fn set_callback(&self, url: String, secret: String) {
-        *lock(&self.state.callback) = Some(Callback { url, secret });
+        *lock(&self.server.state.callback) = Some(Callback { url, secret });
     }
 
     /// A known user writes `text` to the bot in their private chat. The message gets a fresh
@@ -143,7 +102,7 @@ impl Simulator {
     /// Answers the gateway's status and JSON body; fails for an unknown email, without a
     /// callback, or when the gateway cannot be reached.
     pub async fn act_text(&self, email: &str, text: &str) -> anyhow::Result<(u16, Value)> {
-        Ok(self.state.act_text(email, text).await?)
+        Ok(self.server.state.act_text(email, text).await?)
     }
 
     /// A user clicks `button` of the recorded message `message_id`; the update carries the
@@ -158,7 +117,11 @@ impl Simulator {
         button: ButtonRef,
         email: Option<&str>,
     ) -> anyhow::Result<(u16, Value)> {
-        Ok(self.state.act_click(message_id, &button, email).await?)
+        Ok(self
+            .server
+            .state
+            .act_click(message_id, &button, email)
+            .await?)
     }
 
     /// Something happens in the group chat `room_id` (a group's `beatchat_id`, which must
@@ -175,13 +138,17 @@ impl Simulator {
         email: Option<&str>,
         text: Option<&str>,
     ) -> anyhow::Result<(u16, Value)> {
-        Ok(self.state.act_room(room_id, event, email, text).await?)
+        Ok(self
+            .server
+            .state
+            .act_room(room_id, event, email, text)
+            .await?)
     }
 
     /// Posts `payload` as it is to the callback, with the secret: what the `act_*` methods
     /// use, and how a test sends a hand-made or repeated update. Answers the gateway's status
     /// and body (`null` when empty, a JSON string when not JSON).
     pub async fn post_callback(&self, payload: Value) -> anyhow::Result<(u16, Value)> {
-        Ok(self.state.post_callback(&payload).await?)
+        Ok(self.server.state.post_callback(&payload).await?)
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use crate::act::ActError;
 use crate::faults::Faults;
 use crate::lock;
-use crate::model::{ReceivedMessage, SimUser};
+use crate::model::{ReceivedMessage, SimUser, SimulatorConfig};
 
 /// The longest chat id `POST /_sim/groups` takes: ids end up in DynamoDB keys and URLs.
 const MAX_CHAT_ID_CHARS: usize = 256;
@@ -46,6 +46,31 @@ pub(crate) struct State {
     /// update it expects; the gateway only needs them unique.
     pub(crate) last_update: AtomicU64,
     pub(crate) last_query: AtomicU64,
+}
+
+impl State {
+    /// A simulator's state as it starts: the config's token, users and group chats, nothing
+    /// received yet, no faults, no callback.
+    pub(crate) fn new(config: SimulatorConfig) -> State {
+        let (events, _) = broadcast::channel(1024);
+        let state = State {
+            token: config.bot_token,
+            users: Mutex::new(Vec::new()),
+            groups: Mutex::new(config.groups.into_iter().collect()),
+            log: Mutex::new(Log::default()),
+            faults: Mutex::new(Faults::default()),
+            attempts: AtomicUsize::new(0),
+            events,
+            callback: Mutex::new(None),
+            client: http_client(),
+            last_update: AtomicU64::new(0),
+            last_query: AtomicU64::new(0),
+        };
+        for user in config.users {
+            state.add_user(user);
+        }
+        state
+    }
 }
 
 /// Where updates are posted.

@@ -10,10 +10,11 @@ use fchat_simulator::{ButtonRef, SimUser, Simulator, SimulatorConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+
+mod common;
+use common::client;
 
 const TOKEN: &str = "test-token";
 const SECRET: &str = "callback-s3cret";
@@ -133,12 +134,6 @@ async fn pair() -> (Simulator, Gateway) {
     let gateway = Gateway::start().await;
     sim.set_callback(gateway.url(), SECRET.into());
     (sim, gateway)
-}
-
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build_http()
 }
 
 /// One bounded call to the simulator's HTTP face.

@@ -9,10 +9,11 @@ use bytes::Bytes;
 use fchat_simulator::receiver::{Receiver, ReceiverApp, ReceiverConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+mod common;
+use common::{assert_stopped, client};
 
 /// The seed's app secret (`infra/local/seed.json`).
 const SECRET: &str = "whsec_O0PrM7LIUOD/7Mw/aWYEcHrYT84mdpo07/YwJNBFDuM=";
@@ -66,22 +67,12 @@ fn the_hand_written_hmac_matches_a_known_answer() {
 }
 
 async fn receiver(echo: bool) -> Receiver {
-    Receiver::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ReceiverConfig {
-            secrets: vec![SECRET.into()],
-            echo,
-            ..ReceiverConfig::default()
-        },
-    )
+    Receiver::on_loopback(ReceiverConfig {
+        echo,
+        ..ReceiverConfig::checked_with(SECRET)
+    })
     .await
     .expect("the receiver starts")
-}
-
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build_http()
 }
 
 /// POSTs `body` with the given signature headers; answers the status and the JSON body
@@ -345,34 +336,28 @@ async fn dropping_the_handle_stops_the_server() {
     let receiver = receiver(false).await;
     let addr = receiver.addr();
     drop(receiver);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let connected =
-        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await;
-    assert!(matches!(connected, Ok(Err(_))), "{connected:?}");
+    assert_stopped(addr).await;
 }
 
 #[tokio::test]
 async fn every_app_has_its_own_path_checked_with_its_own_secret() {
-    let receiver = Receiver::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ReceiverConfig {
-            apps: vec![
-                ReceiverApp {
-                    name: "billing".into(),
-                    secrets: vec![SECRET.into()],
-                },
-                ReceiverApp {
-                    name: "Đội vận hành #2".into(),
-                    secrets: vec![OTHER_SECRET.into()],
-                },
-                ReceiverApp {
-                    name: "no-secret-app".into(),
-                    secrets: vec![],
-                },
-            ],
-            ..ReceiverConfig::default()
-        },
-    )
+    let receiver = Receiver::on_loopback(ReceiverConfig {
+        apps: vec![
+            ReceiverApp {
+                name: "billing".into(),
+                secrets: vec![SECRET.into()],
+            },
+            ReceiverApp {
+                name: "Đội vận hành #2".into(),
+                secrets: vec![OTHER_SECRET.into()],
+            },
+            ReceiverApp {
+                name: "no-secret-app".into(),
+                secrets: vec![],
+            },
+        ],
+        ..ReceiverConfig::default()
+    })
     .await
     .unwrap();
     let billing = receiver.app_url("billing");

@@ -6,9 +6,10 @@ use bytes::Bytes;
 use fchat_simulator::{Faults, SimUser, Simulator, SimulatorConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+
+mod common;
+use common::{assert_stopped, client};
 
 const TOKEN: &str = "test-token";
 
@@ -27,14 +28,6 @@ async fn simulator() -> Simulator {
     )
     .await
     .expect("the simulator starts")
-}
-
-/// A fresh connection per request, so that one test's dropped or hung connection cannot be
-/// reused by the next request.
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build_http()
 }
 
 /// Every call is bounded: a bug that makes the simulator hang fails the test instead.
@@ -602,11 +595,7 @@ async fn dropping_the_handle_stops_the_server() {
     let sim = simulator().await;
     let addr = sim.addr();
     drop(sim);
-    // The accept loop notices on its next turn.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let connected =
-        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await;
-    assert!(matches!(connected, Ok(Err(_))), "{connected:?}");
+    assert_stopped(addr).await;
 }
 
 #[tokio::test]

@@ -18,23 +18,7 @@ use tokio::task::JoinSet;
 
 use super::ids::epoch_millis;
 use super::*;
-
-/// The common part of the test doubles: `next` long-polls `/next` into `$DIR/body` and
-/// `$DIR/headers` and sets `$ID`; `respond response|error` posts stdin for `$ID`. `$DIR`
-/// is the process's own directory (instances run side by side) inside `$ROOT`, the
-/// script's.
-const PRELUDE: &str = r#"#!/bin/bash
-set -u
-API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
-ROOT="$(dirname "$0")"
-DIR="$ROOT/$$"
-mkdir -p "$DIR"
-next() {
-  curl -sS -D "$DIR/headers" -o "$DIR/body" "$API/invocation/next" || exit 1
-  ID=$(tr -d '\r' < "$DIR/headers" | awk -F': ' 'tolower($1)=="lambda-runtime-aws-request-id" {print $2}')
-}
-respond() { curl -sS -o /dev/null -X POST --data-binary @- "$API/invocation/$ID/$1"; }
-"#;
+use crate::harness::RUNTIME_API_PRELUDE;
 
 const ECHO: &str =
     r#"while next; do tr '[:lower:]' '[:upper:]' < "$DIR/body" | respond response; done"#;
@@ -79,7 +63,7 @@ impl Script {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bootstrap");
-        std::fs::write(&path, format!("{PRELUDE}{body}\n")).unwrap();
+        std::fs::write(&path, format!("{RUNTIME_API_PRELUDE}{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         Script { dir, path }
     }

@@ -14,23 +14,18 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
+use fchat_simulator::cli::{self, default_seed, print_until_stopped, read_seed, Flags};
 use fchat_simulator::receiver::{ReceivedEvent, Receiver, ReceiverApp, ReceiverConfig};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::broadcast::error::RecvError;
 
 const USAGE: &str =
     "usage: fchat-webhook-receiver [--port N] [--seed PATH] [--secret whsec_...]... [--echo]";
-const DEFAULT_SEED: &str = "infra/local/seed.json";
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(error) = run(args).await {
-        eprintln!("fchat-webhook-receiver: {error:#}");
-        std::process::exit(1);
-    }
+    cli::main("fchat-webhook-receiver", run).await
 }
 
 struct Options {
@@ -48,34 +43,14 @@ impl Options {
             seed: None,
             echo: false,
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            match name {
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
-                "--echo" if inline.is_none() => {
-                    options.echo = true;
-                    continue;
-                }
-                _ => {}
-            }
-            let mut value = || -> Result<String> {
-                match inline.clone().or_else(|| args.next().cloned()) {
-                    Some(value) => Ok(value),
-                    None => bail!("{name} needs a value\n{USAGE}"),
-                }
-            };
-            match name {
-                "--port" => options.port = value()?.parse().context("--port")?,
-                "--secret" => options.secrets.push(value()?),
-                "--seed" => options.seed = Some(PathBuf::from(value()?)),
-                _ => bail!("unknown argument {arg:?}\n{USAGE}"),
+        let mut flags = Flags::new(args, USAGE);
+        while let Some(name) = flags.next_flag() {
+            match name.as_str() {
+                "--echo" if flags.is_switch() => options.echo = true,
+                "--port" => options.port = flags.value()?.parse().context("--port")?,
+                "--secret" => options.secrets.push(flags.value()?),
+                "--seed" => options.seed = Some(PathBuf::from(flags.value()?)),
+                _ => return Err(flags.unknown()),
             }
         }
         Ok(options)
@@ -96,8 +71,7 @@ struct SeedApp {
 }
 
 /// An explicit `--seed` must exist. Without it (and without `--secret`) the default is used
-/// when it exists, also looked for next to this crate, so that the binary works when started
-/// from somewhere other than the workspace root.
+/// when it exists.
 fn seed_path(options: &Options) -> Option<PathBuf> {
     if let Some(path) = &options.seed {
         return Some(path.clone());
@@ -105,17 +79,11 @@ fn seed_path(options: &Options) -> Option<PathBuf> {
     if !options.secrets.is_empty() {
         return None;
     }
-    let beside_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../local/seed.json");
-    [PathBuf::from(DEFAULT_SEED), beside_crate]
-        .into_iter()
-        .find(|path| path.exists())
+    default_seed()
 }
 
 fn load_apps(path: &Path) -> Result<Vec<ReceiverApp>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let seed: Seed =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let seed: Seed = read_seed(path)?;
     Ok(seed
         .apps
         .into_iter()
@@ -172,19 +140,7 @@ async fn run(args: Vec<String>) -> Result<()> {
     }
     println!("  (any other {}/NAME is served unchecked)", receiver.url());
 
-    let mut received = receiver.subscribe();
-    let stop = tokio::signal::ctrl_c();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            event = received.recv() => match event {
-                Ok(event) => println!("{}", block(&event)),
-                Err(RecvError::Lagged(missed)) => println!("({missed} requests not printed)"),
-                Err(RecvError::Closed) => return Ok(()),
-            },
-            _ = &mut stop => return Ok(()),
-        }
-    }
+    print_until_stopped(receiver.subscribe(), block, "requests not printed").await
 }
 
 /// One request: a summary line, then the body pretty-printed.
