@@ -2,13 +2,12 @@
 //! through the local API gateway to the real `ingest` binary, on moto, each becoming one queued
 //! message in the app's group (or to one user), and their errors in the contract's format.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fchat_local::harness::Stack;
 use fchat_local::seed::Seed;
-use gateway::job::{Job, JobKind};
+use gateway::job::JobKind;
 use serde_json::{json, Value};
 
 /// Names nobody wrote into the fixtures: they differ on every run.
@@ -63,33 +62,6 @@ fn fixture(name: &str) -> Value {
         .join("shared/tests/fixtures")
         .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Everything on the delivery queue now, each job once.
-async fn queued_jobs(stack: &Stack) -> Vec<Job> {
-    let sqs = stack.aws.sqs();
-    let mut seen = HashSet::new();
-    let mut jobs = Vec::new();
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&stack.aws.config.delivery_queue_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(60)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return jobs;
-        }
-        for message in messages {
-            if seen.insert(message.message_id.clone()) {
-                jobs.push(Job::from_json(message.body().unwrap()).unwrap());
-            }
-        }
-    }
 }
 
 fn error(status: u16, description: &str) -> (u16, Value) {
@@ -288,7 +260,7 @@ async fn alertmanager_and_grafana_post_natively_and_each_notification_is_one_mes
     assert_eq!(status, 405, "{body}");
 
     // One job per accepted notification, with readable text.
-    let jobs = queued_jobs(&stack).await;
+    let jobs = stack.aws.queued_jobs().await.unwrap();
     assert_eq!(jobs.len(), 4, "{jobs:?}");
     let job = |answer: &Value| {
         jobs.iter()

@@ -2,12 +2,11 @@
 //! the Lambda Runtime API emulator, moto with the template's tables and queues, and the FChat
 //! simulator, loaded with `make dev`'s own seed. The contract's curl examples are sent as is.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use fchat_local::harness::{dev_seed, Stack, LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET};
 use gateway::config::BOT_TOKEN_PARAMETER;
-use gateway::job::{Job, JobKind};
+use gateway::job::JobKind;
 use serde_json::{json, Value};
 
 async fn stack() -> Stack {
@@ -17,33 +16,6 @@ async fn stack() -> Stack {
     )
     .await
     .expect("the local stack starts (run `make venv` first)")
-}
-
-/// Everything on the delivery queue now, each job once.
-async fn queued_jobs(stack: &Stack) -> Vec<Job> {
-    let sqs = stack.aws.sqs();
-    let mut seen = HashSet::new();
-    let mut jobs = Vec::new();
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&stack.aws.config.delivery_queue_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(60)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return jobs;
-        }
-        for message in messages {
-            if seen.insert(message.message_id.clone()) {
-                jobs.push(Job::from_json(message.body().unwrap()).unwrap());
-            }
-        }
-    }
 }
 
 fn error(status: u16, description: &str) -> (u16, Value) {
@@ -98,7 +70,7 @@ async fn the_contracts_curl_examples_are_accepted_and_each_leaves_one_job() {
         .unwrap();
     assert_eq!(status, 200, "{buttons}");
 
-    let mut jobs = queued_jobs(&stack).await;
+    let mut jobs = stack.aws.queued_jobs().await.unwrap();
     assert_eq!(jobs.len(), 3, "{jobs:?}");
     jobs.sort_by_key(|job| serde_json::to_string(job).unwrap());
     let by_context = |id: &Value| {
@@ -231,7 +203,7 @@ async fn errors_answer_the_contracts_status_and_description_and_queue_nothing() 
         .unwrap();
     assert_eq!(status, 200);
     assert_eq!(
-        queued_jobs(&stack).await.len(),
+        stack.aws.queued_jobs().await.unwrap().len(),
         1,
         "only the valid request queued a job"
     );
@@ -255,7 +227,7 @@ async fn a_retried_request_with_the_same_idempotency_key_is_queued_once() {
     assert_eq!(again, first);
     assert_eq!(headers["idempotent-replayed"], "true");
     assert_eq!(first["context"]["parameters"], json!({"deploy": 42}));
-    assert_eq!(queued_jobs(&stack).await.len(), 1);
+    assert_eq!(stack.aws.queued_jobs().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -283,7 +255,7 @@ async fn the_root_and_odd_paths_answer_the_contracts_404_whatever_the_method() {
         let (status, _, _) = stack.request("HEAD", path, None, &[]).await.unwrap();
         assert_eq!(status, 404, "HEAD {path}");
     }
-    assert!(queued_jobs(&stack).await.is_empty());
+    assert!(stack.aws.queued_jobs().await.unwrap().is_empty());
 }
 
 #[tokio::test]

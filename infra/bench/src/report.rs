@@ -596,31 +596,7 @@ fn cost_document(r: &Results, estimates: &[(String, DoorEstimates)]) -> Result<S
     )?;
     for (name, doors) in estimates {
         writeln!(md, "### {name}\n")?;
-        let names: Vec<&str> = doors.iter().map(|(door, _)| door.name()).collect();
-        writeln!(md, "| Line | {} |", names.join(" | "))?;
-        writeln!(md, "|---|{}", "---|".repeat(doors.len()))?;
-        let (_, first) = &doors[0];
-        for (index, (line, _)) in first.lines.iter().enumerate() {
-            let line = if index == 0 {
-                "Front door"
-            } else {
-                line.as_str()
-            };
-            let dollars: Vec<String> = doors
-                .iter()
-                .map(|(_, e)| format!("{:.3}", e.lines[index].1))
-                .collect();
-            writeln!(md, "| {line} | {} |", dollars.join(" | "))?;
-        }
-        let totals: Vec<String> = doors
-            .iter()
-            .map(|(door, e)| {
-                let target = cost_target(name, *door)
-                    .map_or(String::new(), |t| format!(" (target ${t:.2})"));
-                format!("**{:.2}**{target}", e.total())
-            })
-            .collect();
-        writeln!(md, "| **Total** | {} |\n", totals.join(" | "))?;
+        door_table(&mut md, name, doors, "Total")?;
     }
     floor_section(&mut md)?;
     writeln!(md, "## An idle month\n")?;
@@ -717,34 +693,42 @@ fn floor_section(md: &mut String) -> Result<()> {
             writeln!(md, "- read, {units:.1} RRU: {what}")?;
         }
         writeln!(md)?;
-        let doors: Vec<(cost::FrontDoor, cost::Estimate)> = cost::FrontDoor::ALL
+        let doors: DoorEstimates = cost::FrontDoor::ALL
             .iter()
             .map(|door| (*door, cost::floor(message, *door)))
             .collect();
-        let names: Vec<&str> = doors.iter().map(|(door, _)| door.name()).collect();
-        writeln!(md, "| Line | {} |", names.join(" | "))?;
-        writeln!(md, "|---|{}", "---|".repeat(doors.len()))?;
-        for (index, (line, _)) in doors[0].1.lines.iter().enumerate() {
-            let line = if index == 0 {
-                "Front door"
-            } else {
-                line.as_str()
-            };
-            let dollars: Vec<String> = doors
-                .iter()
-                .map(|(_, e)| format!("{:.3}", e.lines[index].1))
-                .collect();
-            writeln!(md, "| {line} | {} |", dollars.join(" | "))?;
-        }
-        let totals: Vec<String> = doors
-            .iter()
-            .map(|(door, e)| {
-                let target = cost_target(message.name, *door)
-                    .map_or(String::new(), |t| format!(" (target ${t:.2})"));
-                format!("**{:.2}**{target}", e.total())
-            })
-            .collect();
-        writeln!(md, "| **Floor** | {} |\n", totals.join(" | "))?;
+        door_table(md, message.name, &doors, "Floor")?;
     }
+    Ok(())
+}
+
+/// One kind of message priced behind each front door: a column a door, its total against its
+/// target.
+fn door_table(md: &mut String, name: &str, doors: &DoorEstimates, total: &str) -> Result<()> {
+    let names: Vec<&str> = doors.iter().map(|(door, _)| door.name()).collect();
+    writeln!(md, "| Line | {} |", names.join(" | "))?;
+    writeln!(md, "|---|{}", "---|".repeat(doors.len()))?;
+    for (index, (line, _)) in doors[0].1.lines.iter().enumerate() {
+        // The first line is the door's own, named in each column's heading.
+        let line = if index == 0 {
+            "Front door"
+        } else {
+            line.as_str()
+        };
+        let dollars: Vec<String> = doors
+            .iter()
+            .map(|(_, e)| format!("{:.3}", e.lines[index].1))
+            .collect();
+        writeln!(md, "| {line} | {} |", dollars.join(" | "))?;
+    }
+    let totals: Vec<String> = doors
+        .iter()
+        .map(|(door, e)| {
+            let target =
+                cost_target(name, *door).map_or(String::new(), |t| format!(" (target ${t:.2})"));
+            format!("**{:.2}**{target}", e.total())
+        })
+        .collect();
+    writeln!(md, "| **{total}** | {} |\n", totals.join(" | "))?;
     Ok(())
 }

@@ -123,6 +123,34 @@ impl LocalAws {
         Ok(())
     }
 
+    /// Every job on the delivery queue now, each once: received with a minute's visibility
+    /// timeout, so that a test reads them all (they come back after it).
+    pub async fn queued_jobs(&self) -> Result<Vec<gateway::job::Job>> {
+        let sqs = self.sqs();
+        let mut seen = std::collections::HashSet::new();
+        let mut jobs = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&self.config.delivery_queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(jobs);
+            }
+            for message in messages {
+                if seen.insert(message.message_id.clone()) {
+                    let body = message.body().unwrap_or_default();
+                    jobs.push(gateway::job::Job::from_json(body)?);
+                }
+            }
+        }
+    }
+
     /// Receives what is on a queue now (up to 10 messages), leaving it there.
     pub async fn peek(&self, queue_url: &str) -> Result<Vec<String>> {
         let output = self
