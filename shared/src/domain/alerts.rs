@@ -325,10 +325,10 @@ pub fn check_template(source: AlertSource, template: &str) -> Result<(), Templat
         });
     }
     let env = environment();
-    env.template_from_str(template)?;
+    let compiled = env.template_from_str(template)?;
     let sample = AlertNotification::parse(source, source.sample_payload().as_bytes())
         .expect("the built-in samples are valid");
-    match render_once(&env, template, &sample, sample.alerts.len()) {
+    match render_once(&compiled, &sample, sample.alerts.len()) {
         Ok(_) | Err(RenderFailure::TooLong(_)) => Ok(()),
         Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => Err(error),
     }
@@ -365,14 +365,10 @@ impl io::Write for BoundedWriter<'_> {
 }
 
 fn render_once(
-    env: &Environment<'static>,
-    template: &str,
+    compiled: &minijinja::Template<'_, '_>,
     notification: &AlertNotification,
     shown: usize,
 ) -> Result<String, RenderFailure> {
-    let compiled = env
-        .template_from_str(template)
-        .map_err(|e| RenderFailure::Template(e.into()))?;
     let context = minijinja::Value::from(minijinja::value::Serde(notification.context(shown)));
     let mut buffer = Vec::new();
     let result = compiled.render_captured_to(
@@ -447,7 +443,9 @@ fn render_fitted(
     template: &str,
 ) -> Result<String, TemplateError> {
     let env = environment();
-    let attempt = |shown: usize| match render_once(&env, template, notification, shown) {
+    // Compiled once; the search below renders it several times.
+    let compiled = env.template_from_str(template)?;
+    let attempt = |shown: usize| match render_once(&compiled, notification, shown) {
         Ok(text) => Ok((fits(&text), text)),
         Err(RenderFailure::TooLong(text)) => Ok((false, text)),
         // Too much work for this many alerts: it does not fit; with none it is an error.
@@ -486,7 +484,11 @@ fn render_fitted(
     })
 }
 
-const ALERTMANAGER_TEMPLATE: &str = r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
+/// What both sources' default templates say: the status header, the labels every alert
+/// shares, and per alert its summary, description, own labels and source link.
+macro_rules! alert_template_head {
+    () => {
+        r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
 [{{ status|upper }}:{% if status == "firing" %}{{ firing }}{% else %}{{ resolved }}{% endif %}] {{ alertname }}{% if severity %} ({{ severity }}){% endif %}{% if status == "firing" and resolved %}, {{ resolved }} resolved{% endif %}
 {%- if shared_labels %}
 {{ labels(shared_labels) }}{% endif %}
@@ -498,28 +500,25 @@ const ALERTMANAGER_TEMPLATE: &str = r#"{% macro labels(map) %}{% for k, v in map
 {%- if alert.extra_labels %}
 {{ labels(alert.extra_labels) }}{% endif %}
 {%- if alert.generatorURL %}
-Source: {{ alert.generatorURL }}{% endif %}
+Source: {{ alert.generatorURL }}{% endif %}"#
+    };
+}
+
+const ALERTMANAGER_TEMPLATE: &str = concat!(
+    alert_template_head!(),
+    r#"
 {%- endfor %}
 {%- if more %}
 
 ...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Alertmanager){% endif %}{% endif %}
 {%- if silenceURL and status == "firing" %}
 
-Silence: {{ silenceURL }}{% endif %}"#;
+Silence: {{ silenceURL }}{% endif %}"#
+);
 
-const GRAFANA_TEMPLATE: &str = r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
-[{{ status|upper }}:{% if status == "firing" %}{{ firing }}{% else %}{{ resolved }}{% endif %}] {{ alertname }}{% if severity %} ({{ severity }}){% endif %}{% if status == "firing" and resolved %}, {{ resolved }} resolved{% endif %}
-{%- if shared_labels %}
-{{ labels(shared_labels) }}{% endif %}
-{%- for alert in alerts %}
-
-{% if alert.status == "firing" %}FIRING{% else %}RESOLVED{% endif %}{% if alert.labels.alertname and alert.labels.alertname != alertname %} {{ alert.labels.alertname }}{% endif %}{% if alert.annotations.summary %}: {{ alert.annotations.summary }}{% endif %}
-{%- if alert.annotations.description %}
-{{ alert.annotations.description }}{% endif %}
-{%- if alert.extra_labels %}
-{{ labels(alert.extra_labels) }}{% endif %}
-{%- if alert.generatorURL %}
-Source: {{ alert.generatorURL }}{% endif %}
+const GRAFANA_TEMPLATE: &str = concat!(
+    alert_template_head!(),
+    r#"
 {%- if alert.dashboardURL %}
 Dashboard: {{ alert.dashboardURL }}{% endif %}
 {%- if alert.panelURL %}
@@ -529,7 +528,8 @@ Silence: {{ alert.silenceURL }}{% endif %}
 {%- endfor %}
 {%- if more %}
 
-...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Grafana){% endif %}{% endif %}"#;
+...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Grafana){% endif %}{% endif %}"#
+);
 
 #[cfg(test)]
 mod tests {

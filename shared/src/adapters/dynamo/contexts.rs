@@ -61,36 +61,21 @@ impl ContextStore for DynamoStore {
         item.insert("context_id".into(), s(&record.context_id));
         item.insert("parameters".into(), s(&json_text(&record.parameters)));
         item.insert(EXPIRY_ATTRIBUTE.into(), n(record.expires_at));
-        // An expired record that DynamoDB has not deleted yet does not hold the key.
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.tables.contexts)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#id) OR #exp <= :now")
-            .expression_attribute_names("#id", CONTEXTS_KEY)
-            .expression_attribute_names("#exp", EXPIRY_ATTRIBUTE)
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(IdempotencyClaim::Claimed),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let item = self
-                    .get(&self.tables.contexts, CONTEXTS_KEY, &id)
-                    .await?
-                    .ok_or_else(|| StoreError::Unavailable("idempotency record vanished".into()))?;
-                Ok(IdempotencyClaim::Existing(IdempotencyRecord {
-                    app: text(&item, "app")?,
-                    key_hash: text(&item, "key_hash")?,
-                    request_hash: text(&item, "request_hash")?,
-                    context_id: text(&item, "context_id")?,
-                    parameters: json_object(&text(&item, "parameters")?)?,
-                    expires_at: optional_number(&item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
-                }))
-            }
-            Err(e) => Err(unavailable(e)),
+        if self.put_unless_live(item, now).await? {
+            return Ok(IdempotencyClaim::Claimed);
         }
+        let item = self
+            .get(&self.tables.contexts, CONTEXTS_KEY, &id)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("idempotency record vanished".into()))?;
+        Ok(IdempotencyClaim::Existing(IdempotencyRecord {
+            app: text(&item, "app")?,
+            key_hash: text(&item, "key_hash")?,
+            request_hash: text(&item, "request_hash")?,
+            context_id: text(&item, "context_id")?,
+            parameters: json_object(&text(&item, "parameters")?)?,
+            expires_at: optional_number(&item, EXPIRY_ATTRIBUTE)?.unwrap_or_default(),
+        }))
     }
 
     async fn release_idempotency(&self, app: &str, key_hash: &str) -> Result<(), StoreError> {
@@ -309,6 +294,12 @@ impl DynamoStore {
         item.insert(CONTEXTS_KEY.into(), s(id));
         item.insert(KIND.into(), s(kind));
         item.insert(EXPIRY_ATTRIBUTE.into(), n(until));
+        self.put_unless_live(item, now).await
+    }
+
+    /// Puts `item` unless an unexpired item holds its key; `false` if one does. An expired
+    /// item that DynamoDB has not deleted yet does not hold the key.
+    async fn put_unless_live(&self, item: Item, now: UnixTime) -> Result<bool, StoreError> {
         let written = self
             .client
             .put_item()
