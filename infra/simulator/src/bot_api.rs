@@ -1,5 +1,5 @@
-//! FChat's bot API as `docs/fchat-api.md` has it: `POST /sendMessage` (after the faults have
-//! had their say) and `GET /getUserByEmail`; everything under `/_sim/` goes to the control
+//! FChat's bot API as `docs/fchat-api.md` has it: `POST /sendMessage` and
+//! `POST /editMessageText` (after the faults have had their say) and `GET /getUserByEmail`; everything under `/_sim/` goes to the control
 //! routes.
 
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use crate::http::{
     error, method_not_allowed, ok, rate_limited, read_body, unauthorized, Answer, DropConnection,
 };
 use crate::lock;
-use crate::model::{user_json, ReceivedMessage};
+use crate::model::{user_json, MessageVersion, ReceivedMessage};
 use crate::state::State;
 
 impl State {
@@ -28,9 +28,16 @@ impl State {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
         match path.as_str() {
-            "/sendMessage" if method == Method::POST => self.send_message(request).await,
+            "/sendMessage" if method == Method::POST => {
+                self.faulty_call(request, |state, body| state.accept_message(body))
+                    .await
+            }
+            "/editMessageText" if method == Method::POST => {
+                self.faulty_call(request, |state, body| state.edit_message(body))
+                    .await
+            }
             "/getUserByEmail" if method == Method::GET => Ok(self.get_user_by_email(request).await),
-            "/sendMessage" | "/getUserByEmail" => Ok(method_not_allowed()),
+            "/sendMessage" | "/editMessageText" | "/getUserByEmail" => Ok(method_not_allowed()),
             _ if path.starts_with("/_sim/") => Ok(self.control(request, peer).await),
             _ => Ok(error(StatusCode::NOT_FOUND, "Not Found")),
         }
@@ -52,7 +59,13 @@ impl State {
         }
     }
 
-    async fn send_message(&self, request: Request<Incoming>) -> Result<Answer, DropConnection> {
+    /// A call that sends: counted, delayed and subjected to the faults before `serve` sees an
+    /// authorized request's body.
+    async fn faulty_call(
+        &self,
+        request: Request<Incoming>,
+        serve: impl FnOnce(&State, &[u8]) -> Answer,
+    ) -> Result<Answer, DropConnection> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let authorized = self.authorized(&request);
         // The whole request is read before any fault: a dropped call then looks like a server
@@ -80,41 +93,28 @@ impl State {
             Ok(body) => body,
             Err(answer) => return Ok(answer),
         };
-        Ok(self.accept_message(&body))
+        Ok(serve(self, &body))
     }
 
     fn accept_message(&self, body: &[u8]) -> Answer {
-        let Ok(body) = serde_json::from_slice::<Value>(body) else {
-            return error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON");
+        let (body, chat_id, text, reply_markup) = match common_fields(self, body) {
+            Ok(fields) => fields,
+            Err(answer) => return answer,
         };
-        let Value::Object(body) = body else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Bad Request: the body must be a JSON object",
-            );
-        };
-        let chat_id = match body.get("chat_id") {
-            Some(Value::String(chat_id)) if !chat_id.is_empty() && self.chat_exists(chat_id) => {
-                chat_id.clone()
-            }
-            _ => return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found"),
-        };
-        let text = match body.get("text") {
-            Some(Value::String(text)) if !text.is_empty() => text.clone(),
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "Bad Request: message text is empty",
-                )
-            }
-        };
-        let reply_markup = match body.get("reply_markup") {
+        let reply_to_message_id = match body.get("reply_to_message_id") {
             None | Some(Value::Null) => None,
-            Some(markup) if valid_reply_markup(markup) => Some(markup.clone()),
+            Some(Value::String(id))
+                if lock(&self.log)
+                    .messages
+                    .iter()
+                    .any(|m| &m.message_id == id && m.chat_id == chat_id) =>
+            {
+                Some(id.clone())
+            }
             Some(_) => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "Bad Request: reply_markup.inline_keyboard must be a list of rows of {text, callback_data} buttons",
+                    "Bad Request: message to reply not found",
                 )
             }
         };
@@ -147,6 +147,9 @@ impl State {
             reply_markup,
             client_message_id,
             received_at_ms: now.as_millis() as u64,
+            reply_to_message_id,
+            edits: Vec::new(),
+            edited_at_ms: None,
         };
         let result = json!({
             "message_id": message.message_id,
@@ -161,6 +164,62 @@ impl State {
         // Nobody listening is fine: the log is for people, the record above is for tests.
         let _ = self.events.send(message);
         ok(result)
+    }
+
+    /// `editMessageText`: replaces a message's text and buttons, keeping the old version.
+    fn edit_message(&self, body: &[u8]) -> Answer {
+        let (body, chat_id, text, reply_markup) = match common_fields(self, body) {
+            Ok(fields) => fields,
+            Err(answer) => return answer,
+        };
+        let Some(Value::String(message_id)) = body.get("message_id") else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: message_id is required",
+            );
+        };
+        let refuse = lock(&self.faults).refuse_edits;
+        let mut log = lock(&self.log);
+        let Some(message) = log
+            .messages
+            .iter_mut()
+            .find(|m| &m.message_id == message_id && m.chat_id == chat_id)
+        else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: message to edit not found",
+            );
+        };
+        if refuse {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: message can't be edited",
+            );
+        }
+        if message.text == text && message.reply_markup == reply_markup {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: message is not modified",
+            );
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let previous = MessageVersion {
+            text: std::mem::replace(&mut message.text, text),
+            reply_markup: std::mem::replace(&mut message.reply_markup, reply_markup),
+        };
+        message.edits.push(previous);
+        message.edited_at_ms = Some(now.as_millis() as u64);
+        let edited = message.clone();
+        drop(log);
+        let _ = self.events.send(edited.clone());
+        ok(json!({
+            "message_id": edited.message_id,
+            "chat_id": edited.chat_id,
+            "date": edited.received_at_ms / 1000,
+            "edit_date": now.as_secs(),
+        }))
     }
 
     async fn get_user_by_email(&self, request: Request<Incoming>) -> Answer {
@@ -182,6 +241,58 @@ impl State {
             None => error(StatusCode::NOT_FOUND, "Not Found: user not found"),
         }
     }
+}
+
+type Fields = (
+    serde_json::Map<String, Value>,
+    String,
+    String,
+    Option<Value>,
+);
+
+/// What `sendMessage` and `editMessageText` both take: a JSON object with a known `chat_id`,
+/// a non-empty `text` and optional buttons.
+fn common_fields(state: &State, body: &[u8]) -> Result<Fields, Answer> {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return Err(error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON"));
+    };
+    let Value::Object(body) = body else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: the body must be a JSON object",
+        ));
+    };
+    let chat_id = match body.get("chat_id") {
+        Some(Value::String(chat_id)) if !chat_id.is_empty() && state.chat_exists(chat_id) => {
+            chat_id.clone()
+        }
+        _ => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: chat not found",
+            ))
+        }
+    };
+    let text = match body.get("text") {
+        Some(Value::String(text)) if !text.is_empty() => text.clone(),
+        _ => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: message text is empty",
+            ))
+        }
+    };
+    let reply_markup = match body.get("reply_markup") {
+        None | Some(Value::Null) => None,
+        Some(markup) if valid_reply_markup(markup) => Some(markup.clone()),
+        Some(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: reply_markup.inline_keyboard must be a list of rows of {text, callback_data} buttons",
+            ))
+        }
+    };
+    Ok((body, chat_id, text, reply_markup))
 }
 
 fn valid_reply_markup(markup: &Value) -> bool {

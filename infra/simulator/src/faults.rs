@@ -14,7 +14,7 @@ pub(crate) const HANG: Duration = Duration::from_secs(60);
 
 /// Misbehaviour to inject, so the gateway's handling of a flaky FChat can be tested.
 ///
-/// Counters apply to `sendMessage` only and are consumed one per call: after the latency, the
+/// Counters apply to `sendMessage` and `editMessageText` and are consumed one per call: after the latency, the
 /// first non-zero of `drop_next`, `hang_next`, `rate_limit_next`, `fail_next` (in that order)
 /// decides the call's fate and is decremented. They act before authentication and validation,
 /// as an overloaded or broken front end would.
@@ -42,6 +42,10 @@ pub struct Faults {
     /// The next N `sendMessage` calls never answer: the connection is held open about 60 s.
     #[serde(default)]
     pub hang_next: u32,
+    /// `editMessageText` answers 400 "message can't be edited", as FChat does for a message
+    /// too old to edit.
+    #[serde(default)]
+    pub refuse_edits: bool,
 }
 
 fn default_fail_status() -> u16 {
@@ -64,11 +68,12 @@ impl Default for Faults {
             retry_after: default_retry_after(),
             drop_next: 0,
             hang_next: 0,
+            refuse_edits: false,
         }
     }
 }
 
-/// What a `sendMessage` call turns into once the faults have had their say.
+/// What a `sendMessage` or `editMessageText` call turns into once the faults have had their say.
 pub(crate) enum Fate {
     Drop,
     Hang,

@@ -43,7 +43,7 @@ mod state;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use faults::Faults;
-pub use model::{ButtonRef, ReceivedMessage, SimUser, SimulatorConfig};
+pub use model::{ButtonRef, MessageVersion, ReceivedMessage, SimUser, SimulatorConfig};
 pub use simulator::Simulator;
 
 /// Locks through poisoning: state stays consistent between statements, and a panic in one

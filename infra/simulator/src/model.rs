@@ -28,6 +28,9 @@ pub struct SimulatorConfig {
 }
 
 /// A message `sendMessage` accepted: what a test asserts the gateway delivered.
+///
+/// `text` and `reply_markup` are what the chat shows now; `edits` keeps each earlier version
+/// `editMessageText` replaced, oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReceivedMessage {
     pub message_id: String,
@@ -36,6 +39,21 @@ pub struct ReceivedMessage {
     pub reply_markup: Option<Value>,
     pub client_message_id: Option<String>,
     pub received_at_ms: u64,
+    /// The message this one answers (`reply_to_message_id`), in the same chat.
+    #[serde(default)]
+    pub reply_to_message_id: Option<String>,
+    /// The versions edits replaced, oldest first; empty for a message never edited.
+    #[serde(default)]
+    pub edits: Vec<MessageVersion>,
+    #[serde(default)]
+    pub edited_at_ms: Option<u64>,
+}
+
+/// A version of a message that an edit replaced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageVersion {
+    pub text: String,
+    pub reply_markup: Option<Value>,
 }
 
 /// Which button of a recorded message a user clicks.

@@ -662,3 +662,84 @@ async fn group_chats_exist_by_their_ids_whatever_they_look_like() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(sim.groups().len(), 4);
 }
+
+#[tokio::test]
+async fn edits_keep_the_old_version_and_replies_name_their_message() {
+    let sim = simulator().await;
+    let group = "beatchat-ops-001";
+    let (_, first) = send(&sim, text(group, "FIRING: disk full")).await;
+    let id = first["result"]["message_id"].as_str().unwrap().to_owned();
+    let edit = |body: Value| {
+        let sim = &sim;
+        async move {
+            call(
+                sim,
+                Method::POST,
+                "/editMessageText",
+                Some(TOKEN),
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+
+    let (status, answer) =
+        edit(json!({"chat_id": group, "message_id": id, "text": "RESOLVED: disk full"})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"]["message_id"], id.as_str());
+    // The same text again is "not modified", and an unknown message is not found.
+    let (status, answer) =
+        edit(json!({"chat_id": group, "message_id": id, "text": "RESOLVED: disk full"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["description"],
+        "Bad Request: message is not modified"
+    );
+    let (status, answer) =
+        edit(json!({"chat_id": group, "message_id": "m-999", "text": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["description"],
+        "Bad Request: message to edit not found"
+    );
+
+    let (status, reply) = send(
+        &sim,
+        json!({"chat_id": group, "text": "Resolved", "reply_to_message_id": id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, answer) = send(
+        &sim,
+        json!({"chat_id": group, "text": "x", "reply_to_message_id": "m-999"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["description"],
+        "Bad Request: message to reply not found"
+    );
+
+    let messages = sim.messages();
+    assert_eq!(messages.len(), 2, "refused calls record nothing");
+    assert_eq!(messages[0].text, "RESOLVED: disk full");
+    assert_eq!(messages[0].edits.len(), 1);
+    assert_eq!(messages[0].edits[0].text, "FIRING: disk full");
+    assert!(messages[0].edited_at_ms.is_some());
+    assert_eq!(
+        messages[1].reply_to_message_id.as_deref(),
+        Some(id.as_str())
+    );
+
+    sim.set_faults(Faults {
+        refuse_edits: true,
+        ..Default::default()
+    });
+    let (status, answer) = edit(json!({"chat_id": group, "message_id": id, "text": "again"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["description"],
+        "Bad Request: message can't be edited"
+    );
+    assert_eq!(sim.messages()[0].text, "RESOLVED: disk full");
+}
