@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use fchat_simulator::{Faults, SimUser, Simulator, SimulatorConfig};
 use gateway::fchat::FChatClient;
 use gateway::message::{Button, MessageContent};
-use gateway::ports::{FChat, FChatError, OutgoingMessage};
+use gateway::ports::{FChat, FChatError, MessageEdit, OutgoingMessage};
 use serde_json::json;
 
 const TOKEN: &str = "bot-token";
@@ -44,6 +44,7 @@ fn message(client_message_id: &str) -> OutgoingMessage {
             }]],
         },
         client_message_id: client_message_id.into(),
+        reply_to_message_id: None,
     }
 }
 
@@ -63,6 +64,53 @@ async fn a_message_is_sent_once_per_client_message_id() {
         shown[0].reply_markup,
         Some(json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "{\"a\":1}"}]]}))
     );
+}
+
+#[tokio::test]
+async fn edits_replace_a_message_and_replies_name_theirs() {
+    let sim = simulator().await;
+    let fchat = client(&sim, TOKEN, Duration::from_secs(5));
+    let id = fchat.send_message(&message("ctx-edit")).await.unwrap();
+    let edit = |text: &str, message_id: &str| MessageEdit {
+        chat_id: "beatchat-ops-001".into(),
+        message_id: message_id.into(),
+        content: MessageContent {
+            text: text.into(),
+            keyboard: Vec::new(),
+        },
+    };
+    fchat.edit_message(&edit("Approved", &id)).await.unwrap();
+    // The same edit again is done, not an error.
+    fchat.edit_message(&edit("Approved", &id)).await.unwrap();
+    let shown = &sim.messages()[0];
+    assert_eq!(shown.text, "Approved");
+    assert_eq!(shown.reply_markup, Some(json!({"inline_keyboard": []})));
+    assert_eq!(shown.edits.len(), 1);
+
+    let reply = OutgoingMessage {
+        reply_to_message_id: Some(id.clone()),
+        ..message("ctx-reply")
+    };
+    fchat.send_message(&reply).await.unwrap();
+    assert_eq!(
+        sim.messages()[1].reply_to_message_id.as_deref(),
+        Some(id.as_str())
+    );
+
+    // A message FChat cannot edit, or does not have, asks for a new one.
+    assert!(matches!(
+        fchat.edit_message(&edit("x", "m-404")).await,
+        Err(FChatError::CannotEdit { .. })
+    ));
+    sim.set_faults(Faults {
+        refuse_edits: true,
+        ..Default::default()
+    });
+    assert!(matches!(
+        fchat.edit_message(&edit("Later", &id)).await,
+        Err(FChatError::CannotEdit { .. })
+    ));
+    assert_eq!(sim.messages()[0].text, "Approved");
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             previous_token: None,
             older_secrets_until: None,
             alert_templates: Default::default(),
+            alerting: Default::default(),
         })
         .await
         .unwrap();

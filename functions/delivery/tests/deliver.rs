@@ -346,6 +346,7 @@ async fn a_job_delivered_again_after_fchat_accepted_it_sends_nothing_twice() {
                 keyboard: vec![],
             },
             client_message_id: id.clone(),
+            reply_to_message_id: None,
         })
         .await
         .unwrap();

@@ -71,6 +71,8 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
         contexts: store.clone(),
         groups: store.clone(),
         users: store.clone(),
+        apps: store.clone(),
+        silencer: Arc::new(gateway::memory::MemorySilencer::default()),
         fchat: Arc::new(
             FChatClient::new(&simulator.url(), BOT_TOKEN, Duration::from_secs(10))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,

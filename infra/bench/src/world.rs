@@ -33,6 +33,7 @@ pub fn app(webhook_url: Option<String>) -> App {
         previous_token: None,
         older_secrets_until: None,
         alert_templates: Default::default(),
+        alerting: Default::default(),
     }
 }
 
@@ -134,7 +135,7 @@ pub async fn accept_typical_message(
         SystemClock.now(),
     );
     let queue = MemoryQueue::default();
-    queue_message(contexts, &queue, &context, message.content)
+    queue_message(contexts, &queue, &context, message.content, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let job = queue

@@ -8,7 +8,12 @@ use serde_json::{json, Value};
 
 use crate::domain::message::{Button, InlineKeyboard};
 use crate::logging::loggable;
-use crate::ports::{FChat, FChatError, FChatUser, OutgoingMessage};
+use crate::ports::{FChat, FChatError, FChatUser, MessageEdit, OutgoingMessage};
+
+/// FChat's description of an edit that changes nothing (`docs/fchat-api.md`): done.
+const NOT_MODIFIED: &str = "message is not modified";
+/// FChat's descriptions of a message it will not edit: a new message replaces it.
+const CANNOT_EDIT: [&str; 2] = ["message can't be edited", "message to edit not found"];
 
 /// The most of an answer of FChat's that is read; its answers are small.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -110,6 +115,9 @@ impl FChat for FChatClient {
             body["reply_markup"] =
                 json!({"inline_keyboard": wire_keyboard(&message.content.keyboard)});
         }
+        if let Some(reply_to) = &message.reply_to_message_id {
+            body["reply_to_message_id"] = Value::from(reply_to.as_str());
+        }
         let result = self
             .call(
                 self.http
@@ -124,6 +132,30 @@ impl FChat for FChatClient {
                 "FChat answered without a message_id".into(),
                 None,
             )),
+        }
+    }
+
+    async fn edit_message(&self, edit: &MessageEdit) -> Result<(), FChatError> {
+        let body = json!({
+            "chat_id": edit.chat_id,
+            "message_id": edit.message_id,
+            "text": edit.content.text,
+            // An empty keyboard removes the buttons.
+            "reply_markup": {"inline_keyboard": wire_keyboard(&edit.content.keyboard)},
+        });
+        let request = self
+            .http
+            .post(format!("{}/editMessageText", self.base_url))
+            .json_body(&body);
+        match self.call(request).await {
+            Ok(_) => Ok(()),
+            Err(FChatError::Permanent { reason }) if reason.contains(NOT_MODIFIED) => Ok(()),
+            Err(FChatError::Permanent { reason } | FChatError::NotFound { reason })
+                if CANNOT_EDIT.iter().any(|words| reason.contains(words)) =>
+            {
+                Err(FChatError::CannotEdit { reason })
+            }
+            Err(error) => Err(error),
         }
     }
 

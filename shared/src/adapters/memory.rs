@@ -7,14 +7,16 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::job::Job;
+use crate::domain::thread::AlertThread;
+use crate::domain::AlertmanagerLink;
 use crate::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User,
     UNDELIVERED_RETENTION_SECONDS,
 };
 use crate::ports::{
     AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, FChatUser, GroupStore,
-    IdempotencyClaim, JobQueue, OutgoingMessage, SendClaim, StoreError, UserStore, WebhookOutcome,
-    WebhookSender,
+    IdempotencyClaim, JobQueue, MessageEdit, OutgoingMessage, SendClaim, SilenceError,
+    SilenceRequest, Silencer, StoreError, UserStore, WebhookOutcome, WebhookSender,
 };
 
 #[derive(Default)]
@@ -30,6 +32,7 @@ pub struct MemoryStore {
     faults: Mutex<HashMap<Fault, String>>,
     /// Contexts whose FChat message id is kept out of the index (sent without buttons).
     unindexed: Mutex<std::collections::HashSet<String>>,
+    threads: Mutex<HashMap<String, AlertThread>>,
 }
 
 /// What a test can make fail: a whole table, as an outage or a missing permission does, or
@@ -375,6 +378,25 @@ impl ContextStore for MemoryStore {
         };
         Ok(())
     }
+
+    async fn alert_thread(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Option<AlertThread>, StoreError> {
+        self.check(Fault::Contexts)?;
+        let threads = self.threads.lock().unwrap();
+        Ok(threads.get(key).filter(|t| t.expires_at > now).cloned())
+    }
+
+    async fn put_alert_thread(&self, thread: &AlertThread) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(thread.key.clone(), thread.clone());
+        Ok(())
+    }
 }
 
 /// A queue that keeps what it is given, and can be told to fail.
@@ -482,6 +504,8 @@ impl Clock for FixedClock {
 #[derive(Default)]
 pub struct MemoryFChat {
     shown: Mutex<Vec<(String, OutgoingMessage)>>,
+    edits: Mutex<Vec<MessageEdit>>,
+    refuse_edits: AtomicBool,
     users: Mutex<HashMap<String, FChatUser>>,
     failures: Mutex<VecDeque<FChatError>>,
     send_calls: AtomicUsize,
@@ -515,6 +539,16 @@ impl MemoryFChat {
 
     pub fn lookups(&self) -> usize {
         self.lookups.load(Ordering::SeqCst)
+    }
+
+    /// The edits FChat made, in order.
+    pub fn edits(&self) -> Vec<MessageEdit> {
+        self.edits.lock().unwrap().clone()
+    }
+
+    /// While set, edits fail as FChat's do for a message too old to edit.
+    pub fn set_refuse_edits(&self, refuse: bool) {
+        self.refuse_edits.store(refuse, Ordering::SeqCst);
     }
 
     /// While set, user lookups fail as if FChat could not be reached.
@@ -551,5 +585,59 @@ impl FChat for MemoryFChat {
             });
         }
         Ok(self.users.lock().unwrap().get(email).cloned())
+    }
+
+    async fn edit_message(&self, edit: &MessageEdit) -> Result<(), FChatError> {
+        if let Some(error) = self.failures.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        let known = self
+            .shown
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(id, m)| *id == edit.message_id && m.chat_id == edit.chat_id);
+        if !known || self.refuse_edits.load(Ordering::SeqCst) {
+            return Err(FChatError::CannotEdit {
+                reason: "400 Bad Request: message can't be edited".into(),
+            });
+        }
+        self.edits.lock().unwrap().push(edit.clone());
+        Ok(())
+    }
+}
+
+/// Alertmanager in memory: the silences it created, and scripted failures.
+#[derive(Default)]
+pub struct MemorySilencer {
+    created: Mutex<Vec<(String, SilenceRequest)>>,
+    failures: Mutex<VecDeque<SilenceError>>,
+}
+
+impl MemorySilencer {
+    /// `(Alertmanager URL, silence)` of each silence created.
+    pub fn created(&self) -> Vec<(String, SilenceRequest)> {
+        self.created.lock().unwrap().clone()
+    }
+
+    /// The next silences fail with these errors, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = SilenceError>) {
+        self.failures.lock().unwrap().extend(errors);
+    }
+}
+
+#[async_trait]
+impl Silencer for MemorySilencer {
+    async fn create_silence(
+        &self,
+        alertmanager: &AlertmanagerLink,
+        silence: &SilenceRequest,
+    ) -> Result<String, SilenceError> {
+        if let Some(error) = self.failures.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        let mut created = self.created.lock().unwrap();
+        created.push((alertmanager.url.clone(), silence.clone()));
+        Ok(format!("silence-{}", created.len()))
     }
 }

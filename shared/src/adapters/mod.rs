@@ -1,6 +1,7 @@
 //! The ports' adapters: DynamoDB, SQS, FChat, SSM, apps' webhooks, and in memory for tests; and
 //! the HTTP functions' front doors (`lambda_http`).
 
+pub mod alertmanager;
 pub mod dynamo;
 pub mod fchat;
 pub mod front_door;

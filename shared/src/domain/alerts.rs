@@ -6,13 +6,16 @@
 //! auto-escaping (the message is plain text), a fuel budget per render (bounded time) and a
 //! bounded output.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use crate::domain::message::MAX_TEXT_CHARS;
+use crate::domain::credentials::sha256_hex;
+use crate::domain::message::{Button, MAX_TEXT_CHARS};
+use crate::domain::thread::ThreadStep;
 
 /// A tool that posts alerts to the gateway in its own format. Its name is the last segment of
 /// its route, and is never a valid token.
@@ -64,6 +67,171 @@ impl fmt::Display for AlertSource {
 /// Whether `segment` names an alert source: such a word is never a token.
 pub fn is_source_name(segment: &str) -> bool {
     AlertSource::from_name(segment).is_some()
+}
+
+/// The most label matchers a group's silence takes from its labels: Alertmanager's own groups
+/// rarely have more than a handful.
+const MAX_GROUP_LABELS: usize = 16;
+
+/// What a click on one of the gateway's own alert buttons asks for: `callback_data`
+/// `{"gateway":"silence","seconds":3600,"group":"<thread key>"}`.
+pub const SILENCE_ACTION: &str = "silence";
+/// The silences the buttons of a firing group's message offer: label and length.
+pub const SILENCE_CHOICES: [(&str, u64); 2] = [("Silence 1h", 3600), ("Silence 24h", 86_400)];
+
+impl AlertNotification {
+    /// The tool's key of the alert group (`groupKey`), if it sent one.
+    pub fn group_key(&self) -> Option<&str> {
+        self.payload
+            .get("groupKey")
+            .and_then(Value::as_str)
+            .filter(|key| !key.is_empty())
+    }
+
+    /// Every alert of the group resolved.
+    pub fn resolved(&self) -> bool {
+        self.payload.get("status").and_then(Value::as_str) == Some("resolved")
+    }
+
+    /// A hash of the alerts and their states: a repeat notification has the same one.
+    pub fn fingerprint(&self) -> String {
+        let mut lines: Vec<String> = self
+            .alerts
+            .iter()
+            .map(|alert| {
+                let identity = match alert.get("fingerprint").and_then(Value::as_str) {
+                    Some(fingerprint) if !fingerprint.is_empty() => fingerprint.to_owned(),
+                    _ => labels_of(alert.get("labels"))
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+                let status = alert.get("status").and_then(Value::as_str).unwrap_or("");
+                format!("{identity}\t{status}")
+            })
+            .collect();
+        lines.sort();
+        let status = self
+            .payload
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        sha256_hex(format!("{status}\n{}", lines.join("\n")).as_bytes())
+    }
+
+    /// The labels that identify the group (`groupLabels`, else `commonLabels`): the matchers of
+    /// a silence of the whole group. Bounded in count.
+    pub fn group_labels(&self) -> BTreeMap<String, String> {
+        let group = labels_of(self.payload.get("groupLabels"));
+        let labels = if group.is_empty() {
+            labels_of(self.payload.get("commonLabels"))
+        } else {
+            group
+        };
+        labels.into_iter().take(MAX_GROUP_LABELS).collect()
+    }
+
+    /// A short name of the group for replies: its `alertname`, else its labels.
+    pub fn headline(&self) -> String {
+        let common = labels_of(self.payload.get("commonLabels"));
+        let name = common
+            .get("alertname")
+            .cloned()
+            .or_else(|| self.group_labels().get("alertname").cloned())
+            .unwrap_or_else(|| {
+                let labels = self.group_labels();
+                if labels.is_empty() {
+                    "alert group".to_owned()
+                } else {
+                    labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            });
+        name.chars().take(200).collect()
+    }
+
+    /// How this notification moves its group's message: `None` when the tool sent no group
+    /// key. `scope` names the app and the recipient, so that two apps (or two recipients) of
+    /// the same group keep their own messages.
+    pub fn thread_step(&self, scope: &str, remind: bool, at_ms: u64) -> Option<ThreadStep> {
+        let group_key = self.group_key()?;
+        let firing = self
+            .alerts
+            .iter()
+            .filter(|a| a.get("status").and_then(Value::as_str) == Some("firing"))
+            .count();
+        let reply = if self.resolved() {
+            format!("✅ Resolved: {}", self.headline())
+        } else {
+            format!("🔔 Still firing: {} ({firing} alerts)", self.headline())
+        };
+        Some(ThreadStep {
+            key: sha256_hex(format!("{scope}\n{}\n{group_key}", self.source.name()).as_bytes()),
+            fingerprint: self.fingerprint(),
+            resolved: self.resolved(),
+            reply,
+            remind,
+            at_ms,
+            labels: self.group_labels(),
+        })
+    }
+}
+
+/// The silence buttons of a firing group's message, for the group `thread_key`.
+pub fn silence_buttons(thread_key: &str) -> Vec<Button> {
+    SILENCE_CHOICES
+        .iter()
+        .map(|(text, seconds)| Button {
+            text: (*text).to_owned(),
+            callback_data: serde_json::json!({
+                "gateway": SILENCE_ACTION,
+                "seconds": seconds,
+                "group": thread_key,
+            }),
+        })
+        .collect()
+}
+
+/// A click's `callback_data` that asks the gateway to silence a group: the group's key and
+/// how long. Only the lengths the buttons offer are accepted.
+pub fn silence_request(callback_data: &str) -> Option<(String, u64)> {
+    let value: Value = serde_json::from_str(callback_data).ok()?;
+    if value.get("gateway").and_then(Value::as_str) != Some(SILENCE_ACTION) {
+        return None;
+    }
+    let seconds = value.get("seconds").and_then(Value::as_u64)?;
+    let group = value.get("group").and_then(Value::as_str)?;
+    let known_length = SILENCE_CHOICES.iter().any(|(_, s)| *s == seconds);
+    let key_shaped = group.len() == 64 && group.bytes().all(|b| b.is_ascii_hexdigit());
+    (known_length && key_shaped).then(|| (group.to_owned(), seconds))
+}
+
+/// Whether a button is one of the gateway's silence buttons.
+pub fn is_silence_button(button: &Button) -> bool {
+    button.callback_data.get("gateway").and_then(Value::as_str) == Some(SILENCE_ACTION)
+}
+
+/// "1h", "24h", "90m": how a silence's length reads in the chat.
+pub fn human_duration(seconds: u64) -> String {
+    if seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else {
+        format!("{}m", seconds.div_ceil(60))
+    }
+}
+
+fn labels_of(value: Option<&Value>) -> BTreeMap<String, String> {
+    match value {
+        Some(Value::Object(labels)) => labels
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
 }
 
 /// Why a body is not a notification of its source.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::message::MessageContent;
+use crate::domain::thread::ThreadStep;
 
 /// The envelope version this code writes and reads.
 pub const JOB_VERSION: u8 = 1;
@@ -34,8 +35,35 @@ pub enum JobKind {
         #[serde(flatten)]
         content: MessageContent,
     },
+    /// An alert notification: its group's message is posted, edited, or left as it is
+    /// (`crate::domain::thread`).
+    SendAlert {
+        context_id: String,
+        app: String,
+        target: crate::domain::Target,
+        #[serde(flatten)]
+        content: MessageContent,
+        thread: ThreadStep,
+    },
     /// Post an FChat event to an app's webhook again, after a failed attempt.
     Forward(Forward),
+    /// Silence an alert group in its app's Alertmanager, as a user asked from the chat.
+    Silence(SilenceJob),
+}
+
+/// A click on a silence button of an alert group's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SilenceJob {
+    /// The group's thread key.
+    pub group: String,
+    pub seconds: u64,
+    /// The click's FChat update: one silence per click, however often the job runs.
+    pub update_id: String,
+    /// Who clicked: their email, or their FChat id when FChat gave no email.
+    pub user: String,
+    /// The clicked message, and its chat.
+    pub message_id: String,
+    pub chat_id: String,
 }
 
 /// An FChat event for one app's webhook: the payload is signed and posted as is.
@@ -70,10 +98,10 @@ impl Job {
     /// The context a send job delivers (forwards have none).
     pub fn context_id(&self) -> Option<&str> {
         match &self.kind {
-            JobKind::SendGroup { context_id, .. } | JobKind::SendUser { context_id, .. } => {
-                Some(context_id)
-            }
-            JobKind::Forward(_) => None,
+            JobKind::SendGroup { context_id, .. }
+            | JobKind::SendUser { context_id, .. }
+            | JobKind::SendAlert { context_id, .. } => Some(context_id),
+            JobKind::Forward(_) | JobKind::Silence(_) => None,
         }
     }
 

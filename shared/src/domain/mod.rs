@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod credentials;
 pub mod job;
 pub mod message;
+pub mod thread;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -48,6 +49,47 @@ pub struct App {
     /// The app's own message templates for alert notifications, by source name
     /// (`alertmanager`, `grafana`); a source without one uses the built-in template.
     pub alert_templates: std::collections::BTreeMap<String, String>,
+    /// How the app's alert groups behave in the chat: reminders, silences.
+    pub alerting: Alerting,
+}
+
+/// An app's alert settings beyond its templates.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Alerting {
+    /// A repeat notification of a firing group posts a reminder reply instead of nothing.
+    pub reminders: bool,
+    /// The Alertmanager that silences the app's alert groups from the chat.
+    pub alertmanager: Option<AlertmanagerLink>,
+}
+
+/// Where an app's Alertmanager answers, and how the gateway authenticates to it.
+#[derive(Clone, PartialEq)]
+pub struct AlertmanagerLink {
+    /// Its base URL (`https://alertmanager.example.com`); `/api/v2/silences` is below it.
+    pub url: String,
+    /// `Authorization` for its API, when it wants one.
+    pub auth: Option<AlertmanagerAuth>,
+}
+
+#[derive(Clone, PartialEq)]
+pub enum AlertmanagerAuth {
+    Bearer(String),
+    Basic { user: String, password: String },
+}
+
+impl std::fmt::Debug for AlertmanagerLink {
+    /// The credentials never show.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth = match &self.auth {
+            None => "none",
+            Some(AlertmanagerAuth::Bearer(_)) => "bearer <redacted>",
+            Some(AlertmanagerAuth::Basic { .. }) => "basic <redacted>",
+        };
+        f.debug_struct("AlertmanagerLink")
+            .field("url", &self.url)
+            .field("auth", &auth)
+            .finish()
+    }
 }
 
 impl App {

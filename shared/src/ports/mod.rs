@@ -5,8 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::domain::job::Job;
+use crate::domain::thread::AlertThread;
 use crate::domain::{
-    App, Context, DeliveryStatus, Group, IdempotencyRecord, SendRefusal, UnixTime, User,
+    AlertmanagerLink, App, Context, DeliveryStatus, Group, IdempotencyRecord, SendRefusal,
+    UnixTime, User,
 };
 
 /// A storage or queue failure. Its text is for logs; callers answer a generic 5xx.
@@ -123,6 +125,14 @@ pub trait ContextStore: Send + Sync {
     /// A chat's bot state, as an app's webhook last set it.
     async fn bot_state(&self, chat_id: &str) -> Result<Option<String>, StoreError>;
     async fn set_bot_state(&self, chat_id: &str, state: Option<&str>) -> Result<(), StoreError>;
+    /// An alert group's message, or `None` if it is unknown or expired before `now`.
+    async fn alert_thread(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Option<AlertThread>, StoreError>;
+    /// Remembers an alert group's message until its `expires_at`.
+    async fn put_alert_thread(&self, thread: &AlertThread) -> Result<(), StoreError>;
 }
 
 /// What `begin_sending` found.
@@ -261,6 +271,16 @@ pub struct OutgoingMessage {
     pub content: crate::domain::message::MessageContent,
     /// The context id: FChat shows one message per `client_message_id`.
     pub client_message_id: String,
+    /// The message this one answers, in the same chat.
+    pub reply_to_message_id: Option<String>,
+}
+
+/// New text and buttons for a message the bot sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageEdit {
+    pub chat_id: String,
+    pub message_id: String,
+    pub content: crate::domain::message::MessageContent,
 }
 
 /// A person as FChat knows them.
@@ -286,6 +306,9 @@ pub enum FChatError {
     /// user). Retrying would fail the same way.
     #[error("FChat does not know it: {reason}")]
     NotFound { reason: String },
+    /// FChat cannot edit this message (too old, or gone): post a new one instead.
+    #[error("FChat cannot edit the message: {reason}")]
+    CannotEdit { reason: String },
 }
 
 /// FChat's bot API. `docs/fchat-api.md` is its contract.
@@ -295,4 +318,39 @@ pub trait FChat: Send + Sync {
     async fn send_message(&self, message: &OutgoingMessage) -> Result<String, FChatError>;
     /// The user with this (lower-cased) email, or `None` if FChat does not know them.
     async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError>;
+    /// Replaces a message's text and buttons. An edit to what the message already shows
+    /// succeeds.
+    async fn edit_message(&self, edit: &MessageEdit) -> Result<(), FChatError>;
+}
+
+/// A silence for an app's Alertmanager (its API v2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SilenceRequest {
+    /// Equality matchers: label name → value.
+    pub matchers: std::collections::BTreeMap<String, String>,
+    pub starts_at: UnixTime,
+    pub ends_at: UnixTime,
+    pub created_by: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SilenceError {
+    /// Worth retrying: 5xx, 429, timeouts, connection errors.
+    #[error("Alertmanager is unavailable: {0}")]
+    Transient(String),
+    /// Retrying would fail the same way (a refused URL, 4xx).
+    #[error("Alertmanager refused the silence: {0}")]
+    Permanent(String),
+}
+
+/// Creates silences in apps' Alertmanagers.
+#[async_trait]
+pub trait Silencer: Send + Sync {
+    /// Answers the silence's id.
+    async fn create_silence(
+        &self,
+        alertmanager: &AlertmanagerLink,
+        silence: &SilenceRequest,
+    ) -> Result<String, SilenceError>;
 }

@@ -17,8 +17,9 @@ use subtle::ConstantTimeEq;
 
 use crate::api::error::{ApiError, MAX_BODY_BYTES};
 use crate::api::http::{HttpRequest, HttpResponse};
+use crate::domain::alerts::silence_request;
 use crate::domain::credentials::{mask_email, sha256_hex};
-use crate::domain::job::Forward;
+use crate::domain::job::{Forward, Job, JobKind, SilenceJob};
 use crate::domain::message::MessageContent;
 use crate::domain::{Context, Target};
 use crate::logging::loggable;
@@ -66,6 +67,8 @@ enum UpdateKind {
         email: Option<String>,
         chat_id: String,
         message_id: String,
+        /// The button's `callback_data`.
+        data: String,
     },
     Room {
         event: String,
@@ -134,8 +137,28 @@ impl Callback {
             UpdateKind::Click {
                 chat_id,
                 message_id,
-                ..
+                data,
+                email,
             } => {
+                if let Some((group, seconds)) = silence_request(data) {
+                    // The gateway's own button: a silence in the app's Alertmanager.
+                    let user = match (email, user_id(&update.raw)) {
+                        (Some(email), _) => email.clone(),
+                        (None, Some(id)) => format!("FChat user {id}"),
+                        (None, None) => "an FChat user".to_owned(),
+                    };
+                    let job = Job::new(JobKind::Silence(SilenceJob {
+                        group,
+                        seconds,
+                        update_id: update.id.clone(),
+                        user: user.chars().take(200).collect(),
+                        message_id: message_id.clone(),
+                        chat_id: chat_id.clone(),
+                    }));
+                    self.forwarder.queue.enqueue(&job).await?;
+                    tracing::info!(update_id = %loggable(&update.id), "silence queued");
+                    return Ok("silence");
+                }
                 let Some(context) = self.contexts.context_by_message_id(message_id).await? else {
                     return Ok(self.unclaimed(update, "no context for the clicked message"));
                 };
@@ -280,6 +303,7 @@ impl Callback {
                 keyboard: Vec::new(),
             },
             client_message_id: format!("expired.{}", sha256_hex(update_id.as_bytes())),
+            reply_to_message_id: None,
         };
         if let Err(error) = self.fchat.send_message(&message).await {
             tracing::warn!(%error, "could not tell the user that the action expired");
@@ -309,6 +333,7 @@ fn read_update(body: &[u8]) -> Result<Update, ApiError> {
             Some(Value::Object(query)) => UpdateKind::Click {
                 email,
                 chat_id,
+                data: text(query.get("data")).unwrap_or_default(),
                 message_id: text(query.get("message").and_then(|m| m.get("message_id")))
                     .ok_or(ApiError::NotAnUpdate)?,
             },
@@ -338,6 +363,12 @@ fn read_update(body: &[u8]) -> Result<Update, ApiError> {
         tracing::debug!(user = %mask_email(email), "update from a user");
     }
     Ok(Update { id, kind, raw })
+}
+
+/// The FChat id of the user an update comes from, bounded.
+fn user_id(raw: &Map<String, Value>) -> Option<String> {
+    let id = raw.get("message")?.get("user")?.get("id")?.as_str()?;
+    Some(loggable(id).to_string()).filter(|id| !id.is_empty())
 }
 
 /// The Standard Webhooks `webhook-id` of an update for one app: `msg_` and a SHA-256 of both,
@@ -386,6 +417,7 @@ mod tests {
             previous_token: None,
             older_secrets_until: None,
             alert_templates: Default::default(),
+            alerting: Default::default(),
         }
     }
 

@@ -9,12 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::alerts::is_silence_button;
 use crate::domain::job::{Forward, Job, JobKind};
 use crate::domain::message::MessageContent;
+use crate::domain::thread::{ThreadAction, ThreadStep};
 use crate::domain::{Context, Target, User};
 use crate::ports::{
-    AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, OutgoingMessage, QueuedJob,
-    Redelivery, SendClaim, StoreError, UserStore, MAX_VISIBILITY_DELAY,
+    AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, MessageEdit,
+    OutgoingMessage, QueuedJob, Redelivery, SendClaim, Silencer, StoreError, UserStore,
+    MAX_VISIBILITY_DELAY,
 };
 use crate::services::forwarding::{
     forward_retry_delay, Forwarded, Forwarder, FORWARD_MAX_ATTEMPTS,
@@ -47,7 +50,11 @@ pub struct Delivery {
     pub contexts: Arc<dyn ContextStore>,
     pub groups: Arc<dyn GroupStore>,
     pub users: Arc<dyn UserStore>,
+    /// The apps, for their Alertmanagers.
+    pub apps: Arc<dyn AppStore>,
     pub fchat: Arc<dyn FChat>,
+    /// Creates the silences users ask for from the chat.
+    pub silencer: Arc<dyn Silencer>,
     pub clock: Arc<dyn Clock>,
     /// How long an attempt may hold a context: the function's timeout.
     pub lease: Duration,
@@ -72,6 +79,12 @@ pub enum JobOutcome {
     DeadLetter(String),
 }
 
+/// The message an attempt showed, and whether a click can come back to it.
+struct Shown {
+    message_id: String,
+    clickable: bool,
+}
+
 /// Why an attempt did not send.
 enum Stop {
     Retry {
@@ -79,6 +92,23 @@ enum Stop {
         retry_after: Option<u64>,
     },
     Fail(String),
+}
+
+impl From<FChatError> for Stop {
+    fn from(error: FChatError) -> Self {
+        match error {
+            FChatError::Transient {
+                reason,
+                retry_after,
+            } => Stop::Retry {
+                error: reason,
+                retry_after,
+            },
+            FChatError::Permanent { reason }
+            | FChatError::NotFound { reason }
+            | FChatError::CannotEdit { reason } => Stop::Fail(reason),
+        }
+    }
 }
 
 impl From<StoreError> for Stop {
@@ -102,22 +132,32 @@ impl Delivery {
                 return JobOutcome::DeadLetter(error.to_string());
             }
         };
-        let (context_id, target, content) = match job.kind {
+        let (context_id, target, content, thread) = match job.kind {
             JobKind::SendGroup {
                 context_id,
                 group_id,
                 content,
                 ..
-            } => (context_id, Target::Group(group_id), content),
+            } => (context_id, Target::Group(group_id), content, None),
             JobKind::SendUser {
                 context_id,
                 email,
                 content,
                 ..
-            } => (context_id, Target::User(email), content),
+            } => (context_id, Target::User(email), content, None),
+            JobKind::SendAlert {
+                context_id,
+                target,
+                content,
+                thread,
+                ..
+            } => (context_id, target, content, Some(thread)),
             JobKind::Forward(forward) => return self.forward(forward, receive_count).await,
+            JobKind::Silence(job) => return self.silence(job, receive_count).await,
         };
-        let outcome = self.deliver_message(&context_id, target, content).await;
+        let outcome = self
+            .deliver_message(&context_id, target, content, thread)
+            .await;
         match &outcome {
             JobOutcome::Done => {}
             JobOutcome::RetryAfter(delay) => {
@@ -168,6 +208,7 @@ impl Delivery {
         context_id: &str,
         target: Target,
         content: MessageContent,
+        thread: Option<ThreadStep>,
     ) -> JobOutcome {
         let now = self.clock.now();
         let lease_until = now + self.lease.as_secs().max(1);
@@ -200,11 +241,15 @@ impl Delivery {
                 return JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay));
             }
         };
-        let clickable = !content.keyboard.is_empty();
-        let attempt = self.attempt(&target, content, context_id).await;
+        let attempt = self
+            .attempt(&target, content, context_id, &context.app, thread)
+            .await;
         let now = self.clock.now();
         let (outcome, answer) = match attempt {
-            Ok(message_id) => {
+            Ok(Shown {
+                message_id,
+                clickable,
+            }) => {
                 tracing::info!(context_id, fchat_message_id = %message_id, attempts = context.attempts, "sent");
                 if let Target::User(email) = &target {
                     // The user's replies now belong to this conversation.
@@ -299,7 +344,9 @@ impl Delivery {
         target: &Target,
         content: MessageContent,
         context_id: &str,
-    ) -> Result<String, Stop> {
+        app: &str,
+        thread: Option<ThreadStep>,
+    ) -> Result<Shown, Stop> {
         let chat_id = match target {
             Target::Group(group_id) => {
                 let group = self.groups.group(group_id).await?;
@@ -318,26 +365,124 @@ impl Delivery {
             }
             Target::User(email) => self.fchat_user_id(email).await?,
         };
+        if let Some(step) = thread {
+            return self
+                .alert_step(&chat_id, content, context_id, app, step)
+                .await;
+        }
+        let clickable = !content.keyboard.is_empty();
         let message = OutgoingMessage {
             chat_id,
             content,
             client_message_id: context_id.to_owned(),
+            reply_to_message_id: None,
         };
-        self.fchat
-            .send_message(&message)
-            .await
-            .map_err(|error| match error {
-                FChatError::Transient {
-                    reason,
-                    retry_after,
-                } => Stop::Retry {
-                    error: reason,
-                    retry_after,
-                },
-                FChatError::Permanent { reason } | FChatError::NotFound { reason } => {
-                    Stop::Fail(reason)
+        let message_id = self.fchat.send_message(&message).await?;
+        Ok(Shown {
+            message_id,
+            clickable,
+        })
+    }
+
+    /// One notification of an alert group: its message posted, edited, replied to, or left
+    /// as it is (`crate::domain::thread`). Every FChat call here is safe to repeat: a send
+    /// carries an id derived from the context's, and an edit to what is shown is done.
+    async fn alert_step(
+        &self,
+        chat_id: &str,
+        content: MessageContent,
+        context_id: &str,
+        app: &str,
+        step: ThreadStep,
+    ) -> Result<Shown, Stop> {
+        let now = self.clock.now();
+        let before = self.contexts.alert_thread(&step.key, now).await?;
+        let send =
+            |text_content: MessageContent, client_message_id: String, reply_to: Option<String>| {
+                let message = OutgoingMessage {
+                    chat_id: chat_id.to_owned(),
+                    content: text_content,
+                    client_message_id,
+                    reply_to_message_id: reply_to,
+                };
+                async move { self.fchat.send_message(&message).await }
+            };
+        let reply_content = |text: &str| MessageContent {
+            text: text.to_owned(),
+            keyboard: Vec::new(),
+        };
+        let action = step.action(before.as_ref(), chat_id);
+        let message_id = match (&action, &before) {
+            (ThreadAction::Post, _) | (_, None) => {
+                send(content.clone(), context_id.to_owned(), None).await?
+            }
+            (ThreadAction::Nothing | ThreadAction::Stale, Some(before)) => {
+                tracing::info!(context_id, fchat_message_id = %before.message_id, action = ?action, "alert group unchanged; nothing posted");
+                return Ok(Shown {
+                    message_id: before.message_id.clone(),
+                    clickable: false,
+                });
+            }
+            (ThreadAction::Remind, Some(before)) => {
+                let id = send(
+                    reply_content(&step.reply),
+                    context_id.to_owned(),
+                    Some(before.message_id.clone()),
+                )
+                .await?;
+                return Ok(Shown {
+                    message_id: id,
+                    clickable: false,
+                });
+            }
+            (ThreadAction::Edit { reply }, Some(before)) => {
+                let edit = MessageEdit {
+                    chat_id: chat_id.to_owned(),
+                    message_id: before.message_id.clone(),
+                    content: before.shown(&content, now, is_silence_button),
+                };
+                let message_id = match self.fchat.edit_message(&edit).await {
+                    Ok(()) => before.message_id.clone(),
+                    Err(FChatError::CannotEdit { reason }) => {
+                        // A new message in its place, answering the old one.
+                        tracing::info!(
+                            context_id,
+                            reason,
+                            "FChat cannot edit the group's message; posting anew"
+                        );
+                        send(
+                            content.clone(),
+                            context_id.to_owned(),
+                            Some(before.message_id.clone()),
+                        )
+                        .await?
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                if *reply {
+                    send(
+                        reply_content(&step.reply),
+                        format!("{context_id}.reply"),
+                        Some(message_id.clone()),
+                    )
+                    .await?;
                 }
-            })
+                message_id
+            }
+        };
+        // Remembered once FChat shows it all: a retry after a crash edits and replies again,
+        // which FChat shows once.
+        let thread = step.remembered(app, chat_id, &message_id, &content, before.as_ref(), now);
+        let clickable = !thread
+            .shown(&content, now, is_silence_button)
+            .keyboard
+            .is_empty();
+        self.contexts.put_alert_thread(&thread).await?;
+        tracing::info!(context_id, fchat_message_id = %message_id, action = ?action, "alert group's message updated");
+        Ok(Shown {
+            message_id,
+            clickable,
+        })
     }
 
     /// The user's FChat id, from the gateway's users table or, the first time, from FChat
@@ -361,16 +506,7 @@ impl Delivery {
                 Ok(found.id)
             }
             Ok(None) => Err(Stop::Fail(format!("User {email} not found!"))),
-            Err(FChatError::Transient {
-                reason,
-                retry_after,
-            }) => Err(Stop::Retry {
-                error: reason,
-                retry_after,
-            }),
-            Err(FChatError::Permanent { reason } | FChatError::NotFound { reason }) => {
-                Err(Stop::Fail(reason))
-            }
+            Err(error) => Err(error.into()),
         }
     }
 }
@@ -502,6 +638,7 @@ mod tests {
         let fchat = Arc::new(MemoryFChat::default());
         fchat.add_user("known@example.com", "fchat-7");
         let clock = Arc::new(FixedClock::at(NOW));
+        let silencer = Arc::new(crate::adapters::memory::MemorySilencer::default());
         let forwarder = Forwarder {
             apps: store.clone(),
             contexts: store.clone(),
@@ -513,7 +650,9 @@ mod tests {
             contexts: store.clone(),
             groups: store.clone(),
             users: store.clone(),
+            apps: store.clone(),
             fchat: fchat.clone(),
+            silencer: silencer.clone(),
             clock: clock.clone(),
             lease: Duration::from_secs(30),
             max_retry_delay: MAX_RETRY_DELAY,

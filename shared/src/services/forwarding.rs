@@ -141,6 +141,7 @@ impl Forwarder {
                 self.queue.as_ref(),
                 &context,
                 content,
+                None,
             )
             .await
             {

@@ -16,6 +16,7 @@ use crate::api::validate::{
 use crate::domain::alerts;
 use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::message::MessageContent;
+use crate::domain::thread::ThreadStep;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
 use crate::ports::{
     AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, UserStore,
@@ -122,6 +123,7 @@ impl Ingest {
                     target: self.group_target(&app).await?,
                     content: message.content,
                     parameters: message.parameters,
+                    thread: None,
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
@@ -139,6 +141,7 @@ impl Ingest {
                     target: Target::User(message.email),
                     content: message.content,
                     parameters: message.parameters,
+                    thread: None,
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
@@ -165,13 +168,21 @@ impl Ingest {
                     None => self.group_target(&app).await?,
                 };
                 let template = app.alert_templates.get(source.name()).map(String::as_str);
+                let scope = match &target {
+                    Target::Group(group_id) => format!("{}\ngroup\n{group_id}", app.name),
+                    Target::User(email) => format!("{}\nuser\n{email}", app.name),
+                };
+                let thread =
+                    notification.thread_step(&scope, app.alerting.reminders, received_at_ms());
+                let keyboard = alert_keyboard(&app, &notification, thread.as_ref());
                 let pending = Pending {
                     target,
                     content: MessageContent {
                         text: alerts::render(&notification, template),
-                        keyboard: Vec::new(),
+                        keyboard,
                     },
                     parameters: Map::new(),
+                    thread,
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
@@ -322,6 +333,7 @@ impl Ingest {
             self.queue.as_ref(),
             &context,
             pending.content,
+            pending.thread,
         )
         .await
         {
@@ -352,6 +364,47 @@ struct Pending {
     target: Target,
     content: MessageContent,
     parameters: Map<String, Value>,
+    /// For an alert notification with a group key: how it moves its group's message.
+    thread: Option<ThreadStep>,
+}
+
+/// The buttons of an alert group's message: "Silence 1h" and "Silence 24h" while it fires,
+/// when the app has an Alertmanager to silence it in; "Acknowledge" for the app's webhook,
+/// when it has one.
+fn alert_keyboard(
+    app: &App,
+    notification: &alerts::AlertNotification,
+    thread: Option<&ThreadStep>,
+) -> Vec<Vec<crate::domain::message::Button>> {
+    let mut row = Vec::new();
+    let silenceable = notification.source == alerts::AlertSource::Alertmanager
+        && app.alerting.alertmanager.is_some()
+        && !notification.resolved();
+    if let Some(thread) = thread.filter(|t| silenceable && !t.labels.is_empty()) {
+        row.extend(alerts::silence_buttons(&thread.key));
+    }
+    if app.webhook_url.is_some() && !notification.resolved() {
+        row.push(crate::domain::message::Button {
+            text: "Acknowledge".into(),
+            callback_data: serde_json::json!({
+                "action": "acknowledge",
+                "data": notification.group_key().unwrap_or_default(),
+            }),
+        });
+    }
+    if row.is_empty() {
+        Vec::new()
+    } else {
+        vec![row]
+    }
+}
+
+/// Now, in milliseconds: orders the notifications of one alert group.
+fn received_at_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }
 
 fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
@@ -411,6 +464,7 @@ mod tests {
             previous_token: None,
             older_secrets_until: None,
             alert_templates: Default::default(),
+            alerting: Default::default(),
         }
     }
 

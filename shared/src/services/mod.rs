@@ -7,3 +7,4 @@ pub mod delivery;
 pub mod forwarding;
 pub mod ingest;
 pub mod outbox;
+pub mod silences;

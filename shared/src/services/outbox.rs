@@ -4,19 +4,22 @@
 use crate::api::error::ApiError;
 use crate::domain::job::{Job, JobKind};
 use crate::domain::message::MessageContent;
+use crate::domain::thread::ThreadStep;
 use crate::domain::{Context, Target};
 use crate::ports::{ContextStore, JobQueue};
 
-/// Records `context` and queues the job that delivers `content`. If the job cannot be queued
+/// Records `context` and queues the job that delivers `content` (as a step of an alert
+/// group's message, with `thread`). If the job cannot be queued
 /// the context is withdrawn, so that nothing is left looking queued.
 pub async fn queue_message(
     contexts: &dyn ContextStore,
     queue: &dyn JobQueue,
     context: &Context,
     content: MessageContent,
+    thread: Option<ThreadStep>,
 ) -> Result<(), ApiError> {
     contexts.create_context(context).await?;
-    let job = Job::new(job_kind(context, content));
+    let job = Job::new(job_kind(context, content, thread));
     if let Err(error) = queue.enqueue(&job).await {
         tracing::error!(%error, context_id = %context.id, "queueing failed; withdrawing the context");
         if let Err(error) = contexts.delete_context(&context.id).await {
@@ -27,7 +30,16 @@ pub async fn queue_message(
     Ok(())
 }
 
-fn job_kind(context: &Context, content: MessageContent) -> JobKind {
+fn job_kind(context: &Context, content: MessageContent, thread: Option<ThreadStep>) -> JobKind {
+    if let Some(thread) = thread {
+        return JobKind::SendAlert {
+            context_id: context.id.clone(),
+            app: context.app.clone(),
+            target: context.target.clone(),
+            content,
+            thread,
+        };
+    }
     match &context.target {
         Target::Group(group_id) => JobKind::SendGroup {
             context_id: context.id.clone(),

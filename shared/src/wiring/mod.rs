@@ -4,6 +4,7 @@ pub mod config;
 
 use std::sync::Arc;
 
+use crate::adapters::alertmanager::HttpSilencer;
 use crate::adapters::dynamo::DynamoStore;
 use crate::adapters::fchat::FChatClient;
 use crate::adapters::secrets::{read_secret, read_secrets, Secret, SecretError};
@@ -124,11 +125,16 @@ pub async fn delivery(
         config.delivery_queue_url.clone(),
     )
     .with_dead_letter_queue(config.delivery_dlq_url.clone());
+    let policy = OutboundPolicy {
+        allow_loopback: config.webhook_allow_loopback,
+    };
     let delivery = Delivery {
         contexts: store.clone(),
         groups: store.clone(),
         users: store.clone(),
+        apps: store.clone(),
         fchat: Arc::new(fchat),
+        silencer: Arc::new(HttpSilencer::new(policy, WEBHOOK_TIMEOUT)),
         clock: Arc::new(SystemClock),
         lease: config.delivery_lease,
         max_retry_delay: config.max_retry_delay,

@@ -75,6 +75,22 @@ impl AppStore for DynamoStore {
                 ),
             );
         }
+        if app.alerting.reminders {
+            item.insert("alert_reminders".into(), AttributeValue::Bool(true));
+        }
+        if let Some(link) = &app.alerting.alertmanager {
+            item.insert("alertmanager_url".into(), s(&link.url));
+            match &link.auth {
+                None => {}
+                Some(AlertmanagerAuth::Bearer(token)) => {
+                    item.insert("alertmanager_bearer".into(), s(token));
+                }
+                Some(AlertmanagerAuth::Basic { user, password }) => {
+                    item.insert("alertmanager_user".into(), s(user));
+                    item.insert("alertmanager_password".into(), s(password));
+                }
+            }
+        }
         self.put(&self.tables.apps, item).await
     }
 
@@ -130,6 +146,23 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
                 })
                 .collect(),
             _ => Default::default(),
+        },
+        alerting: Alerting {
+            reminders: flag(item, "alert_reminders", false),
+            alertmanager: optional_text(item, "alertmanager_url").map(|url| AlertmanagerLink {
+                url,
+                auth: match (
+                    optional_text(item, "alertmanager_bearer"),
+                    optional_text(item, "alertmanager_user"),
+                    optional_text(item, "alertmanager_password"),
+                ) {
+                    (Some(token), _, _) => Some(AlertmanagerAuth::Bearer(token)),
+                    (None, Some(user), Some(password)) => {
+                        Some(AlertmanagerAuth::Basic { user, password })
+                    }
+                    _ => None,
+                },
+            }),
         },
     })
 }

@@ -271,6 +271,42 @@ impl ContextStore for DynamoStore {
             }
         }
     }
+
+    async fn alert_thread(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Option<AlertThread>, StoreError> {
+        let Some(item) = self
+            .get(&self.tables.contexts, CONTEXTS_KEY, &alert_thread_id(key))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if optional_text(&item, KIND).as_deref() != Some(KIND_ALERT_THREAD) {
+            return Ok(None);
+        }
+        let thread: AlertThread = serde_json::from_str(&text(&item, "thread")?)
+            .map_err(|e| StoreError::Corrupt(format!("alert thread: {e}")))?;
+        // The table's TTL deletes late (and moto never does): an expired one is absent.
+        Ok(Some(thread).filter(|t| t.expires_at > now))
+    }
+
+    async fn put_alert_thread(&self, thread: &AlertThread) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(CONTEXTS_KEY.into(), s(&alert_thread_id(&thread.key)));
+        item.insert(KIND.into(), s(KIND_ALERT_THREAD));
+        item.insert(
+            "thread".into(),
+            s(&serde_json::to_string(thread).expect("a thread always serialises")),
+        );
+        item.insert(EXPIRY_ATTRIBUTE.into(), n(thread.expires_at));
+        self.put(&self.tables.contexts, item).await
+    }
+}
+
+fn alert_thread_id(key: &str) -> String {
+    derived_key("alert-thread", key)
 }
 
 fn bot_state_id(chat_id: &str) -> String {

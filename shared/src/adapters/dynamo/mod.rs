@@ -16,9 +16,11 @@ use serde_json::{Map, Value};
 
 use crate::adapters::dynamo::tables::*;
 use crate::domain::credentials::sha256_hex;
+use crate::domain::thread::AlertThread;
 use crate::domain::{
-    App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, UnixTime, User,
-    DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS, UNDELIVERED_RETENTION_SECONDS,
+    Alerting, AlertmanagerAuth, AlertmanagerLink, App, Context, DeliveryStatus, Group,
+    IdempotencyRecord, Target, UnixTime, User, DEFAULT_CONTEXT_TTL_SECONDS,
+    DEFAULT_DELIVERY_WINDOW_SECONDS, UNDELIVERED_RETENTION_SECONDS,
 };
 use crate::ports::{
     AppStore, AttemptOutcome, ContextStore, GroupStore, IdempotencyClaim, SendClaim, StoreError,
@@ -34,6 +36,7 @@ const KIND_IDEMPOTENCY: &str = "idempotency";
 const KIND_UNKNOWN_USER: &str = "unknown_user";
 const KIND_UPDATE: &str = "update";
 const KIND_BOT_STATE: &str = "bot_state";
+const KIND_ALERT_THREAD: &str = "alert_thread";
 /// A context's delivery window end and reply window.
 const DELIVER_BY: &str = "deliver_by";
 const REPLY_WINDOW: &str = "reply_window_seconds";
