@@ -9,8 +9,8 @@ use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::credentials::{generate_token, generate_webhook_secret, sha256_hex};
 use gateway::domain::alerts::{check_template, render, AlertNotification, AlertSource};
 use gateway::domain::{
-    App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS,
-    MAX_DELIVERY_WINDOW_SECONDS,
+    AlertmanagerAuth, AlertmanagerLink, App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS,
+    DEFAULT_DELIVERY_WINDOW_SECONDS, MAX_DELIVERY_WINDOW_SECONDS,
 };
 use gateway::dynamo::DynamoStore;
 use gateway::job::Job;
@@ -36,6 +36,10 @@ pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
   app set-delivery-window N S
   app set-template N SOURCE FILE | app clear-template N SOURCE | app render-template N SOURCE [FILE]
       (SOURCE: alertmanager or grafana; render-template shows a sample alert as it would be sent)
+  app set-alertmanager N URL [--bearer-env VAR | --basic-user U --password-env VAR]
+      (firing Alertmanager groups get Silence 1h/24h buttons; credentials are read from the
+       environment variable VAR, never from the command line)
+  app clear-alertmanager N | app set-reminders N on|off
   app rotate-token N [--grace S] | app rotate-secret N [--grace S] | app rotate-secret N --finish
   user list
   message status ID
@@ -167,6 +171,15 @@ pub fn app_view(app: &App, now: UnixTime) -> Value {
         "active": app.active,
         "previous_token_valid_until": app.previous_token.as_ref().map(|(_, until)| *until).filter(|until| *until > now),
         "alert_templates": app.alert_templates.keys().collect::<Vec<_>>(),
+        "alert_reminders": app.alerting.reminders,
+        "alertmanager": app.alerting.alertmanager.as_ref().map(|link| json!({
+            "url": link.url,
+            "auth": match &link.auth {
+                None => "none",
+                Some(AlertmanagerAuth::Bearer(_)) => "bearer",
+                Some(AlertmanagerAuth::Basic { .. }) => "basic",
+            },
+        })),
     })
 }
 
@@ -467,6 +480,40 @@ impl Admin {
                     text,
                 )
             }
+            ["app", "set-alertmanager"] => self.set_alertmanager(&words).await,
+            ["app", "clear-alertmanager"] => {
+                words.allow_only(&[])?;
+                words.at_most(1)?;
+                let mut app = self.app(words.subject("app")?).await?;
+                app.alerting.alertmanager = None;
+                self.store.put_app(&app).await?;
+                output(
+                    app_view(&app, (self.now)()),
+                    format!("app {}: no silence buttons any more", app.name),
+                )
+            }
+            ["app", "set-reminders"] => {
+                words.allow_only(&[])?;
+                words.at_most(2)?;
+                let mut app = self.app(words.subject("app")?).await?;
+                app.alerting.reminders = match words.positional.get(3).map(String::as_str) {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => bail!("on or off?"),
+                };
+                self.store.put_app(&app).await?;
+                output(
+                    app_view(&app, (self.now)()),
+                    if app.alerting.reminders {
+                        format!(
+                            "app {}: a repeat of a firing group posts a reminder reply",
+                            app.name
+                        )
+                    } else {
+                        format!("app {}: a repeat of a firing group posts nothing", app.name)
+                    },
+                )
+            }
             ["app", "rotate-token"] => self.rotate_token(&words).await,
             ["app", "rotate-secret"] => self.rotate_secret(&words).await,
             ["user", "list"] => {
@@ -505,6 +552,55 @@ impl Admin {
             ["dlq", "redrive"] => self.dlq_redrive().await,
             _ => bail!("unknown command\n{USAGE}"),
         }
+    }
+
+    async fn set_alertmanager(&self, words: &Words) -> Result<Output> {
+        words.allow_only(&["--bearer-env", "--basic-user", "--password-env"])?;
+        words.at_most(2)?;
+        let mut app = self.app(words.subject("app")?).await?;
+        let url = words
+            .positional
+            .get(3)
+            .context("which URL? (app set-alertmanager N URL)")?;
+        check_url(
+            url,
+            OutboundPolicy {
+                allow_loopback: self.local,
+            },
+        )
+        .map_err(|e| anyhow!("invalid Alertmanager URL {url:?}: {e}"))?;
+        let from_env = |flag: &str| -> Result<String> {
+            let variable = words.required(flag)?;
+            std::env::var(variable)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("{flag}: the environment variable {variable} is not set"))
+        };
+        let auth = match (
+            words.value("--bearer-env"),
+            words.value("--basic-user"),
+            words.value("--password-env"),
+        ) {
+            (None, None, None) => None,
+            (Some(_), None, None) => Some(AlertmanagerAuth::Bearer(from_env("--bearer-env")?)),
+            (None, Some(user), Some(_)) => Some(AlertmanagerAuth::Basic {
+                user: user.to_owned(),
+                password: from_env("--password-env")?,
+            }),
+            _ => bail!("give either --bearer-env VAR, or --basic-user U with --password-env VAR"),
+        };
+        app.alerting.alertmanager = Some(AlertmanagerLink {
+            url: url.trim_end_matches('/').to_owned(),
+            auth,
+        });
+        self.store.put_app(&app).await?;
+        output(
+            app_view(&app, (self.now)()),
+            format!(
+                "app {}: firing Alertmanager groups can be silenced from the chat through {url}",
+                app.name
+            ),
+        )
     }
 
     async fn set_template(&self, words: &Words) -> Result<Output> {
