@@ -55,6 +55,7 @@ contract!(
     one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over,
     only_a_message_with_buttons_is_found_by_its_fchat_message_id,
     an_apps_alert_templates_are_kept_changed_and_cleared,
+    an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire,
 );
 
 fn context(id: &str, expires_at: u64) -> Context {
@@ -644,4 +645,69 @@ async fn an_apps_alert_templates_are_kept_changed_and_cleared<S: Store>(store: &
         .unwrap();
     assert!(read.alert_templates.is_empty());
     assert_eq!(read, app);
+}
+
+async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: Store>(store: &S) {
+    use gateway::domain::thread::{AlertThread, ChatSilence};
+    use gateway::domain::{AlertmanagerAuth, AlertmanagerLink};
+
+    // Settings, with each kind of credentials.
+    let mut app = app("pager-ệ", "tok-pager");
+    for auth in [
+        None,
+        Some(AlertmanagerAuth::Bearer("am-\"token\"".into())),
+        Some(AlertmanagerAuth::Basic {
+            user: "ops".into(),
+            password: "p@ss:word".into(),
+        }),
+    ] {
+        app.alerting.reminders = auth.is_some();
+        app.alerting.alertmanager = Some(AlertmanagerLink {
+            url: "https://am.example.com/sub".into(),
+            auth,
+        });
+        store.put_app(&app).await.unwrap();
+        assert_eq!(store.app_by_name(&app.name).await.unwrap(), Some(app.clone()));
+    }
+    app.alerting = Default::default();
+    store.put_app(&app).await.unwrap();
+    assert_eq!(store.app_by_name(&app.name).await.unwrap(), Some(app.clone()));
+
+    // A group's message: kept until it expires, then absent even if not yet purged.
+    let key = sha256_hex(b"some group");
+    let thread = AlertThread {
+        key: key.clone(),
+        app: app.name.clone(),
+        chat_id: "room ệ 1".into(),
+        message_id: "m-77".into(),
+        fingerprint: "f".into(),
+        resolved: false,
+        at_ms: 1,
+        labels: [("alertname".to_owned(), "Disk \"full\"".to_owned())].into(),
+        content: gateway::message::MessageContent {
+            text: "FIRING".into(),
+            keyboard: Vec::new(),
+        },
+        silence: Some(ChatSilence {
+            silence_id: "s-1".into(),
+            update_id: "u-1".into(),
+            note: "Silenced".into(),
+            until: NOW + 60,
+        }),
+        expires_at: NOW + 100,
+    };
+    assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), None);
+    store.put_alert_thread(&thread).await.unwrap();
+    assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), Some(thread.clone()));
+    assert_eq!(store.alert_thread(&key, NOW + 100).await.unwrap(), None);
+    let moved = AlertThread {
+        message_id: "m-78".into(),
+        resolved: true,
+        silence: None,
+        ..thread
+    };
+    store.put_alert_thread(&moved).await.unwrap();
+    assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), Some(moved));
+    // Another key names nothing.
+    assert_eq!(store.alert_thread(&sha256_hex(b"other"), NOW).await.unwrap(), None);
 }
