@@ -667,11 +667,17 @@ async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: St
             auth,
         });
         store.put_app(&app).await.unwrap();
-        assert_eq!(store.app_by_name(&app.name).await.unwrap(), Some(app.clone()));
+        assert_eq!(
+            store.app_by_name(&app.name).await.unwrap(),
+            Some(app.clone())
+        );
     }
     app.alerting = Default::default();
     store.put_app(&app).await.unwrap();
-    assert_eq!(store.app_by_name(&app.name).await.unwrap(), Some(app.clone()));
+    assert_eq!(
+        store.app_by_name(&app.name).await.unwrap(),
+        Some(app.clone())
+    );
 
     // A group's message: kept until it expires, then absent even if not yet purged.
     let key = sha256_hex(b"some group");
@@ -698,7 +704,10 @@ async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: St
     };
     assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), None);
     store.put_alert_thread(&thread).await.unwrap();
-    assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), Some(thread.clone()));
+    assert_eq!(
+        store.alert_thread(&key, NOW).await.unwrap(),
+        Some(thread.clone())
+    );
     assert_eq!(store.alert_thread(&key, NOW + 100).await.unwrap(), None);
     let moved = AlertThread {
         message_id: "m-78".into(),
@@ -709,5 +718,11 @@ async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: St
     store.put_alert_thread(&moved).await.unwrap();
     assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), Some(moved));
     // Another key names nothing.
-    assert_eq!(store.alert_thread(&sha256_hex(b"other"), NOW).await.unwrap(), None);
+    assert_eq!(
+        store
+            .alert_thread(&sha256_hex(b"other"), NOW)
+            .await
+            .unwrap(),
+        None
+    );
 }
