@@ -34,7 +34,7 @@ pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
   app create --name N [--group G] [--user-messaging] [--webhook-url U] [--context-ttl S] [--delivery-window S]
   app list | app show N | app disable N | app enable N | app set-webhook N U
   app set-delivery-window N S
-  app set-template N SOURCE FILE | app clear-template N SOURCE | app render-template N SOURCE [FILE]
+  app set-template N SOURCE FILE | app clear-template N SOURCE | app render-template N SOURCE [FILE] [--payload P]
       (SOURCE: alertmanager or grafana; render-template shows a sample alert as it would be sent)
   app set-alertmanager N URL [--bearer-env VAR | --basic-user U --password-env VAR]
       (firing Alertmanager groups get Silence 1h/24h buttons; credentials are read from the
@@ -466,7 +466,7 @@ impl Admin {
                 )
             }
             ["app", "render-template"] => {
-                words.allow_only(&[])?;
+                words.allow_only(&["--payload"])?;
                 words.at_most(3)?;
                 let app = self.app(words.subject("app")?).await?;
                 let source = alert_source(&words)?;
@@ -474,7 +474,16 @@ impl Admin {
                     Some(file) => Some(read_template(source, file)?),
                     None => app.alert_templates.get(source.name()).cloned(),
                 };
-                let text = render_sample(source, template.as_deref());
+                let text = match words.value("--payload") {
+                    Some(file) => {
+                        let body = std::fs::read(file)
+                            .with_context(|| format!("cannot read the payload {file}"))?;
+                        let notification = AlertNotification::parse(source, &body)
+                            .map_err(|e| anyhow!("{file} is not a {source} notification: {e}"))?;
+                        render(&notification, template.as_deref())
+                    }
+                    None => render_sample(source, template.as_deref()),
+                };
                 output(
                     json!({"app": app.name, "source": source.name(), "custom": template.is_some(), "text": text}),
                     text,

@@ -625,6 +625,91 @@ async fn an_apps_alert_template_is_checked_set_rendered_and_cleared() {
         .await
         .unwrap();
     assert_eq!(back.text, dry.text);
+
+    // A dry run of the operator's own payload; a payload of another source is refused.
+    let payload = dir.join("mine.json");
+    let mut mine: serde_json::Value =
+        serde_json::from_str(gateway::domain::alerts::AlertSource::Alertmanager.sample_payload())
+            .unwrap();
+    mine["commonLabels"]["alertname"] = "BackupLate".into();
+    mine["alerts"][0]["labels"]["instance"] = "vault-3".into();
+    std::fs::write(&payload, mine.to_string()).unwrap();
+    let theirs = run(
+        &admin,
+        &format!(
+            "app render-template pager-x9 alertmanager {} --payload {}",
+            good.display(),
+            payload.display()
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(theirs.text, "FIRING BackupLate: vault-3 db-2:9100");
+    assert!(run(
+        &admin,
+        &format!(
+            "app render-template pager-x9 grafana --payload {}",
+            payload.display()
+        )
+    )
+    .await
+    .is_err());
+}
+
+#[tokio::test]
+async fn an_apps_alertmanager_and_reminders_are_set_shown_without_secrets_and_cleared() {
+    let (_aws, admin) = admin().await;
+    run(&admin, "group create --id am-grp --beatchat-id bc-am")
+        .await
+        .unwrap();
+    run(&admin, "app create --name am-ệ7 --group am-grp")
+        .await
+        .unwrap();
+    let variable = format!("AM_SECRET_{}", std::process::id());
+    std::env::set_var(&variable, "s3cret-am-token");
+
+    let set = run(
+        &admin,
+        &format!("app set-alertmanager am-ệ7 https://am-ệ.example.com:9093/ --bearer-env {variable}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        set.json["alertmanager"],
+        json!({"url": "https://am-ệ.example.com:9093", "auth": "bearer"})
+    );
+    assert!(!set.text.contains("s3cret") && !set.json.to_string().contains("s3cret"));
+    let stored = admin.store.app_by_name("am-ệ7").await.unwrap().unwrap();
+    assert!(
+        stored.alerting.alertmanager.unwrap().auth
+            == Some(gateway::domain::AlertmanagerAuth::Bearer(
+                "s3cret-am-token".into()
+            )),
+        "the credentials are stored as given"
+    );
+
+    for bad in [
+        "app set-alertmanager am-ệ7 ftp://am.example.com".to_owned(),
+        "app set-alertmanager am-ệ7 http://10.0.0.8:9093".to_owned(),
+        "app set-alertmanager am-ệ7 https://am.example.com --bearer-env NOT_SET_ANYWHERE_X".to_owned(),
+        format!("app set-alertmanager am-ệ7 https://am.example.com --basic-user ops --bearer-env {variable}"),
+        "app set-alertmanager nobody https://am.example.com".to_owned(),
+        "app set-reminders am-ệ7 sometimes".to_owned(),
+    ] {
+        assert!(run(&admin, &bad).await.is_err(), "{bad}");
+    }
+    let stored = admin.store.app_by_name("am-ệ7").await.unwrap().unwrap();
+    assert_eq!(
+        stored.alerting.alertmanager.unwrap().url,
+        "https://am-ệ.example.com:9093",
+        "refusals change nothing"
+    );
+
+    run(&admin, "app set-reminders am-ệ7 on").await.unwrap();
+    run(&admin, "app clear-alertmanager am-ệ7").await.unwrap();
+    let shown = run(&admin, "app show am-ệ7").await.unwrap();
+    assert_eq!(shown.json["alert_reminders"], true);
+    assert_eq!(shown.json["alertmanager"], serde_json::Value::Null);
 }
 
 #[tokio::test]

@@ -217,7 +217,7 @@ pub fn is_silence_button(button: &Button) -> bool {
 
 /// "1h", "24h", "90m": how a silence's length reads in the chat.
 pub fn human_duration(seconds: u64) -> String {
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
     } else {
         format!("{}m", seconds.div_ceil(60))
