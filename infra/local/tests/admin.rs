@@ -670,7 +670,9 @@ async fn an_apps_alertmanager_and_reminders_are_set_shown_without_secrets_and_cl
 
     let set = run(
         &admin,
-        &format!("app set-alertmanager am-ệ7 https://am-ệ.example.com:9093/ --bearer-env {variable}"),
+        &format!(
+            "app set-alertmanager am-ệ7 https://am-ệ.example.com:9093/ --bearer-env {variable}"
+        ),
     )
     .await
     .unwrap();

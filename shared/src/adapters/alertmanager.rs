@@ -146,8 +146,8 @@ mod tests {
             silence_body(&silence),
             json!({
                 "matchers": [{"name": "alertname", "value": "Disk \"full\"", "isRegex": false, "isEqual": true}],
-                "startsAt": "2026-11-22T10:00:00Z",
-                "endsAt": "2026-11-22T11:00:00Z",
+                "startsAt": "2026-11-22T14:00:00Z",
+                "endsAt": "2026-11-22T15:00:00Z",
                 "createdBy": "ops@example.com",
                 "comment": "from the chat",
             })

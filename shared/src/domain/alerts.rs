@@ -177,6 +177,7 @@ impl AlertNotification {
             remind,
             at_ms,
             labels: self.group_labels(),
+            threaded: false,
         })
     }
 }
@@ -474,7 +475,13 @@ impl From<minijinja::Error> for TemplateError {
     }
 }
 
-fn environment() -> Environment<'static> {
+/// The sandboxed environment every template renders in: built once per cold start.
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENVIRONMENT.get_or_init(sandbox)
+}
+
+fn sandbox() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);

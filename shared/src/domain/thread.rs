@@ -42,6 +42,10 @@ pub struct ThreadStep {
     /// matchers.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// A conversation rather than a state: every notification is a message of its own,
+    /// posted as a reply to the thread's first (AWS Chatbot's `threadId`).
+    #[serde(default)]
+    pub threaded: bool,
 }
 
 /// A group's message, as remembered.
@@ -90,6 +94,8 @@ pub enum ThreadAction {
     Edit { reply: bool },
     /// An older notification than the one the message shows: ignored.
     Stale,
+    /// A threaded notification: posted as a reply to the thread's first message.
+    Reply,
 }
 
 impl ThreadStep {
@@ -99,6 +105,9 @@ impl ThreadStep {
         let Some(thread) = thread.filter(|t| t.chat_id == chat_id) else {
             return ThreadAction::Post;
         };
+        if self.threaded {
+            return ThreadAction::Reply;
+        }
         if self.at_ms < thread.at_ms {
             return ThreadAction::Stale;
         }
@@ -196,6 +205,7 @@ mod tests {
             remind: false,
             at_ms,
             labels: BTreeMap::new(),
+            threaded: false,
         }
     }
 
@@ -235,6 +245,25 @@ mod tests {
         assert_eq!(
             step("a", false, 40).action(Some(&resolved), "chat"),
             ThreadAction::Edit { reply: false }
+        );
+    }
+
+    #[test]
+    fn a_threaded_notification_replies_to_the_threads_first_message() {
+        let threaded = |at_ms| ThreadStep {
+            threaded: true,
+            ..step("a", false, at_ms)
+        };
+        assert_eq!(threaded(1).action(None, "chat"), ThreadAction::Post);
+        let thread = threaded(1).remembered("app", "chat", "m-1", &plain(), None, 100);
+        // Even the same text again, or an older one: every notification is a message.
+        assert_eq!(
+            threaded(1).action(Some(&thread), "chat"),
+            ThreadAction::Reply
+        );
+        assert_eq!(
+            threaded(0).action(Some(&thread), "chat"),
+            ThreadAction::Reply
         );
     }
 

@@ -423,6 +423,19 @@ impl Delivery {
                     clickable: false,
                 });
             }
+            (ThreadAction::Reply, Some(before)) => {
+                let id = send(
+                    content.clone(),
+                    context_id.to_owned(),
+                    Some(before.message_id.clone()),
+                )
+                .await?;
+                tracing::info!(context_id, fchat_message_id = %id, "posted in its thread");
+                return Ok(Shown {
+                    message_id: id,
+                    clickable: !content.keyboard.is_empty(),
+                });
+            }
             (ThreadAction::Remind, Some(before)) => {
                 let id = send(
                     reply_content(&step.reply),

@@ -579,7 +579,9 @@ mod tests {
 
     fn job_text(job: &Job) -> &str {
         match &job.kind {
-            JobKind::SendGroup { content, .. } | JobKind::SendUser { content, .. } => &content.text,
+            JobKind::SendGroup { content, .. }
+            | JobKind::SendUser { content, .. }
+            | JobKind::SendAlert { content, .. } => &content.text,
             other => panic!("not a message: {other:?}"),
         }
     }
