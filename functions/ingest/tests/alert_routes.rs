@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fchat_local::harness::Stack;
 use fchat_local::seed::Seed;
+use gateway::domain::Target;
 use gateway::job::JobKind;
 use serde_json::{json, Value};
 
@@ -269,10 +270,12 @@ async fn alertmanager_and_grafana_post_natively_and_each_notification_is_one_mes
             .kind
             .clone()
     };
-    let JobKind::SendGroup {
+    // Each notification carries its alert group's step (one message per group).
+    let JobKind::SendAlert {
         app: sender,
-        group_id,
+        target: Target::Group(group_id),
         content,
+        thread,
         ..
     } = job(&am)
     else {
@@ -281,6 +284,12 @@ async fn alertmanager_and_grafana_post_natively_and_each_notification_is_one_mes
     assert_eq!(
         (sender.as_str(), group_id.as_str()),
         (tenant.app.as_str(), tenant.group.as_str())
+    );
+    assert!(!thread.resolved);
+    assert_eq!(thread.key.len(), 64, "a hash, whatever the group key");
+    assert_eq!(
+        thread.labels.get("alertname").map(String::as_str),
+        Some("DiskAlmostFull")
     );
     assert!(content.keyboard.is_empty());
     assert!(
@@ -294,7 +303,12 @@ async fn alertmanager_and_grafana_post_natively_and_each_notification_is_one_mes
         .text
         .contains("\nSilence: http://alertmanager.example.com:9093/#/silences/new?filter="));
 
-    let JobKind::SendGroup { content, .. } = job(&grafana) else {
+    let JobKind::SendAlert {
+        target: Target::Group(_),
+        content,
+        ..
+    } = job(&grafana)
+    else {
         panic!("Grafana's notification is not a group message");
     };
     assert!(
@@ -306,7 +320,12 @@ async fn alertmanager_and_grafana_post_natively_and_each_notification_is_one_mes
     );
     assert!(content.text.contains("\nDashboard: https://grafana.example.com/d/hosts?orgId=1\nPanel: https://grafana.example.com/d/hosts?orgId=1&viewPanel=4\n"), "{}", content.text);
 
-    let JobKind::SendUser { email, content, .. } = job(user) else {
+    let JobKind::SendAlert {
+        target: Target::User(email),
+        content,
+        ..
+    } = job(user)
+    else {
         panic!("?email= did not send to the user");
     };
     assert_eq!(email, "on.call@example.org");
@@ -325,7 +344,12 @@ async fn alertmanager_and_grafana_post_natively_and_each_notification_is_one_mes
         content.text
     );
 
-    let JobKind::SendGroup { content, .. } = job(&large) else {
+    let JobKind::SendAlert {
+        target: Target::Group(_),
+        content,
+        ..
+    } = job(&large)
+    else {
         panic!("the large group is not a group message");
     };
     let chars = content.text.chars().count();

@@ -174,6 +174,21 @@ async fn serves_the_template_functions_once_initialized_and_restarts_a_dead_one(
         .status()
         .unwrap();
     assert!(status.success());
+    // Once the death is known (the process reaped), as Lambda knows a dead environment: an
+    // invocation racing the kill fails like Lambda's in-flight one (Runtime.ExitError).
+    let reaped = Instant::now();
+    while std::process::Command::new("kill")
+        .args(["-0", &first.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            reaped.elapsed() < Duration::from_secs(5),
+            "the killed process lingers"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let again = invoke(&invoker, "quick-fn").await;
     assert_ne!(again["pid"].as_i64().unwrap(), first);
     assert_eq!(again["greeting"], "hello from the env file");
