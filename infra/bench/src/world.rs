@@ -33,6 +33,7 @@ pub fn app(webhook_url: Option<String>) -> App {
         previous_token: None,
         older_secrets_until: None,
         alert_templates: Default::default(),
+        sns: Default::default(),
     }
 }
 
@@ -76,6 +77,7 @@ pub async fn memory_ingest() -> (Ingest, Arc<MemoryStore>, Arc<MemoryQueue>) {
         queue: queue.clone(),
         fchat: Arc::new(MemoryFChat::default()),
         clock: Arc::new(SystemClock),
+        sns: Arc::new(gateway::adapters::sns::SnsClient::new(false)),
     };
     (ingest, store, queue)
 }

@@ -318,6 +318,7 @@ pub async fn create_app(
         previous_token: None,
         older_secrets_until: None,
         alert_templates: Default::default(),
+        sns: Default::default(),
     };
     apps.put_app(&app).await?;
     Ok(app)

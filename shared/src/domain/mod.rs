@@ -1,9 +1,11 @@
 //! The product's records, free of any storage or AWS type.
 
 pub mod alerts;
+pub mod aws_events;
 pub mod credentials;
 pub mod job;
 pub mod message;
+pub mod sns;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -48,6 +50,8 @@ pub struct App {
     /// The app's own message templates for alert notifications, by source name
     /// (`alertmanager`, `grafana`); a source without one uses the built-in template.
     pub alert_templates: std::collections::BTreeMap<String, String>,
+    /// Amazon SNS: the topics the app accepts, and the unsubscriptions SNS confirmed.
+    pub sns: crate::domain::aws_events::SnsSettings,
 }
 
 impl App {

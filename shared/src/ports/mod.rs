@@ -296,3 +296,25 @@ pub trait FChat: Send + Sync {
     /// The user with this (lower-cased) email, or `None` if FChat does not know them.
     async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError>;
 }
+
+/// Why an SNS message is not acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnsRefusal {
+    /// The signature does not verify, or its certificate or `SubscribeURL` is not SNS's:
+    /// answered 403, nothing changes.
+    #[error("forged or foreign: {0}")]
+    Forged(String),
+    /// SNS's certificate or confirmation URL could not be fetched now: SNS retries.
+    #[error("SNS could not be reached: {0}")]
+    Unavailable(String),
+}
+
+/// Amazon SNS as the gateway needs it: checking a message's signature against SNS's signing
+/// certificate, and confirming a subscription.
+#[async_trait]
+pub trait SnsGate: Send + Sync {
+    async fn verify(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
+    /// Fetches the `SubscribeURL` of a verified `SubscriptionConfirmation`.
+    async fn confirm(&self, envelope: &crate::domain::sns::SnsEnvelope)
+        -> Result<(), SnsRefusal>;
+}

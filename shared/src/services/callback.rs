@@ -386,6 +386,7 @@ mod tests {
             previous_token: None,
             older_secrets_until: None,
             alert_templates: Default::default(),
+            sns: Default::default(),
         }
     }
 

@@ -18,9 +18,14 @@ use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::message::MessageContent;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
 use crate::ports::{
-    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, UserStore,
+    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, SnsGate,
+    UserStore,
 };
 use crate::services::outbox::queue_message;
+
+#[path = "aws_sources.rs"]
+mod aws_sources;
+pub use aws_sources::API_KEY_HEADER;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
@@ -37,6 +42,8 @@ pub struct Ingest {
     /// Asked, briefly, about emails the gateway has not messaged yet.
     pub fchat: Arc<dyn FChat>,
     pub clock: Arc<dyn Clock>,
+    /// Amazon SNS's signing certificates and subscription confirmations.
+    pub sns: Arc<dyn SnsGate>,
 }
 
 /// How long FChat's "no such user" is believed.
@@ -69,6 +76,10 @@ impl Ingest {
             Ok(Route::MessageStatus { token, context_id }) => {
                 log.route = "message_status";
                 self.status(&token, &context_id, &mut log).await
+            }
+            Ok(Route::Sns { app, token }) => {
+                log.route = "sns";
+                self.sns(&app, &token, request, &mut log).await
             }
             Ok(route) => {
                 log.route = route.name();
@@ -176,7 +187,8 @@ impl Ingest {
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
             }
-            Route::MessageStatus { .. } => Err(ApiError::RouteNotFound),
+            Route::Events { app, token } => self.events(&app, &token, request, log).await,
+            Route::MessageStatus { .. } | Route::Sns { .. } => Err(ApiError::RouteNotFound),
         }
     }
 
@@ -411,6 +423,7 @@ mod tests {
             previous_token: None,
             older_secrets_until: None,
             alert_templates: Default::default(),
+            sns: Default::default(),
         }
     }
 
@@ -461,6 +474,7 @@ mod tests {
             queue: queue.clone(),
             fchat: fchat.clone(),
             clock: clock.clone(),
+            sns: Arc::new(crate::adapters::sns::SnsClient::new(false)),
         };
         World {
             ingest,

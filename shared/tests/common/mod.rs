@@ -40,5 +40,6 @@ pub fn app(name: &str, token: &str) -> App {
         previous_token: None,
         older_secrets_until: None,
         alert_templates: Default::default(),
+        sns: Default::default(),
     }
 }
