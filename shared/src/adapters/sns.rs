@@ -138,12 +138,16 @@ impl SnsClient {
         if let Some(found) = self.cached(url.as_str()) {
             return Ok(found);
         }
-        let pem = self.fetch.get(url.clone()).await.map_err(|error| match error {
-            FetchError::Refused(why) => SnsRefusal::Forged(format!("SigningCertURL: {why}")),
-            FetchError::Failed(why) => {
-                SnsRefusal::Unavailable(format!("the signing certificate: {why}"))
-            }
-        })?;
+        let pem = self
+            .fetch
+            .get(url.clone())
+            .await
+            .map_err(|error| match error {
+                FetchError::Refused(why) => SnsRefusal::Forged(format!("SigningCertURL: {why}")),
+                FetchError::Failed(why) => {
+                    SnsRefusal::Unavailable(format!("the signing certificate: {why}"))
+                }
+            })?;
         let der = CertificateDer::from_pem_slice(&pem)
             .map_err(|_| SnsRefusal::Forged("the signing certificate is not PEM".into()))?;
         webpki::EndEntityCert::try_from(&der)
@@ -184,7 +188,9 @@ impl SnsGate for SnsClient {
         let url = self.url(raw, "SubscribeURL")?;
         match self.fetch.get(url).await {
             Ok(_) => Ok(()),
-            Err(FetchError::Refused(why)) => Err(SnsRefusal::Forged(format!("SubscribeURL: {why}"))),
+            Err(FetchError::Refused(why)) => {
+                Err(SnsRefusal::Forged(format!("SubscribeURL: {why}")))
+            }
             Err(FetchError::Failed(why)) => Err(SnsRefusal::Unavailable(format!(
                 "confirming the subscription: {why}"
             ))),
@@ -308,7 +314,10 @@ pub(crate) mod tests {
         async fn get(&self, url: Url) -> Result<Vec<u8>, FetchError> {
             self.requested.lock().unwrap().push(url.to_string());
             // A confirmation answers anything; a certificate URL only what is served.
-            if url.query().is_some_and(|q| q.contains("ConfirmSubscription")) {
+            if url
+                .query()
+                .is_some_and(|q| q.contains("ConfirmSubscription"))
+            {
                 return Ok(b"<ConfirmSubscriptionResponse/>".to_vec());
             }
             self.answers

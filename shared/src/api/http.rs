@@ -430,8 +430,14 @@ mod tests {
             Route::parse("GET", "/a/t/sns"),
             Err(ApiError::MethodNotAllowed("POST"))
         );
-        assert_eq!(Route::parse("POST", "/a//sns"), Err(ApiError::RouteNotFound));
-        assert_eq!(Route::parse("POST", "//events"), Err(ApiError::RouteNotFound));
+        assert_eq!(
+            Route::parse("POST", "/a//sns"),
+            Err(ApiError::RouteNotFound)
+        );
+        assert_eq!(
+            Route::parse("POST", "//events"),
+            Err(ApiError::RouteNotFound)
+        );
         // The contract's routes keep their meaning.
         assert_eq!(
             Route::parse("POST", "/events/fchat"),

@@ -203,9 +203,7 @@ impl AwsEvent {
         }
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(object)) => Ok(Self::from_object(object, Map::new())),
-            Ok(Value::String(text)) if !text.trim().is_empty() => {
-                Ok(Self::text(text, Map::new()))
-            }
+            Ok(Value::String(text)) if !text.trim().is_empty() => Ok(Self::text(text, Map::new())),
             Ok(_) => Err(EventError::NotEvent),
             // An input transformer may send plain text.
             Err(_) => Ok(Self::text(text.to_owned(), Map::new())),
@@ -283,7 +281,10 @@ impl AwsEvent {
                 let id = text_at(&event, &["detail", "instance-id"]);
                 let url = console(
                     &region,
-                    &format!("ec2/home?region={region}#InstanceDetails:instanceId={}", enc(&id)),
+                    &format!(
+                        "ec2/home?region={region}#InstanceDetails:instanceId={}",
+                        enc(&id)
+                    ),
                 );
                 context.insert("console_url".into(), url.into());
             }
@@ -321,8 +322,7 @@ fn with_defaults(context: &mut Map<String, Value>) {
 
 fn classify(event: &Value) -> AwsKind {
     let source = text_at(event, &["source"]);
-    if text_at(event, &["version"]) == "1.0" && source == "custom" && event["content"].is_object()
-    {
+    if text_at(event, &["version"]) == "1.0" && source == "custom" && event["content"].is_object() {
         return AwsKind::Chatbot;
     }
     if event["AlarmName"].is_string() && event["NewStateValue"].is_string() {
@@ -579,7 +579,11 @@ fn securityhub(event: &Value, context: &mut Map<String, Value>) {
     context.insert("findings".into(), Value::Array(shown));
     context.insert(
         "console_url".into(),
-        console(&region, &format!("securityhub/home?region={region}#/findings")).into(),
+        console(
+            &region,
+            &format!("securityhub/home?region={region}#/findings"),
+        )
+        .into(),
     );
 }
 
@@ -683,7 +687,13 @@ fn generic(event: &Value, context: &mut Map<String, Value>) {
         !is_event
             && matches!(
                 key,
-                "detail-type" | "source" | "account" | "region" | "time" | "resources" | "version"
+                "detail-type"
+                    | "source"
+                    | "account"
+                    | "region"
+                    | "time"
+                    | "resources"
+                    | "version"
                     | "id"
             )
     };
@@ -818,9 +828,7 @@ fn render_with(event: &AwsEvent, template: &str) -> Result<String, TemplateError
     let compiled = env.template_from_str(template)?;
     let text = match render_context(&compiled, Value::Object(event.context.clone())) {
         Ok(text) | Err(RenderFailure::TooLong(text)) => text,
-        Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => {
-            return Err(error)
-        }
+        Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => return Err(error),
     };
     let text = text.trim();
     Ok(if fits(text) {
@@ -837,7 +845,9 @@ pub fn render(event: &AwsEvent, template: Option<&str>) -> RenderedEvent {
     if let Some(template) = template {
         match render_with(event, template) {
             Ok(text) if !text.is_empty() => return RenderedEvent { text, thread },
-            Ok(_) => tracing::warn!(kind = %event.kind, "the app's template rendered nothing; using the default"),
+            Ok(_) => {
+                tracing::warn!(kind = %event.kind, "the app's template rendered nothing; using the default")
+            }
             Err(error) => tracing::warn!(
                 kind = %event.kind,
                 error = %crate::logging::loggable(&error.to_string()),
@@ -1101,10 +1111,15 @@ mod tests {
         );
         assert!(hub.ends_with("https://eu-west-1.console.aws.amazon.com/securityhub/home?region=eu-west-1#/findings"), "{hub}");
         // Many findings: the first few, and how many more.
-        let mut many: Value = serde_json::from_str(&fixture("eventbridge-securityhub-findings.json")).unwrap();
+        let mut many: Value =
+            serde_json::from_str(&fixture("eventbridge-securityhub-findings.json")).unwrap();
         let finding = many["detail"]["findings"][0].clone();
         many["detail"]["findings"] = Value::Array(vec![finding; 40]);
-        let text = render(&AwsEvent::from_body(many.to_string().as_bytes()).unwrap(), None).text;
+        let text = render(
+            &AwsEvent::from_body(many.to_string().as_bytes()).unwrap(),
+            None,
+        )
+        .text;
         assert!(text.starts_with("[Security Hub] 40 findings"), "{text}");
         assert!(text.contains("\n\n...and 35 more\n"), "{text}");
         assert!(text.chars().count() <= MAX_TEXT_CHARS);
@@ -1204,16 +1219,26 @@ mod tests {
             .collect();
         let huge = json!({"detail-type": "Big Thing", "source": "my.app", "account": "1", "region": "eu-west-1",
                           "resources": (0..50).map(|i| format!("arn:r{i}")).collect::<Vec<_>>(), "detail": fields});
-        let text = render(&AwsEvent::from_body(huge.to_string().as_bytes()).unwrap(), None).text;
+        let text = render(
+            &AwsEvent::from_body(huge.to_string().as_bytes()).unwrap(),
+            None,
+        )
+        .text;
         assert!(text.chars().count() <= MAX_TEXT_CHARS, "{}", text.len());
         assert!(text.starts_with("[Big Thing] from my.app\nResources: arn:r0, arn:r1, arn:r2, arn:r3, arn:r4 and 45 more\nfield000: xxx"), "{text}");
         let shown = text.matches("\nfield").count();
         assert!((2..10).contains(&shown), "{text}");
-        assert!(text.contains(&format!("\n...and {} more fields\n", 500 - shown)), "{text}");
+        assert!(
+            text.contains(&format!("\n...and {} more fields\n", 500 - shown)),
+            "{text}"
+        );
         // An input transformer's own object, and its text.
         let shaped = AwsEvent::from_body(br#"{"instance":"i-1","state":"running"}"#).unwrap();
         assert_eq!(shaped.kind, AwsKind::Generic);
-        assert_eq!(render(&shaped, None).text, "[AWS event]\ninstance: i-1\nstate: running");
+        assert_eq!(
+            render(&shaped, None).text,
+            "[AWS event]\ninstance: i-1\nstate: running"
+        );
         let plain = AwsEvent::from_body(b"Instance i-1 is running").unwrap();
         assert_eq!(plain.kind, AwsKind::Text);
         assert_eq!(render(&plain, None).text, "Instance i-1 is running");
@@ -1231,7 +1256,10 @@ mod tests {
         assert_eq!(AwsEvent::from_body(b"[1,2]"), Err(EventError::NotEvent));
         assert_eq!(AwsEvent::from_body(b"42"), Err(EventError::NotEvent));
         assert_eq!(AwsEvent::from_body(b"\"  \""), Err(EventError::NotEvent));
-        assert_eq!(AwsEvent::from_body(&[0xff, 0xfe]), Err(EventError::NotEvent));
+        assert_eq!(
+            AwsEvent::from_body(&[0xff, 0xfe]),
+            Err(EventError::NotEvent)
+        );
     }
 
     #[test]
@@ -1249,10 +1277,16 @@ mod tests {
             "  ",
             "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
         ] {
-            assert!(render(&alarm, Some(broken)).text.starts_with("[ALARM] orders-5xx"));
+            assert!(render(&alarm, Some(broken))
+                .text
+                .starts_with("[ALARM] orders-5xx"));
         }
         // A flood is cut to the contract's length.
-        let flood = render(&alarm, Some("{% for i in range(100000) %}flood {% endfor %}")).text;
+        let flood = render(
+            &alarm,
+            Some("{% for i in range(100000) %}flood {% endfor %}"),
+        )
+        .text;
         assert_eq!(flood.chars().count(), MAX_TEXT_CHARS);
         let error = check_template(AwsKind::GuardDuty, "ok\n{{ detail.title }").unwrap_err();
         assert_eq!(error.line, Some(2), "{error}");

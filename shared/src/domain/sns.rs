@@ -378,7 +378,9 @@ mod tests {
     #[test]
     fn topic_arns_are_checked() {
         assert!(is_topic_arn("arn:aws:sns:eu-west-1:123456789012:alarms"));
-        assert!(is_topic_arn("arn:aws-cn:sns:cn-north-1:123456789012:a.fifo"));
+        assert!(is_topic_arn(
+            "arn:aws-cn:sns:cn-north-1:123456789012:a.fifo"
+        ));
         for bad in [
             "arn:aws:sqs:eu-west-1:123456789012:alarms",
             "arn:aws:sns:eu-west-1:1234:alarms",

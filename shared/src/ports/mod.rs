@@ -315,6 +315,5 @@ pub enum SnsRefusal {
 pub trait SnsGate: Send + Sync {
     async fn verify(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
     /// Fetches the `SubscribeURL` of a verified `SubscriptionConfirmation`.
-    async fn confirm(&self, envelope: &crate::domain::sns::SnsEnvelope)
-        -> Result<(), SnsRefusal>;
+    async fn confirm(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
 }
