@@ -507,7 +507,7 @@ impl Admin {
             }
             ["app", "topics"] => {
                 words.allow_only(&[])?;
-                words.at_most(0)?;
+                words.at_most(1)?;
                 let app = self.app(words.subject("app")?).await?;
                 let text = if app.sns.allowed_topics.is_empty() {
                     format!("app {} accepts SNS messages of any topic", app.name)
