@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
+use bytes::Bytes;
 use fchat_local::harness::{sibling_binary, Stack};
 use fchat_local::seed::Seed;
 use gateway::domain::sns::{SignatureVersion, SnsEnvelope, SnsType};
+use http_body_util::Full;
 use rustls_pki_types::pem::PemObject as _;
 use serde_json::{json, Value};
-use bytes::Bytes;
-use http_body_util::Full;
 use tokio::net::TcpListener;
 
 const DELIVERY_LIMIT: Duration = Duration::from_secs(60);
@@ -218,7 +218,8 @@ async fn an_sns_topic_and_an_eventbridge_destination_reach_fchat() {
     }
 
     // An EventBridge API destination, its connection sending the token as an API key.
-    let event: Value = serde_json::from_str(&fixture("aws/eventbridge-ecs-task-state.json")).unwrap();
+    let event: Value =
+        serde_json::from_str(&fixture("aws/eventbridge-ecs-task-state.json")).unwrap();
     let (status, body, _) = post(
         format!("/{app}/events"),
         event,

@@ -103,6 +103,7 @@ async fn every_answer_of_the_running_api_is_one_its_openapi_document_gives() {
 [parameters]
 "path.app_name" = {app}
 "path.token" = {token}
+"header.x-api-key" = {token}
 "body.email" = {{ dictionary = "emails", probability = 0.5 }}
 
 [dictionaries.emails]
@@ -110,12 +111,6 @@ values = [{email}]
 
 [auth.openapi.FChatSecret]
 api_key = {secret}
-
-[auth.openapi.EventsApiKey]
-api_key = {token}
-
-[auth.openapi.EventsBearer]
-bearer = {token}
 
 # Valid input may still be refused for what it is, as the document says: an address FChat does
 # not know (404), an Idempotency-Key used before with another body (422).

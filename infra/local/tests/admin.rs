@@ -680,7 +680,10 @@ async fn aws_event_templates_and_sns_topics_are_managed_per_app() {
     );
     run(
         &admin,
-        &format!("app set-template {app} aws-cloudwatch-alarm {}", good.display()),
+        &format!(
+            "app set-template {app} aws-cloudwatch-alarm {}",
+            good.display()
+        ),
     )
     .await
     .unwrap();

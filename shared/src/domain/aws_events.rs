@@ -166,6 +166,8 @@ pub enum EventError {
     Empty,
     #[error("not an event")]
     NotEvent,
+    #[error("not JSON")]
+    NotJson,
 }
 
 /// One event, recognised, with what its template sees.
@@ -193,21 +195,28 @@ const MAX_FIELD_CHARS: usize = 300;
 const FIELDS_BUDGET_CHARS: usize = 1200;
 
 impl AwsEvent {
-    /// The `/events` route's body: an EventBridge event, as EventBridge sends it or as an
-    /// input transformer shaped it (any JSON object, or text), or an AWS Chatbot custom
-    /// notification.
+    /// The `/events` route's JSON body: an EventBridge event, as EventBridge sends it or as
+    /// an input transformer shaped it (any JSON object, or a JSON string), or an AWS Chatbot
+    /// custom notification.
     pub fn from_body(body: &[u8]) -> Result<AwsEvent, EventError> {
-        let text = std::str::from_utf8(body).map_err(|_| EventError::NotEvent)?;
-        if text.trim().is_empty() {
+        if body.iter().all(u8::is_ascii_whitespace) {
             return Err(EventError::Empty);
         }
-        match serde_json::from_str::<Value>(text) {
+        match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(object)) => Ok(Self::from_object(object, Map::new())),
-            Ok(Value::String(text)) if !text.trim().is_empty() => Ok(Self::text(text, Map::new())),
+            Ok(Value::String(text)) if !blank(&text) => Ok(Self::text(text, Map::new())),
             Ok(_) => Err(EventError::NotEvent),
-            // An input transformer may send plain text.
-            Err(_) => Ok(Self::text(text.to_owned(), Map::new())),
+            Err(_) => Err(EventError::NotJson),
         }
+    }
+
+    /// A `text/plain` body: an input transformer's text.
+    pub fn from_text(body: &[u8]) -> Result<AwsEvent, EventError> {
+        let text = std::str::from_utf8(body).map_err(|_| EventError::NotEvent)?;
+        if blank(text) {
+            return Err(EventError::Empty);
+        }
+        Ok(Self::text(text.to_owned(), Map::new()))
     }
 
     /// An SNS notification's `Message` (with its `Subject` and topic): a CloudWatch alarm,
@@ -298,6 +307,11 @@ impl AwsEvent {
             thread,
         }
     }
+}
+
+/// Nothing but white space (a byte-order mark included, as JSON Schema's `\s` has it).
+fn blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || c == '\u{feff}')
 }
 
 /// Every template may use these, whatever the event had.
@@ -1239,7 +1253,7 @@ mod tests {
             render(&shaped, None).text,
             "[AWS event]\ninstance: i-1\nstate: running"
         );
-        let plain = AwsEvent::from_body(b"Instance i-1 is running").unwrap();
+        let plain = AwsEvent::from_text(b"Instance i-1 is running").unwrap();
         assert_eq!(plain.kind, AwsKind::Text);
         assert_eq!(render(&plain, None).text, "Instance i-1 is running");
         let quoted = AwsEvent::from_body(br#""Instance i-2 is running""#).unwrap();
@@ -1256,9 +1270,19 @@ mod tests {
         assert_eq!(AwsEvent::from_body(b"[1,2]"), Err(EventError::NotEvent));
         assert_eq!(AwsEvent::from_body(b"42"), Err(EventError::NotEvent));
         assert_eq!(AwsEvent::from_body(b"\"  \""), Err(EventError::NotEvent));
+        assert_eq!(AwsEvent::from_body(&[0xff, 0xfe]), Err(EventError::NotJson));
         assert_eq!(
-            AwsEvent::from_body(&[0xff, 0xfe]),
+            AwsEvent::from_body(b"plain words"),
+            Err(EventError::NotJson)
+        );
+        assert_eq!(
+            AwsEvent::from_text(&[0xff, 0xfe]),
             Err(EventError::NotEvent)
+        );
+        assert_eq!(AwsEvent::from_text(b" "), Err(EventError::Empty));
+        assert_eq!(
+            AwsEvent::from_text("\u{feff}\u{a0}".as_bytes()),
+            Err(EventError::Empty)
         );
     }
 

@@ -115,7 +115,17 @@ impl Ingest {
         if request.body.len() > MAX_ALERT_BODY_BYTES {
             return Err(ApiError::AlertBodyTooLarge);
         }
-        let event = AwsEvent::from_body(&request.body).map_err(|error| match error {
+        // JSON, unless the sender says text (an input transformer's plain text).
+        let text = request
+            .header("content-type")
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("text/plain"));
+        let event = if text {
+            AwsEvent::from_text(&request.body)
+        } else {
+            AwsEvent::from_body(&request.body)
+        }
+        .map_err(|error| match error {
+            EventError::NotJson => ApiError::MalformedJson,
             EventError::Empty | EventError::NotEvent => ApiError::NotAnEvent,
         })?;
         // EventBridge retries an event with its id: that id is its idempotency key, unless
@@ -598,6 +608,13 @@ mod tests {
                 400,
                 "Bad Request: body is not an EventBridge event",
             ),
+            (
+                "/cloud-ops/tk-cloud/events",
+                "plain words",
+                vec![],
+                400,
+                "Bad Request: body is not valid JSON",
+            ),
         ] {
             let (got, answer, _) = w.post(request(path, body.as_bytes(), &headers)).await;
             assert_eq!(
@@ -623,6 +640,20 @@ mod tests {
             .await;
         assert_eq!(status, 200);
         assert_eq!(w.texts().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_input_transformers_text_is_sent_as_it_is() {
+        let w = world().await;
+        let (status, _, _) = w
+            .post(request(
+                "/cloud-ops/tk-cloud/events",
+                b"Instance i-7 is running",
+                &[("Content-Type", "text/plain; charset=utf-8")],
+            ))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(w.texts(), vec!["Instance i-7 is running".to_owned()]);
     }
 
     #[tokio::test]
