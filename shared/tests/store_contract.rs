@@ -55,6 +55,7 @@ contract!(
     one_attempt_holds_the_lease_and_a_crashed_one_is_taken_over,
     only_a_message_with_buttons_is_found_by_its_fchat_message_id,
     an_apps_alert_templates_are_kept_changed_and_cleared,
+    an_apps_sns_topics_and_unsubscriptions_are_kept,
 );
 
 fn context(id: &str, expires_at: u64) -> Context {
@@ -644,4 +645,30 @@ async fn an_apps_alert_templates_are_kept_changed_and_cleared<S: Store>(store: &
         .unwrap();
     assert!(read.alert_templates.is_empty());
     assert_eq!(read, app);
+}
+
+async fn an_apps_sns_topics_and_unsubscriptions_are_kept<S: Store>(store: &S) {
+    let mut app = app("cloud-9", "tok-cloud-9");
+    store.put_app(&app).await.unwrap();
+    assert_eq!(
+        store.app_by_name("cloud-9").await.unwrap().unwrap().sns,
+        Default::default()
+    );
+    for topic in [
+        "arn:aws:sns:eu-west-1:123456789012:alarms",
+        "arn:aws-cn:sns:cn-north-1:123456789012:ops.fifo",
+    ] {
+        app.sns.allowed_topics.insert(topic.into());
+    }
+    app.sns
+        .unsubscribed
+        .insert("arn:aws:sns:eu-west-1:123456789012:old".into(), NOW);
+    store.put_app(&app).await.unwrap();
+    assert_eq!(
+        store.app_by_name("cloud-9").await.unwrap(),
+        Some(app.clone())
+    );
+    app.sns = Default::default();
+    store.put_app(&app).await.unwrap();
+    assert_eq!(store.app_by_name("cloud-9").await.unwrap(), Some(app));
 }

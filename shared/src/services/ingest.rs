@@ -99,6 +99,8 @@ impl Ingest {
         let outcome = match &result {
             Ok(_) if log.replayed => "replayed",
             Ok(_) if log.route == "message_status" => "answered",
+            // An SNS subscription confirmed or an unsubscription noted: nothing queued.
+            Ok(_) if log.context_id.is_none() => "answered",
             Ok(_) => "queued",
             Err(error) => error.outcome(),
         };
