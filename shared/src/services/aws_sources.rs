@@ -94,7 +94,7 @@ impl Ingest {
                 );
                 // SNS delivers at least once: a MessageId seen before is answered as the
                 // first time, and nothing is queued again.
-                let key = format!("sns:{}", envelope.message_id);
+                let key = derived_key("sns", &envelope.message_id, request);
                 let accepted = self.aws_event(&app, &event, &key, request, log).await?;
                 Ok(accepted_response(accepted))
             }
@@ -133,7 +133,7 @@ impl Ingest {
         let key = match key {
             Some(key) => key.to_owned(),
             None => match event_id(&request.body) {
-                Some(id) => format!("eventbridge:{id}"),
+                Some(id) => derived_key("eventbridge", &id, request),
                 None => String::new(),
             },
         };
@@ -217,6 +217,13 @@ fn sns_error(refusal: SnsRefusal, topic: &str) -> ApiError {
             ApiError::SnsUnavailable
         }
     }
+}
+
+/// The idempotency key of a message AWS identifies itself (SNS's `MessageId`, an event's
+/// `id`), per subscription: one topic's message reaches each of its subscriptions (the
+/// group's and an `?email=` user's, say) with the same id, and each delivers it once.
+fn derived_key(kind: &str, id: &str, request: &HttpRequest) -> String {
+    format!("{kind}:{id}\n{}?{}", request.path, request.query)
 }
 
 /// A raw EventBridge event's `id`, when it is one: a short printable string.
@@ -424,6 +431,14 @@ mod tests {
         );
         // The certificate was fetched once.
         assert_eq!(w.fetch.requests(), vec![TEST_CERT_URL.to_owned()]);
+        // Another subscription of the same topic (another URL) delivers it too, once.
+        for _ in 0..2 {
+            let (status, answer, _) = w
+                .post(request("/webhooks/cloud-ops/tk-cloud/sns", &body, &[]))
+                .await;
+            assert_eq!(status, 200, "{answer}");
+        }
+        assert_eq!(w.texts().len(), 2);
     }
 
     #[tokio::test]
