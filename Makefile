@@ -7,7 +7,7 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test test-unit alertmanager lint lint-template lint-openapi fmt venv venv-deploy build bench deploy logs delete clean
+.PHONY: help dev test test-unit alertmanager lint lint-template lint-openapi lint-docs fmt venv venv-deploy build bench deploy logs delete clean
 
 ## help: list the targets
 help:
@@ -29,8 +29,9 @@ alertmanager:
 test-unit:
 	cargo test --workspace --lib --bins
 
-## lint: formatting, clippy (warnings are errors), the SAM template and the API's OpenAPI document
-lint: lint-template lint-openapi
+## lint: formatting, clippy (warnings are errors), the SAM template, the API's OpenAPI document
+## and the CloudFormation snippets of docs/aws-sources.md
+lint: lint-template lint-openapi lint-docs
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -38,6 +39,10 @@ lint: lint-template lint-openapi
 lint-template: venv-deploy
 	$(DEPLOY_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 	$(DEPLOY_VENV)/bin/cfn-lint template.yaml
+
+## lint-docs: cfn-lint on every CloudFormation template in docs/aws-sources.md (offline)
+lint-docs: venv-deploy
+	$(PYTHON) infra/lint-doc-templates.py $(DEPLOY_VENV)/bin/cfn-lint docs/aws-sources.md
 
 ## lint-openapi: docs/openapi.yaml against the OpenAPI 3.1 specification (offline)
 lint-openapi: venv-deploy

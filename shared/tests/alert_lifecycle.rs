@@ -77,6 +77,8 @@ async fn world(tag: &str) -> World {
             queue: queue.clone(),
             fchat: fchat.clone(),
             clock: clock.clone(),
+            // No SNS message comes here; a client that would refuse any is enough.
+            sns: Arc::new(gateway::adapters::sns::SnsClient::new(false)),
         },
         delivery: Delivery {
             contexts: store.clone(),
@@ -265,6 +267,74 @@ async fn a_group_posts_once_edits_on_change_and_replies_when_resolved() {
         .await;
     w.deliver().await;
     assert_eq!(w.fchat.shown().len(), 3);
+}
+
+/// A queue message's settlement, unused: every job here ends at once.
+struct NoRedelivery;
+
+#[async_trait::async_trait]
+impl gateway::ports::Redelivery for NoRedelivery {
+    async fn redeliver_after(
+        &self,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<(), gateway::ports::StoreError> {
+        Ok(())
+    }
+    async fn requeue(
+        &self,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<(), gateway::ports::StoreError> {
+        Ok(())
+    }
+    async fn dead_letter(&self, _: &str) -> Result<(), gateway::ports::StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_groups_firing_and_resolution_in_one_batch_run_in_order() {
+    let w = world("batch").await;
+    let key = format!("batch-{}", w.app);
+    w.notify(&notification(&key, &[("a", "firing")])).await;
+    w.notify(&notification(&key, &[("a", "resolved")])).await;
+    // Another group in the same batch is delivered beside them.
+    w.notify(&notification(&format!("{key}-2"), &[("z", "firing")]))
+        .await;
+    let mut jobs: Vec<gateway::ports::QueuedJob> = w
+        .queue
+        .jobs()
+        .iter()
+        .enumerate()
+        .map(|(i, job)| gateway::ports::QueuedJob {
+            message_id: format!("q-{i}"),
+            receive_count: 1,
+            receipt_handle: format!("r-{i}"),
+            body: job.to_json(),
+        })
+        .collect();
+    // The queue hands the resolution out first.
+    jobs.swap(0, 1);
+    let left = gateway::delivery::deliver_batch(&w.delivery, &NoRedelivery, &jobs).await;
+    assert!(left.is_empty(), "{left:?}");
+    let shown = w.fchat.shown();
+    assert_eq!(
+        shown.len(),
+        3,
+        "two groups' messages and one reply: {shown:#?}"
+    );
+    let group = shown
+        .iter()
+        .find(|(_, m)| m.content.text.contains("backlog on a") && m.reply_to_message_id.is_none())
+        .unwrap();
+    let edits = w.fchat.edits();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].message_id, group.0);
+    assert!(edits[0].content.text.contains("RESOLVED"));
+    assert!(shown
+        .iter()
+        .any(|(_, m)| m.reply_to_message_id.as_deref() == Some(group.0.as_str())));
 }
 
 #[tokio::test]

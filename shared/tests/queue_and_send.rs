@@ -57,6 +57,7 @@ async fn the_send_api_on_dynamodb_and_sqs_withdraws_its_context_when_the_queue_f
         fchat: Arc::new(gateway::memory::MemoryFChat::default()),
         queue: Arc::new(SqsQueue::new(aws.sqs(), queue_url)),
         clock: Arc::new(FixedClock::at(NOW)),
+        sns: Arc::new(gateway::adapters::sns::SnsClient::new(false)),
     };
     let request = HttpRequest {
         query: String::new(),

@@ -44,6 +44,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             older_secrets_until: None,
             alert_templates: Default::default(),
             alerting: Default::default(),
+            sns: Default::default(),
         })
         .await
         .unwrap();
@@ -59,6 +60,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
         },
         queue: Arc::new(MemoryQueue::default()),
         clock: Arc::new(FixedClock::at(1_800_000_000)),
+        sns: Arc::new(gateway::adapters::sns::SnsClient::new(false)),
     };
     let buffer = Buffer::default();
     let writer = buffer.clone();

@@ -56,6 +56,7 @@ contract!(
     only_a_message_with_buttons_is_found_by_its_fchat_message_id,
     an_apps_alert_templates_are_kept_changed_and_cleared,
     an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire,
+    an_apps_sns_topics_and_unsubscriptions_are_kept,
 );
 
 fn context(id: &str, expires_at: u64) -> Context {
@@ -717,6 +718,25 @@ async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: St
     };
     store.put_alert_thread(&moved).await.unwrap();
     assert_eq!(store.alert_thread(&key, NOW).await.unwrap(), Some(moved));
+    // One delivery holds a group at a time, until it lets go or its hold runs out.
+    assert!(store.lock_alert_thread(&key, NOW + 30, NOW).await.unwrap());
+    assert!(!store
+        .lock_alert_thread(&key, NOW + 40, NOW + 10)
+        .await
+        .unwrap());
+    assert!(store
+        .lock_alert_thread(&sha256_hex(b"another group"), NOW + 30, NOW)
+        .await
+        .unwrap());
+    assert!(store
+        .lock_alert_thread(&key, NOW + 60, NOW + 30)
+        .await
+        .unwrap());
+    store.unlock_alert_thread(&key).await.unwrap();
+    assert!(store
+        .lock_alert_thread(&key, NOW + 90, NOW + 31)
+        .await
+        .unwrap());
     // Another key names nothing.
     assert_eq!(
         store
@@ -725,4 +745,30 @@ async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: St
             .unwrap(),
         None
     );
+}
+
+async fn an_apps_sns_topics_and_unsubscriptions_are_kept<S: Store>(store: &S) {
+    let mut app = app("cloud-9", "tok-cloud-9");
+    store.put_app(&app).await.unwrap();
+    assert_eq!(
+        store.app_by_name("cloud-9").await.unwrap().unwrap().sns,
+        Default::default()
+    );
+    for topic in [
+        "arn:aws:sns:eu-west-1:123456789012:alarms",
+        "arn:aws-cn:sns:cn-north-1:123456789012:ops.fifo",
+    ] {
+        app.sns.allowed_topics.insert(topic.into());
+    }
+    app.sns
+        .unsubscribed
+        .insert("arn:aws:sns:eu-west-1:123456789012:old".into(), NOW);
+    store.put_app(&app).await.unwrap();
+    assert_eq!(
+        store.app_by_name("cloud-9").await.unwrap(),
+        Some(app.clone())
+    );
+    app.sns = Default::default();
+    store.put_app(&app).await.unwrap();
+    assert_eq!(store.app_by_name("cloud-9").await.unwrap(), Some(app));
 }

@@ -103,6 +103,7 @@ async fn every_answer_of_the_running_api_is_one_its_openapi_document_gives() {
 [parameters]
 "path.app_name" = {app}
 "path.token" = {token}
+"header.x-api-key" = {token}
 "body.email" = {{ dictionary = "emails", probability = 0.5 }}
 
 [dictionaries.emails]
@@ -115,6 +116,13 @@ api_key = {secret}
 # not know (404), an Idempotency-Key used before with another body (422).
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "404", "422"]
+
+# SNS's deliveries are signed by SNS: a body made up here never verifies (403), and any URL
+# it names is fetched only from SNS's hosts. src/services/aws_sources.rs and tests/aws_routes.rs
+# test that route with messages signed by the tests' own key.
+[[operations]]
+include-path = "/{{app_name}}/{{token}}/sns"
+enabled = false
 
 # Whatever no route matches answers 404 with any method, QUERY included: it has no 405.
 [[operations]]

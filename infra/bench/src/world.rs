@@ -34,6 +34,7 @@ pub fn app(webhook_url: Option<String>) -> App {
         older_secrets_until: None,
         alert_templates: Default::default(),
         alerting: Default::default(),
+        sns: Default::default(),
     }
 }
 
@@ -77,6 +78,7 @@ pub async fn memory_ingest() -> (Ingest, Arc<MemoryStore>, Arc<MemoryQueue>) {
         queue: queue.clone(),
         fchat: Arc::new(MemoryFChat::default()),
         clock: Arc::new(SystemClock),
+        sns: Arc::new(gateway::adapters::sns::SnsClient::new(false)),
     };
     (ingest, store, queue)
 }

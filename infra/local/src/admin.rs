@@ -7,7 +7,8 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::credentials::{generate_token, generate_webhook_secret, sha256_hex};
-use gateway::domain::alerts::{check_template, render, AlertNotification, AlertSource};
+use gateway::domain::aws_events::TemplateKind;
+use gateway::domain::sns::is_topic_arn;
 use gateway::domain::{
     AlertmanagerAuth, AlertmanagerLink, App, Context, Group, UnixTime, DEFAULT_CONTEXT_TTL_SECONDS,
     DEFAULT_DELIVERY_WINDOW_SECONDS, MAX_DELIVERY_WINDOW_SECONDS,
@@ -35,7 +36,11 @@ pub const USAGE: &str = "usage: fchat-admin [--json] [--env-file F] COMMAND
   app list | app show N | app disable N | app enable N | app set-webhook N U
   app set-delivery-window N S
   app set-template N SOURCE FILE | app clear-template N SOURCE | app render-template N SOURCE [FILE] [--payload P]
-      (SOURCE: alertmanager or grafana; render-template shows a sample alert as it would be sent)
+      (SOURCE: alertmanager, grafana, or an AWS event kind: aws-cloudwatch-alarm, aws-guardduty,
+      aws-securityhub, aws-codepipeline, aws-ecs-task, aws-health, aws-ec2-state, aws-chatbot,
+      aws-text, aws-event; render-template shows a sample as it would be sent)
+  app allow-topic N ARN | app disallow-topic N ARN | app topics N
+      (the SNS topics the app accepts on /sns; none allowed: any topic)
   app set-alertmanager N URL [--bearer-env VAR | --basic-user U --password-env VAR]
       (firing Alertmanager groups get Silence 1h/24h buttons; credentials are read from the
        environment variable VAR, never from the command line)
@@ -180,6 +185,8 @@ pub fn app_view(app: &App, now: UnixTime) -> Value {
                 Some(AlertmanagerAuth::Basic { .. }) => "basic",
             },
         })),
+        "sns_topics": app.sns.allowed_topics,
+        "sns_unsubscribed": app.sns.unsubscribed,
     })
 }
 
@@ -253,30 +260,41 @@ pub fn check_delivery_window(seconds: u64) -> Result<u64> {
     Ok(seconds)
 }
 
-/// The SOURCE word of the template commands.
-fn alert_source(words: &Words) -> Result<AlertSource> {
+/// The SOURCE word of the template commands: an alert source or an AWS event kind.
+fn alert_source(words: &Words) -> Result<TemplateKind> {
+    let names = TemplateKind::names().join(", ");
     let name = words
         .positional
         .get(3)
-        .context("which source? (alertmanager or grafana)")?;
-    AlertSource::from_name(name)
-        .with_context(|| format!("no alert source {name:?}: alertmanager or grafana"))
+        .with_context(|| format!("which source? ({names})"))?;
+    TemplateKind::from_name(name).with_context(|| format!("no template source {name:?}: {names}"))
 }
 
 /// Reads a template file and checks it: a syntax error is refused with its line.
-pub fn read_template(source: AlertSource, file: &str) -> Result<String> {
+pub fn read_template(source: TemplateKind, file: &str) -> Result<String> {
     let template = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-    check_template(source, &template)
+    source
+        .check_template(&template)
         .map_err(|error| anyhow!("{file}: the template is refused: {error}"))?;
     Ok(template)
 }
 
-/// The message `source`'s sample notification becomes with `template` (the built-in one when
-/// `None`), exactly as the ingest function renders it.
-pub fn render_sample(source: AlertSource, template: Option<&str>) -> String {
-    let sample = AlertNotification::parse(source, source.sample_payload().as_bytes())
-        .expect("the built-in samples are valid");
-    render(&sample, template)
+/// The message `source`'s sample becomes with `template` (the built-in one when `None`),
+/// exactly as the ingest function renders it.
+pub fn render_sample(source: TemplateKind, template: Option<&str>) -> String {
+    source.render_sample(template)
+}
+
+/// An SNS topic's ARN, checked.
+fn topic_arn(words: &Words) -> Result<String> {
+    let arn = words
+        .positional
+        .get(3)
+        .context("which topic? (its ARN, arn:aws:sns:REGION:ACCOUNT:NAME)")?;
+    if !is_topic_arn(arn) {
+        bail!("{arn:?} is not an SNS topic's ARN (arn:aws:sns:REGION:ACCOUNT:NAME)");
+    }
+    Ok(arn.clone())
 }
 
 /// Creates an app with the given token and webhook secret (only the token's hash is stored);
@@ -332,6 +350,7 @@ pub async fn create_app(
         older_secrets_until: None,
         alert_templates: Default::default(),
         alerting: Default::default(),
+        sns: Default::default(),
     };
     apps.put_app(&app).await?;
     Ok(app)
@@ -478,9 +497,9 @@ impl Admin {
                     Some(file) => {
                         let body = std::fs::read(file)
                             .with_context(|| format!("cannot read the payload {file}"))?;
-                        let notification = AlertNotification::parse(source, &body)
-                            .map_err(|e| anyhow!("{file} is not a {source} notification: {e}"))?;
-                        render(&notification, template.as_deref())
+                        source
+                            .render_payload(&body, template.as_deref())
+                            .map_err(|e| anyhow!("{file}: {e}"))?
                     }
                     None => render_sample(source, template.as_deref()),
                 };
@@ -521,6 +540,45 @@ impl Admin {
                     } else {
                         format!("app {}: a repeat of a firing group posts nothing", app.name)
                     },
+                )
+            }
+            ["app", verb @ ("allow-topic" | "disallow-topic")] => {
+                words.allow_only(&[])?;
+                words.at_most(2)?;
+                let mut app = self.app(words.subject("app")?).await?;
+                let arn = topic_arn(&words)?;
+                let text = if *verb == "allow-topic" {
+                    app.sns.allowed_topics.insert(arn.clone());
+                    format!("app {} accepts SNS messages of {arn}", app.name)
+                } else if app.sns.allowed_topics.remove(&arn) {
+                    if app.sns.allowed_topics.is_empty() {
+                        format!("app {} accepts SNS messages of any topic again", app.name)
+                    } else {
+                        format!("app {} no longer accepts SNS messages of {arn}", app.name)
+                    }
+                } else {
+                    bail!("app {} does not list {arn}", app.name);
+                };
+                self.store.put_app(&app).await?;
+                output(app_view(&app, (self.now)()), text)
+            }
+            ["app", "topics"] => {
+                words.allow_only(&[])?;
+                words.at_most(1)?;
+                let app = self.app(words.subject("app")?).await?;
+                let text = if app.sns.allowed_topics.is_empty() {
+                    format!("app {} accepts SNS messages of any topic", app.name)
+                } else {
+                    app.sns
+                        .allowed_topics
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                output(
+                    json!({"app": app.name, "sns_topics": app.sns.allowed_topics, "sns_unsubscribed": app.sns.unsubscribed}),
+                    text,
                 )
             }
             ["app", "rotate-token"] => self.rotate_token(&words).await,

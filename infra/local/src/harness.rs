@@ -323,6 +323,8 @@ impl Stack {
         env.insert("FORWARD_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
         // The tests' app webhooks listen on loopback.
         env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
+        // The tests serve SNS's certificate and SubscribeURL on loopback themselves.
+        env.insert("SNS_ALLOW_LOOPBACK".into(), "true".into());
         env.extend(extra_env);
         let specs = functions
             .iter()

@@ -168,6 +168,9 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
     // The local demo app's webhook is plain http on loopback; never set in a deployment.
     environment.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
+    // SNS's certificate and SubscribeURL may be served on 127.0.0.1 over http (a test's own
+    // SNS); a deployment never sets it, and then only SNS's hosts over https are fetched.
+    environment.insert("SNS_ALLOW_LOOPBACK".into(), "true".into());
     // Single quotes: dotenv takes the value literally (spaces, `$`, `#` included).
     if let Some((name, _)) = environment.iter().find(|(_, v)| v.contains('\'')) {
         bail!("{name}: a value with a single quote cannot be written to the env file");

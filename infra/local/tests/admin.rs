@@ -740,3 +740,93 @@ async fn an_alert_sources_name_is_never_a_token() {
         assert_eq!(admin.store.app_by_name(name).await.unwrap(), None);
     }
 }
+
+#[tokio::test]
+async fn aws_event_templates_and_sns_topics_are_managed_per_app() {
+    let (_aws, admin) = admin().await;
+    let app = format!("cloud-{}", std::process::id());
+    run(&admin, &format!("app create --name {app}"))
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("aws-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("alarm.j2");
+    std::fs::write(&good, "{{ alarm.name }} went {{ alarm.state }}").unwrap();
+
+    // Every AWS kind has a built-in template with a sample.
+    let dry = run(
+        &admin,
+        &format!("app render-template {app} aws-cloudwatch-alarm"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        dry.text.starts_with("[ALARM] api-high-cpu (was OK)"),
+        "{}",
+        dry.text
+    );
+    run(
+        &admin,
+        &format!(
+            "app set-template {app} aws-cloudwatch-alarm {}",
+            good.display()
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stored_app(&admin, &app)
+            .await
+            .alert_templates
+            .keys()
+            .collect::<Vec<_>>(),
+        ["aws-cloudwatch-alarm"]
+    );
+    let shown = run(
+        &admin,
+        &format!("app render-template {app} aws-cloudwatch-alarm"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(shown.text, "api-high-cpu went ALARM");
+    run(
+        &admin,
+        &format!("app clear-template {app} aws-cloudwatch-alarm"),
+    )
+    .await
+    .unwrap();
+    assert!(stored_app(&admin, &app).await.alert_templates.is_empty());
+
+    // Topics: allowed, listed, removed; a malformed ARN changes nothing.
+    let topic = "arn:aws:sns:eu-west-1:123456789012:ops-alarms";
+    let listed = run(&admin, &format!("app topics {app}")).await.unwrap();
+    assert!(listed.text.contains("any topic"), "{}", listed.text);
+    run(&admin, &format!("app allow-topic {app} {topic}"))
+        .await
+        .unwrap();
+    let listed = run(&admin, &format!("app topics {app}")).await.unwrap();
+    assert_eq!(listed.text, topic);
+    assert_eq!(listed.json["sns_topics"], json!([topic]));
+    for bad in [
+        format!("app allow-topic {app} not-an-arn"),
+        format!("app allow-topic {app} arn:aws:sqs:eu-west-1:123456789012:q"),
+        format!("app disallow-topic {app} arn:aws:sns:eu-west-1:123456789012:never"),
+        format!("app set-template {app} aws-nothing {}", good.display()),
+        "app topics nobody-here".to_owned(),
+    ] {
+        assert!(run(&admin, &bad).await.is_err(), "{bad}");
+    }
+    assert_eq!(
+        stored_app(&admin, &app)
+            .await
+            .sns
+            .allowed_topics
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [topic]
+    );
+    run(&admin, &format!("app disallow-topic {app} {topic}"))
+        .await
+        .unwrap();
+    assert!(stored_app(&admin, &app).await.sns.allowed_topics.is_empty());
+}

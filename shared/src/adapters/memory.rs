@@ -33,6 +33,7 @@ pub struct MemoryStore {
     /// Contexts whose FChat message id is kept out of the index (sent without buttons).
     unindexed: Mutex<std::collections::HashSet<String>>,
     threads: Mutex<HashMap<String, AlertThread>>,
+    thread_locks: Mutex<HashMap<String, UnixTime>>,
 }
 
 /// What a test can make fail: a whole table, as an outage or a missing permission does, or
@@ -395,6 +396,27 @@ impl ContextStore for MemoryStore {
             .lock()
             .unwrap()
             .insert(thread.key.clone(), thread.clone());
+        Ok(())
+    }
+
+    async fn lock_alert_thread(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.check(Fault::Contexts)?;
+        let mut locks = self.thread_locks.lock().unwrap();
+        if locks.get(key).is_some_and(|held| *held > now) {
+            return Ok(false);
+        }
+        locks.insert(key.to_owned(), until);
+        Ok(true)
+    }
+
+    async fn unlock_alert_thread(&self, key: &str) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
+        self.thread_locks.lock().unwrap().remove(key);
         Ok(())
     }
 }

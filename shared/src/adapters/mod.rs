@@ -7,6 +7,7 @@ pub mod fchat;
 pub mod front_door;
 pub mod memory;
 pub mod secrets;
+pub mod sns;
 pub mod sqs;
 pub mod tls;
 pub mod webhook;

@@ -13,6 +13,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The largest alert notification the alert routes accept, in bytes: a group of many alerts
 /// is shortened into one message, never refused for its length.
 pub const MAX_ALERT_BODY_BYTES: usize = 1024 * 1024;
+/// The `Retry-After` of a 429 (`ApiError::SlowDown`), in seconds.
+pub const SLOW_DOWN_SECONDS: u64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -90,6 +92,22 @@ pub enum ApiError {
     #[error("Payload Too Large: body exceeds 1048576 bytes")]
     AlertBodyTooLarge,
 
+    // --- The gateway's own: the AWS routes (SNS, EventBridge) ---
+    #[error("Bad Request: body is not an SNS message")]
+    NotSnsMessage,
+    #[error("Forbidden: SNS signature does not verify")]
+    SnsSignatureInvalid,
+    #[error("Forbidden: this app does not accept this SNS topic")]
+    SnsTopicNotAllowed,
+    #[error("Service Unavailable: SNS could not be reached to check the message, please retry")]
+    SnsUnavailable,
+    #[error("Bad Request: body is not an EventBridge event")]
+    NotAnEvent,
+    #[error("Unauthorized: send the app's token as Authorization: Bearer <token> or x-api-key")]
+    ApiKeyMissing,
+    #[error("Too Many Requests: the gateway is busy, please retry later")]
+    SlowDown,
+
     // --- Failures of the gateway itself (details are logged, never sent) ---
     #[error("Service Unavailable: the message could not be queued, please retry")]
     QueueUnavailable,
@@ -111,7 +129,10 @@ impl ApiError {
             | RouteNotFound
             | MessageNotFound => 404,
             MethodNotAllowed(_) => 405,
-            CallbackUnauthorized | BearerTokenMissing => 401,
+            CallbackUnauthorized | BearerTokenMissing | ApiKeyMissing => 401,
+            SnsSignatureInvalid | SnsTopicNotAllowed => 403,
+            SlowDown => 429,
+            SnsUnavailable => 503,
             BodyTooLarge | AlertBodyTooLarge => 413,
             IdempotencyKeyReused => 422,
             QueueUnavailable => 503,
@@ -134,7 +155,9 @@ impl ApiError {
             | IdempotencyKeyInvalid
             | NotAnUpdate
             | NotAlertmanagerPayload
-            | NotGrafanaPayload => 400,
+            | NotGrafanaPayload
+            | NotSnsMessage
+            | NotAnEvent => 400,
         }
     }
 
@@ -152,6 +175,7 @@ impl ApiError {
         match self.status() {
             500.. => "failed",
             401 | 403 | 404 => "rejected",
+            429 => "throttled",
             _ => "invalid",
         }
     }
@@ -216,6 +240,18 @@ mod tests {
             .ends_with(&format!("{MAX_ALERT_BODY_BYTES} bytes")));
         assert_eq!(ApiError::BearerTokenMissing.status(), 401);
         assert_eq!(ApiError::NotGrafanaPayload.status(), 400);
+    }
+
+    #[test]
+    fn the_aws_routes_answers_are_the_issues() {
+        assert_eq!(
+            serde_json::to_value(ApiError::SnsSignatureInvalid.body()).unwrap(),
+            serde_json::json!({"ok": false, "error_code": 403, "description": "Forbidden: SNS signature does not verify"})
+        );
+        assert_eq!(ApiError::SnsTopicNotAllowed.status(), 403);
+        assert_eq!(ApiError::SlowDown.status(), 429);
+        assert_eq!(ApiError::SlowDown.outcome(), "throttled");
+        assert_eq!(ApiError::ApiKeyMissing.status(), 401);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
 use crate::domain::alerts::AlertSource;
+use crate::domain::aws_events::{EVENTS_ROUTE, SNS_ROUTE};
 use crate::domain::{Context, DeliveryStatus, UnixTime};
 
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,12 @@ impl HttpResponse {
         let mut response = Self::json(error.status(), &error.body());
         if let ApiError::MethodNotAllowed(allowed) = error {
             response.headers.push(("allow".into(), (*allowed).into()));
+        }
+        if let ApiError::SlowDown = error {
+            response.headers.push((
+                "retry-after".into(),
+                crate::api::error::SLOW_DOWN_SECONDS.to_string(),
+            ));
         }
         response
     }
@@ -132,6 +139,12 @@ pub enum Route {
         token: Option<String>,
         source: AlertSource,
     },
+    /// `POST /{app_name}/{token}/sns`: Amazon SNS's HTTPS deliveries (`token` is `None` for
+    /// `POST /{app_name}/sns`, the token then in a header).
+    Sns { app: String, token: Option<String> },
+    /// `POST /{app_name}/events` with the token in `Authorization: Bearer` or `x-api-key`, or
+    /// `POST /{app_name}/{token}/events`: an EventBridge event.
+    Events { app: String, token: Option<String> },
 }
 
 impl Route {
@@ -153,6 +166,14 @@ impl Route {
             [token, "fchat"] if !token.is_empty() => Route::UserMessage {
                 token: (*token).to_owned(),
             },
+            [app, token, last @ (SNS_ROUTE | EVENTS_ROUTE)]
+                if !app.is_empty() && !token.is_empty() =>
+            {
+                aws_route(app, Some(token), last)
+            }
+            [app, last @ (SNS_ROUTE | EVENTS_ROUTE)] if !app.is_empty() => {
+                aws_route(app, None, last)
+            }
             [app, token, source]
                 if !app.is_empty()
                     && !token.is_empty()
@@ -196,7 +217,18 @@ impl Route {
                 source: AlertSource::Grafana,
                 ..
             } => "grafana",
+            Route::Sns { .. } => "sns",
+            Route::Events { .. } => "events",
         }
+    }
+}
+
+fn aws_route(app: &str, token: Option<&str>, last: &str) -> Route {
+    let (app, token) = (app.to_owned(), token.map(str::to_owned));
+    if last == SNS_ROUTE {
+        Route::Sns { app, token }
+    } else {
+        Route::Events { app, token }
     }
 }
 
@@ -367,6 +399,55 @@ mod tests {
                 token: "Grafana".into()
             })
         );
+    }
+
+    #[test]
+    fn aws_routes_take_the_token_in_the_path_or_a_header() {
+        for base in ["", "/webhooks"] {
+            assert_eq!(
+                Route::parse("POST", &format!("{base}/ops.aws/t0k/sns")),
+                Ok(Route::Sns {
+                    app: "ops.aws".into(),
+                    token: Some("t0k".into())
+                })
+            );
+            assert_eq!(
+                Route::parse("POST", &format!("{base}/ops.aws/events")),
+                Ok(Route::Events {
+                    app: "ops.aws".into(),
+                    token: None
+                })
+            );
+            assert_eq!(
+                Route::parse("POST", &format!("{base}/ops.aws/t0k/events")),
+                Ok(Route::Events {
+                    app: "ops.aws".into(),
+                    token: Some("t0k".into())
+                })
+            );
+        }
+        assert_eq!(
+            Route::parse("GET", "/a/t/sns"),
+            Err(ApiError::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            Route::parse("POST", "/a//sns"),
+            Err(ApiError::RouteNotFound)
+        );
+        assert_eq!(
+            Route::parse("POST", "//events"),
+            Err(ApiError::RouteNotFound)
+        );
+        // The contract's routes keep their meaning.
+        assert_eq!(
+            Route::parse("POST", "/events/fchat"),
+            Ok(Route::UserMessage {
+                token: "events".into()
+            })
+        );
+        let slow = HttpResponse::error(&ApiError::SlowDown);
+        assert_eq!(slow.status, 429);
+        assert!(slow.headers.contains(&("retry-after".into(), "5".into())));
     }
 
     #[test]

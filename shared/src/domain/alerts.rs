@@ -67,6 +67,10 @@ impl fmt::Display for AlertSource {
 /// Whether `segment` names an alert source: such a word is never a token.
 pub fn is_source_name(segment: &str) -> bool {
     AlertSource::from_name(segment).is_some()
+        || matches!(
+            segment,
+            crate::domain::aws_events::SNS_ROUTE | crate::domain::aws_events::EVENTS_ROUTE
+        )
 }
 
 /// The most label matchers a group's silence takes from its labels: Alertmanager's own groups
@@ -476,7 +480,7 @@ impl From<minijinja::Error> for TemplateError {
 }
 
 /// The sandboxed environment every template renders in: built once per cold start.
-fn environment() -> &'static Environment<'static> {
+pub(crate) fn environment() -> &'static Environment<'static> {
     static ENVIRONMENT: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
     ENVIRONMENT.get_or_init(sandbox)
 }
@@ -509,7 +513,7 @@ pub fn check_template(source: AlertSource, template: &str) -> Result<(), Templat
     }
 }
 
-enum RenderFailure {
+pub(crate) enum RenderFailure {
     /// The output passed the bound; what was written until then.
     TooLong(String),
     /// The render ran out of fuel: with fewer alerts it may not.
@@ -544,7 +548,15 @@ fn render_once(
     notification: &AlertNotification,
     shown: usize,
 ) -> Result<String, RenderFailure> {
-    let context = minijinja::Value::from(minijinja::value::Serde(notification.context(shown)));
+    render_context(compiled, notification.context(shown))
+}
+
+/// Renders `compiled` with `context`, output bounded: every source's templates render here.
+pub(crate) fn render_context(
+    compiled: &minijinja::Template<'_, '_>,
+    context: Value,
+) -> Result<String, RenderFailure> {
+    let context = minijinja::Value::from(minijinja::value::Serde(context));
     let mut buffer = Vec::new();
     let result = compiled.render_captured_to(
         context,
@@ -564,12 +576,12 @@ fn render_once(
     }
 }
 
-fn fits(text: &str) -> bool {
+pub(crate) fn fits(text: &str) -> bool {
     text.chars().count() <= MAX_TEXT_CHARS
 }
 
 /// Cuts `text` to the contract's length, marking the cut.
-fn cut(text: &str) -> String {
+pub(crate) fn cut(text: &str) -> String {
     let mut cut: String = text.chars().take(MAX_TEXT_CHARS - 1).collect();
     cut.push('…');
     cut
@@ -748,6 +760,7 @@ mod tests {
         assert!(is_source_name("grafana"));
         assert!(!is_source_name("Grafana"));
         assert!(!is_source_name("fchat"));
+        assert!(is_source_name("sns") && is_source_name("events"));
         for source in AlertSource::ALL {
             assert!(AlertNotification::parse(source, source.sample_payload().as_bytes()).is_ok());
         }

@@ -25,7 +25,7 @@ pub struct Button {
 pub type InlineKeyboard = Vec<Vec<Button>>;
 
 /// What is sent: the text and, on the user route, an optional keyboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessageContent {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,9 +1,11 @@
 //! The product's records, free of any storage or AWS type.
 
 pub mod alerts;
+pub mod aws_events;
 pub mod credentials;
 pub mod job;
 pub mod message;
+pub mod sns;
 pub mod thread;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,8 @@ pub struct App {
     pub alert_templates: std::collections::BTreeMap<String, String>,
     /// How the app's alert groups behave in the chat: reminders, silences.
     pub alerting: Alerting,
+    /// Amazon SNS: the topics the app accepts, and the unsubscriptions SNS confirmed.
+    pub sns: crate::domain::aws_events::SnsSettings,
 }
 
 /// An app's alert settings beyond its templates.

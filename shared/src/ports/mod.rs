@@ -133,6 +133,15 @@ pub trait ContextStore: Send + Sync {
     ) -> Result<Option<AlertThread>, StoreError>;
     /// Remembers an alert group's message until its `expires_at`.
     async fn put_alert_thread(&self, thread: &AlertThread) -> Result<(), StoreError>;
+    /// Takes the right to change an alert group's message until `until`, atomically: `false`
+    /// while another delivery holds it (and its hold has not expired).
+    async fn lock_alert_thread(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+    async fn unlock_alert_thread(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// What `begin_sending` found.
@@ -353,4 +362,25 @@ pub trait Silencer: Send + Sync {
         alertmanager: &AlertmanagerLink,
         silence: &SilenceRequest,
     ) -> Result<String, SilenceError>;
+}
+
+/// Why an SNS message is not acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnsRefusal {
+    /// The signature does not verify, or its certificate or `SubscribeURL` is not SNS's:
+    /// answered 403, nothing changes.
+    #[error("forged or foreign: {0}")]
+    Forged(String),
+    /// SNS's certificate or confirmation URL could not be fetched now: SNS retries.
+    #[error("SNS could not be reached: {0}")]
+    Unavailable(String),
+}
+
+/// Amazon SNS as the gateway needs it: checking a message's signature against SNS's signing
+/// certificate, and confirming a subscription.
+#[async_trait]
+pub trait SnsGate: Send + Sync {
+    async fn verify(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
+    /// Fetches the `SubscribeURL` of a verified `SubscriptionConfirmation`.
+    async fn confirm(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
 }

@@ -418,6 +418,7 @@ mod tests {
             older_secrets_until: None,
             alert_templates: Default::default(),
             alerting: Default::default(),
+            sns: Default::default(),
         }
     }
 

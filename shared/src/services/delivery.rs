@@ -395,6 +395,38 @@ impl Delivery {
         app: &str,
         step: ThreadStep,
     ) -> Result<Shown, Stop> {
+        // One delivery at a time changes a group's message: two notifications of the group
+        // handled at once would both post.
+        let now = self.clock.now();
+        let hold_until = now + self.lease.as_secs().max(1);
+        if !self
+            .contexts
+            .lock_alert_thread(&step.key, hold_until, now)
+            .await?
+        {
+            return Err(Stop::Retry {
+                error: "another notification of its alert group was being delivered".into(),
+                retry_after: Some(1),
+            });
+        }
+        let shown = self
+            .alert_step_locked(chat_id, content, context_id, app, &step)
+            .await;
+        if let Err(error) = self.contexts.unlock_alert_thread(&step.key).await {
+            // The hold runs out with the lease.
+            tracing::warn!(%error, context_id, "the alert group's hold was not released");
+        }
+        shown
+    }
+
+    async fn alert_step_locked(
+        &self,
+        chat_id: &str,
+        content: MessageContent,
+        context_id: &str,
+        app: &str,
+        step: &ThreadStep,
+    ) -> Result<Shown, Stop> {
         let now = self.clock.now();
         let before = self.contexts.alert_thread(&step.key, now).await?;
         let send =
@@ -531,39 +563,82 @@ pub async fn deliver_batch(
     redelivery: &dyn Redelivery,
     jobs: &[QueuedJob],
 ) -> Vec<String> {
-    let outcomes = futures_util::future::join_all(jobs.iter().map(|job| async move {
-        match delivery.deliver(&job.body, job.receive_count).await {
-            JobOutcome::Done => None,
-            JobOutcome::RetryAfter(delay) => {
-                let delay = delay.min(MAX_VISIBILITY_DELAY);
-                if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
-                    // One more receive and the redrive policy would park a job that still has
-                    // time: a fresh copy starts the count over.
-                    match redelivery.requeue(&job.body, delay).await {
-                        Ok(()) => return None,
-                        Err(error) => {
-                            tracing::warn!(%error, message_id = %job.message_id, "could not queue the job afresh")
-                        }
-                    }
-                }
-                if let Err(error) = redelivery.redeliver_after(&job.receipt_handle, delay).await {
-                    // It comes back after the queue's own visibility timeout instead.
-                    tracing::warn!(%error, message_id = %job.message_id, "could not delay the retry");
-                }
-                Some(job.message_id.clone())
-            }
-            JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
-                Ok(()) => None,
-                Err(error) => {
-                    // Left on the queue, the redrive policy parks it after its receives.
-                    tracing::error!(%error, message_id = %job.message_id, "could not move the job to the DLQ");
-                    Some(job.message_id.clone())
+    // The jobs of one alert group run one after the other, oldest notification first, so
+    // that a batch holding a group's firing and its resolution shows both in order; all
+    // other jobs, and other groups, run concurrently.
+    let mut lanes: Vec<Vec<&QueuedJob>> = Vec::new();
+    let mut lane_of_group: std::collections::HashMap<String, usize> = Default::default();
+    for job in jobs {
+        match alert_group_of(&job.body) {
+            Some((group, _)) => match lane_of_group.get(&group) {
+                Some(lane) => lanes[*lane].push(job),
+                None => {
+                    lane_of_group.insert(group, lanes.len());
+                    lanes.push(vec![job]);
                 }
             },
+            None => lanes.push(vec![job]),
         }
+    }
+    for lane in &mut lanes {
+        lane.sort_by_key(|job| alert_group_of(&job.body).map(|(_, at)| at));
+    }
+    let outcomes = futures_util::future::join_all(lanes.into_iter().map(|lane| async move {
+        let mut left = Vec::new();
+        for job in lane {
+            left.extend(settle(delivery, redelivery, job).await);
+        }
+        left
     }))
     .await;
     outcomes.into_iter().flatten().collect()
+}
+
+/// The alert group a job changes, and when its notification arrived (a silence comes after
+/// every notification of the batch).
+fn alert_group_of(body: &str) -> Option<(String, u64)> {
+    match Job::from_json(body).ok()?.kind {
+        JobKind::SendAlert { thread, .. } => Some((thread.key, thread.at_ms)),
+        JobKind::Silence(silence) => Some((silence.group, u64::MAX)),
+        _ => None,
+    }
+}
+
+/// Delivers one job and settles its queue message; answers its id if it stays on the queue.
+async fn settle(
+    delivery: &Delivery,
+    redelivery: &dyn Redelivery,
+    job: &QueuedJob,
+) -> Option<String> {
+    match delivery.deliver(&job.body, job.receive_count).await {
+        JobOutcome::Done => None,
+        JobOutcome::RetryAfter(delay) => {
+            let delay = delay.min(MAX_VISIBILITY_DELAY);
+            if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
+                // One more receive and the redrive policy would park a job that still has
+                // time: a fresh copy starts the count over.
+                match redelivery.requeue(&job.body, delay).await {
+                    Ok(()) => return None,
+                    Err(error) => {
+                        tracing::warn!(%error, message_id = %job.message_id, "could not queue the job afresh")
+                    }
+                }
+            }
+            if let Err(error) = redelivery.redeliver_after(&job.receipt_handle, delay).await {
+                // It comes back after the queue's own visibility timeout instead.
+                tracing::warn!(%error, message_id = %job.message_id, "could not delay the retry");
+            }
+            Some(job.message_id.clone())
+        }
+        JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
+            Ok(()) => None,
+            Err(error) => {
+                // Left on the queue, the redrive policy parks it after its receives.
+                tracing::error!(%error, message_id = %job.message_id, "could not move the job to the DLQ");
+                Some(job.message_id.clone())
+            }
+        },
+    }
 }
 
 /// The longest backoff for a delivery window: an [`ATTEMPTS_PER_WINDOW`]th of it, within

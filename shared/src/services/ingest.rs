@@ -19,9 +19,14 @@ use crate::domain::message::MessageContent;
 use crate::domain::thread::ThreadStep;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
 use crate::ports::{
-    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, UserStore,
+    AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, SnsGate,
+    UserStore,
 };
 use crate::services::outbox::queue_message;
+
+#[path = "aws_sources.rs"]
+mod aws_sources;
+pub use aws_sources::API_KEY_HEADER;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
@@ -38,6 +43,8 @@ pub struct Ingest {
     /// Asked, briefly, about emails the gateway has not messaged yet.
     pub fchat: Arc<dyn FChat>,
     pub clock: Arc<dyn Clock>,
+    /// Amazon SNS's signing certificates and subscription confirmations.
+    pub sns: Arc<dyn SnsGate>,
 }
 
 /// How long FChat's "no such user" is believed.
@@ -71,6 +78,10 @@ impl Ingest {
                 log.route = "message_status";
                 self.status(&token, &context_id, &mut log).await
             }
+            Ok(Route::Sns { app, token }) => {
+                log.route = "sns";
+                self.sns(&app, &token, request, &mut log).await
+            }
             Ok(route) => {
                 log.route = route.name();
                 self.send(route, request, &mut log).await.map(|accepted| {
@@ -89,6 +100,8 @@ impl Ingest {
         let outcome = match &result {
             Ok(_) if log.replayed => "replayed",
             Ok(_) if log.route == "message_status" => "answered",
+            // An SNS subscription confirmed or an unsubscription noted: nothing queued.
+            Ok(_) if log.context_id.is_none() => "answered",
             Ok(_) => "queued",
             Err(error) => error.outcome(),
         };
@@ -168,12 +181,11 @@ impl Ingest {
                     None => self.group_target(&app).await?,
                 };
                 let template = app.alert_templates.get(source.name()).map(String::as_str);
-                let scope = match &target {
-                    Target::Group(group_id) => format!("{}\ngroup\n{group_id}", app.name),
-                    Target::User(email) => format!("{}\nuser\n{email}", app.name),
-                };
-                let thread =
-                    notification.thread_step(&scope, app.alerting.reminders, received_at_ms());
+                let thread = notification.thread_step(
+                    &thread_scope(&app, &target),
+                    app.alerting.reminders,
+                    received_at_ms(),
+                );
                 let keyboard = alert_keyboard(&app, &notification, thread.as_ref());
                 let pending = Pending {
                     target,
@@ -187,7 +199,8 @@ impl Ingest {
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
             }
-            Route::MessageStatus { .. } => Err(ApiError::RouteNotFound),
+            Route::Events { app, token } => self.events(&app, &token, request, log).await,
+            Route::MessageStatus { .. } | Route::Sns { .. } => Err(ApiError::RouteNotFound),
         }
     }
 
@@ -399,6 +412,14 @@ fn alert_keyboard(
     }
 }
 
+/// What keeps two apps' (or two recipients') messages of the same alert group apart.
+fn thread_scope(app: &App, target: &Target) -> String {
+    match target {
+        Target::Group(group_id) => format!("{}\ngroup\n{group_id}", app.name),
+        Target::User(email) => format!("{}\nuser\n{email}", app.name),
+    }
+}
+
 /// Now, in milliseconds: orders the notifications of one alert group.
 fn received_at_ms() -> u64 {
     std::time::SystemTime::now()
@@ -465,6 +486,7 @@ mod tests {
             older_secrets_until: None,
             alert_templates: Default::default(),
             alerting: Default::default(),
+            sns: Default::default(),
         }
     }
 
@@ -515,6 +537,7 @@ mod tests {
             queue: queue.clone(),
             fchat: fchat.clone(),
             clock: clock.clone(),
+            sns: Arc::new(crate::adapters::sns::SnsClient::new(false)),
         };
         World {
             ingest,

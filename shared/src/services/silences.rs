@@ -36,6 +36,27 @@ impl Delivery {
 
     /// `Err` is worth retrying; anything final is `Ok`.
     async fn try_silence(&self, job: &SilenceJob) -> Result<JobOutcome, String> {
+        // As a notification of the group does: one change of its message at a time.
+        let now = self.clock.now();
+        let held = self
+            .contexts
+            .lock_alert_thread(&job.group, now + self.lease.as_secs().max(1), now)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storage failed during a silence");
+                "the gateway was briefly unable to read the alert group".to_owned()
+            })?;
+        if !held {
+            return Err("the alert group's message was being changed".into());
+        }
+        let outcome = self.silence_held(job).await;
+        if let Err(error) = self.contexts.unlock_alert_thread(&job.group).await {
+            tracing::warn!(%error, "the alert group's hold was not released");
+        }
+        outcome
+    }
+
+    async fn silence_held(&self, job: &SilenceJob) -> Result<JobOutcome, String> {
         let now = self.clock.now();
         let store = |e: crate::ports::StoreError| {
             tracing::error!(error = %e, "storage failed during a silence");

@@ -28,6 +28,9 @@ pub struct Config {
     pub expired_text: String,
     /// Lets app webhooks be plain `http` on loopback: for the local stack only.
     pub webhook_allow_loopback: bool,
+    /// Lets SNS's signing certificates and `SubscribeURL`s be plain `http` on 127.0.0.1
+    /// (`SNS_ALLOW_LOOPBACK`): for the local stack's end-to-end tests only.
+    pub sns_allow_loopback: bool,
 }
 
 /// What a user is told when they click a button of an expired message, by default.
@@ -105,16 +108,13 @@ impl Config {
             crate::services::forwarding::FORWARD_RETRY_DELAYS
                 [crate::services::forwarding::FORWARD_RETRY_DELAYS.len() - 1],
         )?;
-        let webhook_allow_loopback = match vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(ConfigError::Invalid(
-                    "WEBHOOK_ALLOW_LOOPBACK",
-                    "true or false",
-                ))
-            }
+        let flag = |name: &'static str| match vars.get(name).map(String::as_str) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ConfigError::Invalid(name, "true or false")),
         };
+        let webhook_allow_loopback = flag("WEBHOOK_ALLOW_LOOPBACK")?;
+        let sns_allow_loopback = flag("SNS_ALLOW_LOOPBACK")?;
         Ok(Config {
             tables: TableNames {
                 apps: get("APPS_TABLE")?,
@@ -141,6 +141,7 @@ impl Config {
                 .cloned()
                 .unwrap_or_else(|| DEFAULT_EXPIRED_TEXT.to_owned()),
             webhook_allow_loopback,
+            sns_allow_loopback,
         })
     }
 }
@@ -170,6 +171,16 @@ mod tests {
         assert_eq!(config.fchat.callback_secret_parameter, None);
         assert_eq!(config.expired_text, DEFAULT_EXPIRED_TEXT);
         assert!(!config.webhook_allow_loopback);
+        // Loopback SNS hosts only when the local stack says so.
+        assert!(!config.sns_allow_loopback);
+        vars.insert("SNS_ALLOW_LOOPBACK".into(), "yes".into());
+        assert_eq!(
+            Config::from_vars(&vars),
+            Err(ConfigError::Invalid("SNS_ALLOW_LOOPBACK", "true or false"))
+        );
+        vars.insert("SNS_ALLOW_LOOPBACK".into(), "true".into());
+        assert!(Config::from_vars(&vars).unwrap().sns_allow_loopback);
+        vars.remove("SNS_ALLOW_LOOPBACK");
         vars.insert("DELIVERY_TIMEOUT_SECONDS".into(), "0".into());
         assert!(matches!(
             Config::from_vars(&vars),

@@ -8,6 +8,7 @@ use crate::adapters::alertmanager::HttpSilencer;
 use crate::adapters::dynamo::DynamoStore;
 use crate::adapters::fchat::FChatClient;
 use crate::adapters::secrets::{read_secret, read_secrets, Secret, SecretError};
+use crate::adapters::sns::SnsClient;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::webhook::guard::OutboundPolicy;
 use crate::adapters::webhook::sender::HttpWebhooks;
@@ -101,6 +102,7 @@ pub async fn ingest(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Inge
             config.delivery_queue_url.clone(),
         )),
         clock: Arc::new(SystemClock),
+        sns: Arc::new(SnsClient::new(config.sns_allow_loopback)),
     })
 }
 

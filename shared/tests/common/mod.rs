@@ -41,5 +41,6 @@ pub fn app(name: &str, token: &str) -> App {
         older_secrets_until: None,
         alert_templates: Default::default(),
         alerting: Default::default(),
+        sns: Default::default(),
     }
 }

@@ -91,6 +91,24 @@ impl AppStore for DynamoStore {
                 }
             }
         }
+        if !app.sns.allowed_topics.is_empty() {
+            item.insert(
+                APPS_SNS_TOPICS_ATTRIBUTE.into(),
+                AttributeValue::Ss(app.sns.allowed_topics.iter().cloned().collect()),
+            );
+        }
+        if !app.sns.unsubscribed.is_empty() {
+            item.insert(
+                APPS_SNS_UNSUBSCRIBED_ATTRIBUTE.into(),
+                AttributeValue::M(
+                    app.sns
+                        .unsubscribed
+                        .iter()
+                        .map(|(topic, at)| (topic.clone(), n(*at)))
+                        .collect(),
+                ),
+            );
+        }
         self.put(&self.tables.apps, item).await
     }
 
@@ -164,8 +182,26 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
                 },
             }),
         },
+        sns: crate::domain::aws_events::SnsSettings {
+            allowed_topics: match item.get(APPS_SNS_TOPICS_ATTRIBUTE) {
+                Some(AttributeValue::Ss(topics)) => topics.iter().cloned().collect(),
+                _ => Default::default(),
+            },
+            unsubscribed: match item.get(APPS_SNS_UNSUBSCRIBED_ATTRIBUTE) {
+                Some(AttributeValue::M(topics)) => topics
+                    .iter()
+                    .filter_map(|(topic, at)| Some((topic.clone(), at.as_n().ok()?.parse().ok()?)))
+                    .collect(),
+                _ => Default::default(),
+            },
+        },
     })
 }
+
+/// The SNS topics an app accepts (a string set; absent: any topic).
+const APPS_SNS_TOPICS_ATTRIBUTE: &str = "sns_topics";
+/// The topics SNS confirmed unsubscribing the app from: topic ARN to when.
+const APPS_SNS_UNSUBSCRIBED_ATTRIBUTE: &str = "sns_unsubscribed";
 
 /// The apps' own alert templates: a map from source name to template text.
 const APPS_ALERT_TEMPLATES_ATTRIBUTE: &str = "alert_templates";

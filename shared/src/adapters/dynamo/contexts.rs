@@ -303,6 +303,34 @@ impl ContextStore for DynamoStore {
         item.insert(EXPIRY_ATTRIBUTE.into(), n(thread.expires_at));
         self.put(&self.tables.contexts, item).await
     }
+
+    async fn lock_alert_thread(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.put_marker_once(
+            &alert_thread_lock_id(key),
+            KIND_ALERT_THREAD_LOCK,
+            until,
+            now,
+        )
+        .await
+    }
+
+    async fn unlock_alert_thread(&self, key: &str) -> Result<(), StoreError> {
+        self.delete(
+            &self.tables.contexts,
+            CONTEXTS_KEY,
+            &alert_thread_lock_id(key),
+        )
+        .await
+    }
+}
+
+fn alert_thread_lock_id(key: &str) -> String {
+    derived_key("alert-thread-lock", key)
 }
 
 fn alert_thread_id(key: &str) -> String {

@@ -37,6 +37,7 @@ const KIND_UNKNOWN_USER: &str = "unknown_user";
 const KIND_UPDATE: &str = "update";
 const KIND_BOT_STATE: &str = "bot_state";
 const KIND_ALERT_THREAD: &str = "alert_thread";
+const KIND_ALERT_THREAD_LOCK: &str = "alert_thread_lock";
 /// A context's delivery window end and reply window.
 const DELIVER_BY: &str = "deliver_by";
 const REPLY_WINDOW: &str = "reply_window_seconds";
