@@ -1,0 +1,342 @@
+//! The console in a real browser: headless Chromium (Debian's `chromium`, installed by
+//! `make chromium`) drives the page over the DevTools protocol against the whole local stack
+//! (the real `ingest`, `delivery` and `callback` binaries, moto, the FChat simulator, an app's
+//! webhook on the demo receiver). Sends a message with buttons from the page's form, sees it in
+//! the user's chat, clicks "Yes" and sees the click arrive in the webhook inspector with its
+//! signature verified. Leaves a screenshot in `target/console.png`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::handler::viewport::Viewport;
+use chromiumoxide::page::ScreenshotParams;
+use chromiumoxide::Page;
+use fchat_local::console::{Console, ConsoleApp, ConsoleConfig};
+use fchat_local::harness::{sibling_binary, Stack};
+use fchat_local::seed::{Seed, SeedApp, SeedGroup, SeedUser};
+use fchat_simulator::receiver::{Receiver, ReceiverApp, ReceiverConfig};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+/// The whole test's bound: the stack starts in seconds, the browser in one or two.
+const TEST_LIMIT: Duration = Duration::from_secs(180);
+/// How long the page may take to show what a step expects.
+const STEP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Names this run invents: nothing depends on the seed's or any other fixture's names.
+struct Names {
+    app: String,
+    token: String,
+    secret: String,
+    email: String,
+    user_id: String,
+    user_name: String,
+    text: String,
+}
+
+impl Names {
+    fn invent() -> Names {
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let short = &run[..8];
+        Names {
+            app: format!("approvals-{short}"),
+            token: format!("tok{run}"),
+            secret: gateway::credentials::generate_webhook_secret(),
+            email: format!("reviewer.{short}@example.com"),
+            user_id: format!("fchat-{short}"),
+            user_name: format!("Reviewer {short}"),
+            text: format!("Approve deployment {short}?"),
+        }
+    }
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
+        .find(|path| path.is_file())
+        .expect("no chromium on the PATH: run `make chromium` (make test does)")
+}
+
+/// `target/`, where the test binary was built (`target/debug/deps/console-...`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// Evaluates `expression` in the page until it is `true`.
+async fn wait_for(page: &Page, what: &str, expression: &str) {
+    let started = Instant::now();
+    loop {
+        let value: Value = page
+            .evaluate(expression)
+            .await
+            .ok()
+            .and_then(|result| result.into_value().ok())
+            .unwrap_or(Value::Null);
+        if value == Value::Bool(true) {
+            return;
+        }
+        assert!(
+            started.elapsed() < STEP_LIMIT,
+            "the page did not show {what} within {STEP_LIMIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn evaluate(page: &Page, expression: &str) -> Value {
+    page.evaluate(expression)
+        .await
+        .unwrap()
+        .into_value()
+        .unwrap_or(Value::Null)
+}
+
+/// A string as a JavaScript literal.
+fn js(text: &str) -> String {
+    json!(text).to_string()
+}
+
+#[tokio::test]
+async fn a_message_sent_from_the_page_is_clicked_and_the_click_reaches_the_webhook_signed() {
+    tokio::time::timeout(TEST_LIMIT, round_trip())
+        .await
+        .expect("the round trip finished in time");
+}
+
+async fn round_trip() {
+    let names = Names::invent();
+    // GIVEN an app whose webhook is the demo receiver, which knows its secret.
+    let receiver = Receiver::on_loopback(ReceiverConfig {
+        apps: vec![ReceiverApp {
+            name: names.app.clone(),
+            secrets: vec![names.secret.clone()],
+        }],
+        ..ReceiverConfig::default()
+    })
+    .await
+    .unwrap();
+    let group = format!("team-{}", &names.user_id[6..]);
+    let seed = Seed {
+        groups: vec![SeedGroup {
+            id: group.clone(),
+            beatchat_id: Some(format!("room-{group}")),
+            active: true,
+            name: None,
+        }],
+        apps: vec![SeedApp {
+            name: names.app.clone(),
+            token: names.token.clone(),
+            group: Some(group),
+            user_messaging: true,
+            webhook_url: Some(receiver.app_url(&names.app)),
+            webhook_secret: Some(names.secret.clone()),
+            context_ttl_seconds: None,
+            delivery_window_seconds: None,
+        }],
+        users: vec![SeedUser {
+            email: names.email.clone(),
+            fchat_id: names.user_id.clone(),
+            name: Some(names.user_name.clone()),
+        }],
+    };
+    // AND the whole stack, with its delivery queue polled, and the console in front of it.
+    let built = Path::new(env!("CARGO_BIN_EXE_fchat-local"));
+    let (aws, fchat) = Stack::start_services(&seed)
+        .await
+        .expect("the local stack starts (run `make venv` first)");
+    let stack = Stack::start_functions(
+        aws,
+        fchat,
+        &[
+            ("ingest", &sibling_binary(built, "ingest")),
+            ("delivery", &sibling_binary(built, "delivery")),
+            ("callback", &sibling_binary(built, "callback")),
+        ],
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    stack.route_callbacks_here();
+    let poller = tokio::spawn(stack.delivery_poller().run());
+    let console = Console::start(
+        ([127, 0, 0, 1], 0).into(),
+        ConsoleConfig {
+            api: stack.api.clone(),
+            simulator: stack.fchat.url(),
+            receiver: Some(format!("http://{}", receiver.addr())),
+            apps: vec![ConsoleApp {
+                name: names.app.clone(),
+                token: names.token.clone(),
+                webhook_secrets: vec![names.secret.clone()],
+            }],
+        },
+    )
+    .await
+    .unwrap();
+
+    // AND headless Chromium on the console's page.
+    let profile = std::env::temp_dir().join(format!("fchat-console-{}", names.user_id));
+    let (mut browser, mut handler) = Browser::launch(
+        BrowserConfig::builder()
+            .chrome_executable(chromium())
+            .no_sandbox()
+            .user_data_dir(&profile)
+            .window_size(1440, 900)
+            .viewport(Viewport {
+                width: 1440,
+                height: 900,
+                ..Viewport::default()
+            })
+            .build()
+            .unwrap(),
+    )
+    .await
+    .expect("chromium starts");
+    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    let page = browser.new_page(console.url()).await.unwrap();
+
+    // WHEN the page's form sends a message with Yes and No buttons to the user.
+    wait_for(
+        &page,
+        "the app in the form",
+        &format!(
+            "[...document.querySelectorAll('#send-app option')].some(o => o.value === {})",
+            js(&names.app)
+        ),
+    )
+    .await;
+    evaluate(
+        &page,
+        &format!(
+            "document.getElementById('send-app').value = {app};
+             document.getElementById('send-email').value = {email};
+             document.getElementById('send-text').value = '';
+             document.getElementById('send-buttons').value = 'Yes = yes | No = no';
+             true",
+            app = js(&names.app),
+            email = js(&names.email)
+        ),
+    )
+    .await;
+    page.find_element("#send-text")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str(&names.text)
+        .await
+        .unwrap();
+    page.find_element("#send-submit")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &page,
+        "the send API's answer",
+        "document.getElementById('send-result').textContent.startsWith('Queued')",
+    )
+    .await;
+
+    // THEN it shows in the user's chat, with its buttons, once delivered.
+    let in_chat = format!(
+        "[...document.querySelectorAll('#messages .msg')].find(m =>
+            m.querySelector('.text').textContent === {text} &&
+            m.querySelector('.status.sent') &&
+            [...m.querySelectorAll('button.kb')].map(b => b.textContent).join() === 'Yes,No')",
+        text = js(&names.text)
+    );
+    wait_for(
+        &page,
+        "the message in the user's chat, sent",
+        &format!(
+            "document.querySelector('#chat-list [aria-current=\"true\"]')?.dataset.chat === {user}
+             && Boolean({in_chat})",
+            user = js(&names.user_id)
+        ),
+    )
+    .await;
+    let message_id = evaluate(&page, &format!("({in_chat}).dataset.messageId")).await;
+    let message_id = message_id.as_str().unwrap().to_owned();
+    let delivered = stack.fchat.messages();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0].message_id, message_id);
+    assert_eq!(delivered[0].chat_id, names.user_id);
+    assert_eq!(delivered[0].text, names.text);
+
+    // WHEN the user clicks "Yes" on the page.
+    page.find_element(format!(
+        "#messages .msg[data-message-id={}] button.kb[data-button=\"0\"]",
+        js(&message_id)
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+
+    // THEN the click shows in the chat, answered by the gateway,
+    wait_for(
+        &page,
+        "the click in the chat",
+        "[...document.querySelectorAll('#messages .click-note')].some(n =>
+            n.textContent.includes('clicked “Yes”') && n.textContent.includes('gateway 200'))",
+    )
+    .await;
+    // AND it arrives in the webhook inspector with its signature verified by the console.
+    page.find_element("#tab-inspector")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &page,
+        "the click in the webhook inspector, verified",
+        &format!(
+            "[...document.querySelectorAll('#events .event[data-event=\"callback_query\"]')].some(e =>
+                e.dataset.verdict === 'verified' && e.textContent.includes({app})
+                && e.textContent.includes('answered 200'))",
+            app = js(&names.app)
+        ),
+    )
+    .await;
+    let received = receiver.events();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0].verified, "the receiver's own check agrees");
+    assert_eq!(received[0].body["event"], "callback_query");
+    let data: Value = serde_json::from_str(
+        received[0].body["message"]["callback_query"]["data"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(data, json!({"action": "confirm", "data": "yes"}));
+
+    // The screenshot shows the chat and the inspector with the event opened.
+    evaluate(
+        &page,
+        "document.querySelector('#events .event details').open = true; true",
+    )
+    .await;
+    let screenshot = target_dir().join("console.png");
+    page.save_screenshot(ScreenshotParams::builder().build(), &screenshot)
+        .await
+        .unwrap();
+    println!("screenshot: {}", screenshot.display());
+
+    browser.close().await.ok();
+    browser.wait().await.ok();
+    events.abort();
+    poller.abort();
+    std::fs::remove_dir_all(&profile).ok();
+}
