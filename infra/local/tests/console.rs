@@ -3,7 +3,8 @@
 //! (the real `ingest`, `delivery` and `callback` binaries, moto, the FChat simulator, an app's
 //! webhook on the demo receiver). Sends a message with buttons from the page's form, sees it in
 //! the user's chat, clicks "Yes" and sees the click arrive in the webhook inspector with its
-//! signature verified. Leaves a screenshot in `target/console.png`.
+//! signature verified; writes as the user and sees the app's bot reply in the chat and linked
+//! from its event in the inspector. Leaves a screenshot in `target/console.png`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ struct Names {
     user_id: String,
     user_name: String,
     text: String,
+    reply: String,
 }
 
 impl Names {
@@ -47,6 +49,7 @@ impl Names {
             user_id: format!("fchat-{short}"),
             user_name: format!("Reviewer {short}"),
             text: format!("Approve deployment {short}?"),
+            reply: format!("Ship {short} after lunch"),
         }
     }
 }
@@ -118,6 +121,8 @@ async fn round_trip() {
             name: names.app.clone(),
             secrets: vec![names.secret.clone()],
         }],
+        // A bot: a user's message is answered "You said: ...".
+        echo: true,
         ..ReceiverConfig::default()
     })
     .await
@@ -312,20 +317,61 @@ async fn round_trip() {
     .await;
     let received = receiver.events();
     assert_eq!(received.len(), 1, "{received:?}");
-    assert!(received[0].verified, "the receiver's own check agrees");
-    assert_eq!(received[0].body["event"], "callback_query");
+    let click = received[0].clone();
+    assert!(click.verified, "the receiver's own check agrees");
+    assert_eq!(click.body["event"], "callback_query");
     let data: Value = serde_json::from_str(
-        received[0].body["message"]["callback_query"]["data"]
+        click.body["message"]["callback_query"]["data"]
             .as_str()
             .unwrap(),
     )
     .unwrap();
     assert_eq!(data, json!({"action": "confirm", "data": "yes"}));
 
-    // The screenshot shows the chat and the inspector with the event opened.
+    // WHEN the user writes in the chat from the page's composer,
+    page.find_element("#compose-text")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str(&names.reply)
+        .await
+        .unwrap()
+        .press_key("Enter")
+        .await
+        .unwrap();
+    // THEN the message shows as the user's, and the app's bot answer (the echo) as the bot's,
+    wait_for(
+        &page,
+        "the user's message and the bot's reply in the chat",
+        &format!(
+            "[...document.querySelectorAll('#messages .msg.me .text')].some(t => t.textContent === {mine})
+             && [...document.querySelectorAll('#messages .msg:not(.me)')].some(m =>
+                m.querySelector('.text').textContent === {echo} && m.querySelector('.status.sent'))",
+            mine = js(&names.reply),
+            echo = js(&format!("You said: {}", names.reply))
+        ),
+    )
+    .await;
+    // AND the inspector links the event to the bot reply it caused.
+    wait_for(
+        &page,
+        "the message event with its bot reply in the inspector",
+        &format!(
+            "[...document.querySelectorAll('#events .event[data-event=\"message\"]')].some(e =>
+                e.dataset.verdict === 'verified' && e.textContent.includes('bot reply: m-')
+                && e.textContent.includes({echo}))",
+            echo = js(&format!("You said: {}", names.reply))
+        ),
+    )
+    .await;
+    assert_eq!(receiver.events().len(), 2);
+
+    // The screenshot shows the chat and the inspector with the click's event opened.
     evaluate(
         &page,
-        "document.querySelector('#events .event details').open = true; true",
+        "document.querySelector('#events .event[data-event=\"callback_query\"] details').open = true; true",
     )
     .await;
     let screenshot = target_dir().join("console.png");
