@@ -367,6 +367,7 @@ function draw() {
 
 function select(id) {
   selected = id;
+  history.replaceState(null, "", `#chat=${encodeURIComponent(id)}`);
   draw();
   $("compose-text").focus();
 }
@@ -531,6 +532,8 @@ async function poll() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // A link to a chat: /_console#chat=<chat id>.
+  if (location.hash.startsWith("#chat=")) selected = decodeURIComponent(location.hash.slice(6));
   setupTabs();
   $("composer").addEventListener("submit", compose);
   $("send-form").addEventListener("submit", send);
