@@ -4,7 +4,10 @@
 //! webhook on the demo receiver). Sends a message with buttons from the page's form, sees it in
 //! the user's chat, clicks "Yes" and sees the click arrive in the webhook inspector with its
 //! signature verified; writes as the user and sees the app's bot reply in the chat and linked
-//! from its event in the inspector. Leaves a screenshot in `target/console.png`.
+//! from its event in the inspector; sees both messages sent in the Delivery tab; turns a fault
+//! switch on and off. Leaves a screenshot in `target/console.png`.
+//!
+//! Also: the console's own routes answer bad requests in the contract's error format.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -368,6 +371,68 @@ async fn round_trip() {
     .await;
     assert_eq!(receiver.events().len(), 2);
 
+    // The Delivery tab lists both messages as the status route has them.
+    page.find_element("#tab-delivery")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &page,
+        "both messages sent in the Delivery tab",
+        "[...document.querySelectorAll('#deliveries tr[data-context]')].filter(r =>
+            r.querySelector('.status.sent') && r.textContent.includes('m-')).length === 2",
+    )
+    .await;
+
+    // A fault switch turned on in the Faults tab is FChat's; "Back to normal" turns it off.
+    page.find_element("#tab-faults")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find_element("#fault-rate")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.find_element("#faults-form button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &page,
+        "the rate limit pending",
+        "document.getElementById('faults-now').textContent.includes('1 rate limits pending')",
+    )
+    .await;
+    let faults = stack.fchat.faults();
+    assert_eq!((faults.rate_limit_next, faults.retry_after), (1, 5));
+    page.find_element("#faults-reset")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &page,
+        "FChat back to normal",
+        "document.getElementById('faults-now').textContent.includes('behaves normally')",
+    )
+    .await;
+    assert_eq!(stack.fchat.faults(), fchat_simulator::Faults::default());
+    page.find_element("#tab-inspector")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
     // The screenshot shows the chat and the inspector with the click's event opened.
     evaluate(
         &page,
@@ -385,4 +450,109 @@ async fn round_trip() {
     events.abort();
     poller.abort();
     std::fs::remove_dir_all(&profile).ok();
+}
+
+/// One request to the console; answers the status and the JSON body.
+async fn console_call(url: &str, method: &str, body: &str) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_owned(),
+        )))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_consoles_routes_refuse_bad_requests_clearly_and_survive_a_stack_that_is_down() {
+    let names = Names::invent();
+    // Nothing listens where the console looks for the stack.
+    let nowhere = "http://127.0.0.1:9".to_owned();
+    let console = Console::start(
+        ([127, 0, 0, 1], 0).into(),
+        ConsoleConfig {
+            api: nowhere.clone(),
+            simulator: nowhere.clone(),
+            receiver: Some(nowhere),
+            apps: vec![ConsoleApp {
+                name: names.app.clone(),
+                token: names.token.clone(),
+                webhook_secrets: vec![],
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    let base = console.url();
+
+    let (status, page) = console_call(&base, "GET", "").await;
+    assert_eq!((status, page), (200, Value::Null), "the page is HTML");
+    // The state still answers, each missing part saying why; the token is never in it.
+    let (status, state) = console_call(&format!("{base}/api/state"), "GET", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(state["apps"], json!([{"name": names.app, "signed": false}]));
+    assert!(!state.to_string().contains(&names.token));
+    let problems = state["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 6, "{problems:?}");
+    assert!(problems
+        .iter()
+        .all(|p| p.as_str().unwrap().contains("127.0.0.1:9")));
+
+    let error = |code: u16, description: &str| json!({"ok": false, "error_code": code, "description": description});
+    let send = format!("{base}/api/send");
+    let (status, answer) = console_call(&send, "POST", "{not json").await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["ok"], false);
+    assert_eq!(answer["error_code"], 400);
+    let unknown = json!({"app": format!("{}-other", names.app), "text": "hi"}).to_string();
+    assert_eq!(
+        console_call(&send, "POST", &unknown).await,
+        (
+            400,
+            error(
+                400,
+                "Bad Request: the console does not know this app's token: give it"
+            )
+        )
+    );
+    let known = json!({"app": names.app, "text": "hi"}).to_string();
+    let (status, answer) = console_call(&send, "POST", &known).await;
+    assert_eq!(status, 502);
+    assert!(answer["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Bad Gateway: the send API at http://127.0.0.1:9: "));
+    assert!(!answer.to_string().contains(&names.token), "{answer}");
+    let (status, _) = console_call(&send, "POST", &"x".repeat(100_000)).await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        console_call(&format!("{base}/api/faults"), "PUT", "[1]").await,
+        (400, error(400, "Bad Request: faults are an object"))
+    );
+    assert_eq!(
+        console_call(&send, "GET", "").await,
+        (405, error(405, "Method Not Allowed"))
+    );
+    assert_eq!(
+        console_call(&format!("{base}/api/elsewhere"), "GET", "").await,
+        (404, error(404, "Not Found"))
+    );
+    let root = base.trim_end_matches("/_console");
+    assert_eq!(
+        console_call(root, "GET", "").await,
+        (404, error(404, "Not Found"))
+    );
 }

@@ -210,12 +210,15 @@ impl ConsoleState {
 
     /// Passes a request on to the simulator and its answer back as it is.
     async fn relay(&self, method: Method, url: &str, body: Option<&Value>) -> Answer {
-        match self.upstream.call(method, url, body).await {
+        match self.upstream.call(method.clone(), url, body).await {
             Ok((status, body)) => json_answer(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
                 &body,
             ),
-            Err(why) => error(StatusCode::BAD_GATEWAY, &format!("Bad Gateway: {why}")),
+            Err(why) => error(
+                StatusCode::BAD_GATEWAY,
+                &format!("Bad Gateway: {method} {url}: {why}"),
+            ),
         }
     }
 
@@ -382,7 +385,11 @@ impl ConsoleState {
                 }
                 json_answer(StatusCode::OK, &json!({"status": status, "body": answer}))
             }
-            Err(why) => error(StatusCode::BAD_GATEWAY, &format!("Bad Gateway: {why}")),
+            // Not the URL: it holds the token.
+            Err(why) => error(
+                StatusCode::BAD_GATEWAY,
+                &format!("Bad Gateway: the send API at {api}: {why}"),
+            ),
         }
     }
 }

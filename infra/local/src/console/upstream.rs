@@ -31,14 +31,19 @@ impl Upstream {
 
     /// `GET url`, whose answer must be a 200 with JSON.
     pub(super) async fn get(&self, url: String) -> Result<Value, String> {
-        match self.call(Method::GET, &url, None).await? {
+        match self
+            .call(Method::GET, &url, None)
+            .await
+            .map_err(|why| format!("GET {url}: {why}"))?
+        {
             (200, body) => Ok(body),
             (status, body) => Err(format!("GET {url} answered {status}: {body}")),
         }
     }
 
     /// Any request; answers the status and the body as JSON (`null` when empty, a JSON string
-    /// when not JSON). `Err` says why no answer came.
+    /// when not JSON). `Err` says why no answer came, without the URL (which may hold a
+    /// token): the caller says what it asked.
     pub(super) async fn call(
         &self,
         method: Method,
@@ -46,24 +51,24 @@ impl Upstream {
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
         let request = Request::builder()
-            .method(method.clone())
+            .method(method)
             .uri(url)
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(
                 body.map(Value::to_string).unwrap_or_default(),
             )))
-            .map_err(|e| format!("{method} {url}: {e}"))?;
+            .map_err(|e| format!("not a request: {e}"))?;
         let exchange = async {
             let response = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| format!("{method} {url}: {}", root_cause(&e)))?;
+                .map_err(|e| root_cause(&e))?;
             let status = response.status().as_u16();
             let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
-                .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?
+                .map_err(|e| format!("reading the answer: {e}"))?
                 .to_bytes();
             let body = if bytes.is_empty() {
                 Value::Null
@@ -75,7 +80,7 @@ impl Upstream {
         };
         tokio::time::timeout(TIMEOUT, exchange)
             .await
-            .unwrap_or_else(|_| Err(format!("{method} {url}: no answer within {TIMEOUT:?}")))
+            .unwrap_or_else(|_| Err(format!("no answer within {TIMEOUT:?}")))
     }
 }
 

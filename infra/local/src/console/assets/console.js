@@ -177,11 +177,11 @@ function drawBotMessage(chat, m) {
         }, button.text);
       })))) : null,
     m.edits && m.edits.length ? h("details", {},
-      h("summary", {}, `edited ${time(m.edited_at_ms)} · ${m.edits.length} earlier version${m.edits.length > 1 ? "s" : ""}`),
+      h("summary", {}, `${m.edits.length} earlier version${m.edits.length > 1 ? "s" : ""}`),
       h("ol", {}, m.edits.map((v) => h("li", {}, v.text)))) : null,
     h("div", { class: "meta" },
       h("span", {}, time(m.received_at_ms)),
-      m.edits && m.edits.length ? h("span", { class: "edited" }, "edited") : null,
+      m.edits && m.edits.length ? h("span", { class: "edited", title: `edited at ${time(m.edited_at_ms)}` }, "edited") : null,
       h("code", {}, m.message_id),
       statusChip(context)));
 }
