@@ -99,7 +99,7 @@ impl State {
     fn accept_message(&self, body: &[u8]) -> Answer {
         let (body, chat_id, text, reply_markup) = match common_fields(self, body) {
             Ok(fields) => fields,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let reply_to_message_id = match body.get("reply_to_message_id") {
             None | Some(Value::Null) => None,
@@ -178,7 +178,7 @@ impl State {
     fn edit_message(&self, body: &[u8]) -> Answer {
         let (body, chat_id, text, reply_markup) = match common_fields(self, body) {
             Ok(fields) => fields,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let Some(Value::String(message_id)) = body.get("message_id") else {
             return error(
@@ -260,44 +260,48 @@ type Fields = (
 
 /// What `sendMessage` and `editMessageText` both take: a JSON object with a known `chat_id`,
 /// a non-empty `text` and optional buttons.
-fn common_fields(state: &State, body: &[u8]) -> Result<Fields, Answer> {
+/// The refusal is boxed: an answer is large, and the fields are the common case.
+fn common_fields(state: &State, body: &[u8]) -> Result<Fields, Box<Answer>> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return Err(error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON"));
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: invalid JSON",
+        )));
     };
     let Value::Object(body) = body else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "Bad Request: the body must be a JSON object",
-        ));
+        )));
     };
     let chat_id = match body.get("chat_id") {
         Some(Value::String(chat_id)) if !chat_id.is_empty() && state.chat_exists(chat_id) => {
             chat_id.clone()
         }
         _ => {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: chat not found",
-            ))
+            )))
         }
     };
     let text = match body.get("text") {
         Some(Value::String(text)) if !text.is_empty() => text.clone(),
         _ => {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: message text is empty",
-            ))
+            )))
         }
     };
     let reply_markup = match body.get("reply_markup") {
         None | Some(Value::Null) => None,
         Some(markup) if valid_reply_markup(markup) => Some(markup.clone()),
         Some(_) => {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: reply_markup.inline_keyboard must be a list of rows of {text, callback_data} buttons",
-            ))
+            )))
         }
     };
     Ok((body, chat_id, text, reply_markup))

@@ -694,7 +694,7 @@ async fn what_users_do_is_recorded_in_their_chats_with_the_gateways_answer() {
         .unwrap();
 
     let actions = sim.actions();
-    let seen: Vec<(&str, &str, &str, Option<&str>, Option<u16>)> = actions
+    let seen: Vec<_> = actions
         .iter()
         .map(|a| {
             (
