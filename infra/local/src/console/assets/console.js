@@ -43,7 +43,11 @@ function redraw(part, key, el, build) {
   const focused = document.activeElement && el.contains(document.activeElement)
     ? document.activeElement.dataset.key : null;
   const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+  const opened = new Set([...el.querySelectorAll("details[open][data-key]")].map((d) => d.dataset.key));
   el.replaceChildren(...build());
+  for (const details of el.querySelectorAll("details[data-key]")) {
+    if (opened.has(details.dataset.key)) details.open = true;
+  }
   if (focused) {
     const again = el.querySelector(`[data-key="${CSS.escape(focused)}"]`);
     if (again) again.focus();
@@ -176,7 +180,7 @@ function drawBotMessage(chat, m) {
           onclick: () => click(chat, m, at, button.text),
         }, button.text);
       })))) : null,
-    m.edits && m.edits.length ? h("details", {},
+    m.edits && m.edits.length ? h("details", { "data-key": `edits:${m.message_id}` },
       h("summary", {}, `${m.edits.length} earlier version${m.edits.length > 1 ? "s" : ""}`),
       h("ol", {}, m.edits.map((v) => h("li", {}, v.text)))) : null,
     h("div", { class: "meta" },
@@ -256,9 +260,10 @@ function drawEvents() {
     const reply = botReplyOf(event);
     const replyContext = reply && reply.message ? (delivery(reply.message) || {}).context : null;
     const id = (event.headers || []).find(([name]) => name === "webhook-id");
+    const key = `event:${id ? id[1] : i}:${event.received_at_ms}`;
     return h("li", { class: "event", "data-verdict": verdict, "data-event": body.event || "" },
-      h("details", {},
-        h("summary", { "data-key": `event:${id ? id[1] : i}:${event.received_at_ms}` },
+      h("details", { "data-key": key },
+        h("summary", { "data-key": `${key}:summary` },
           h("span", { class: "kind" }, `${body.event || "request"} → ${event.app || "/webhook"}`),
           h("span", { class: "when" }, time(event.received_at_ms)),
           h("span", { class: `verdict ${verdict}`, title: (event.signature || {}).reason || "" }, label),
