@@ -4,8 +4,9 @@
 //! webhook on the demo receiver). Sends a message with buttons from the page's form, sees it in
 //! the user's chat, clicks "Yes" and sees the click arrive in the webhook inspector with its
 //! signature verified; writes as the user and sees the app's bot reply in the chat and linked
-//! from its event in the inspector; sees both messages sent in the Delivery tab; turns a fault
-//! switch on and off. Leaves a screenshot in `target/console.png`.
+//! from its event in the inspector; sees both messages sent in the Delivery tab; makes FChat
+//! refuse the next send with a fault switch and sees the next message failed in the chat, with
+//! FChat's answer. Leaves a screenshot in `target/console.png`.
 //!
 //! Also: the console's own routes answer bad requests in the contract's error format.
 
@@ -38,6 +39,7 @@ struct Names {
     user_name: String,
     text: String,
     reply: String,
+    refused: String,
 }
 
 impl Names {
@@ -53,6 +55,7 @@ impl Names {
             user_name: format!("Reviewer {short}"),
             text: format!("Approve deployment {short}?"),
             reply: format!("Ship {short} after lunch"),
+            refused: format!("Rollback {short}?"),
         }
     }
 }
@@ -94,6 +97,16 @@ async fn wait_for(page: &Page, what: &str, expression: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Clicks the element `selector` finds, as a mouse would.
+async fn click(page: &Page, selector: &str) {
+    page.find_element(selector)
+        .await
+        .unwrap_or_else(|e| panic!("no {selector} on the page: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn evaluate(page: &Page, expression: &str) -> Value {
@@ -242,12 +255,7 @@ async fn round_trip() {
         .type_str(&names.text)
         .await
         .unwrap();
-    page.find_element("#send-submit")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&page, "#send-submit").await;
     wait_for(
         &page,
         "the send API's answer",
@@ -301,12 +309,7 @@ async fn round_trip() {
     )
     .await;
     // AND it arrives in the webhook inspector with its signature verified by the console.
-    page.find_element("#tab-inspector")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&page, "#tab-inspector").await;
     wait_for(
         &page,
         "the click in the webhook inspector, verified",
@@ -320,11 +323,11 @@ async fn round_trip() {
     .await;
     let received = receiver.events();
     assert_eq!(received.len(), 1, "{received:?}");
-    let click = received[0].clone();
-    assert!(click.verified, "the receiver's own check agrees");
-    assert_eq!(click.body["event"], "callback_query");
+    let clicked = received[0].clone();
+    assert!(clicked.verified, "the receiver's own check agrees");
+    assert_eq!(clicked.body["event"], "callback_query");
     let data: Value = serde_json::from_str(
-        click.body["message"]["callback_query"]["data"]
+        clicked.body["message"]["callback_query"]["data"]
             .as_str()
             .unwrap(),
     )
@@ -372,12 +375,7 @@ async fn round_trip() {
     assert_eq!(receiver.events().len(), 2);
 
     // The Delivery tab lists both messages as the status route has them.
-    page.find_element("#tab-delivery")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&page, "#tab-delivery").await;
     wait_for(
         &page,
         "both messages sent in the Delivery tab",
@@ -386,39 +384,52 @@ async fn round_trip() {
     )
     .await;
 
-    // A fault switch turned on in the Faults tab is FChat's; "Back to normal" turns it off.
-    page.find_element("#tab-faults")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page.find_element("#fault-rate")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page.find_element("#faults-form button[type=submit]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // WHEN a fault switch in the Faults tab makes FChat refuse the next send for good,
+    click(&page, "#tab-faults").await;
+    click(&page, "#fault-fail").await;
+    evaluate(
+        &page,
+        "document.getElementById('fault-fail-next').value = '1';
+         document.getElementById('fault-fail-status').value = '400'; true",
+    )
+    .await;
+    click(&page, "#faults-form button[type=submit]").await;
     wait_for(
         &page,
-        "the rate limit pending",
-        "document.getElementById('faults-now').textContent.includes('1 rate limits pending')",
+        "the failure pending",
+        "document.getElementById('faults-now').textContent.includes('1 failures (400) pending')",
     )
     .await;
     let faults = stack.fchat.faults();
-    assert_eq!((faults.rate_limit_next, faults.retry_after), (1, 5));
-    page.find_element("#faults-reset")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    assert_eq!((faults.fail_next, faults.fail_status), (1, 400));
+    // AND the form sends another message,
+    click(&page, "#tab-send").await;
+    evaluate(
+        &page,
+        &format!(
+            "document.getElementById('send-text').value = {text};
+             document.getElementById('send-buttons').value = ''; true",
+            text = js(&names.refused)
+        ),
+    )
+    .await;
+    click(&page, "#send-submit").await;
+    // THEN the chat shows it as failed, with FChat's answer, though FChat does not have it.
+    wait_for(
+        &page,
+        "the refused message in the chat, failed",
+        &format!(
+            "[...document.querySelectorAll('#messages .msg.pending')].some(m =>
+                m.querySelector('.text').textContent === {text}
+                && m.querySelector('.status.failed') && m.querySelector('.error').textContent.includes('400'))",
+            text = js(&names.refused)
+        ),
+    )
+    .await;
+    assert_eq!(stack.fchat.messages().len(), 2);
+    // AND "Back to normal" turns every switch off.
+    click(&page, "#tab-faults").await;
+    click(&page, "#faults-reset").await;
     wait_for(
         &page,
         "FChat back to normal",
@@ -426,12 +437,7 @@ async fn round_trip() {
     )
     .await;
     assert_eq!(stack.fchat.faults(), fchat_simulator::Faults::default());
-    page.find_element("#tab-inspector")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&page, "#tab-inspector").await;
 
     // The screenshot shows the chat and the inspector with the click's event opened.
     evaluate(

@@ -99,6 +99,9 @@ pub(super) struct Deliveries {
 struct Tracked {
     /// The app whose token found it.
     app: Option<String>,
+    /// What the console sent: the user (none: the app's group) and the text, for the chat to
+    /// show the message before FChat has it.
+    sent: Option<(Option<String>, String)>,
     /// The status route's `context`.
     context: Option<Value>,
     checked: Option<Instant>,
@@ -131,8 +134,9 @@ fn now_ms() -> u64 {
 }
 
 impl Deliveries {
-    /// Follows a context the console sent for `app`.
-    pub(super) fn track(&self, context_id: &str, app: &str) {
+    /// Follows a context the console sent for `app`: `text` to the user `email`, or to the
+    /// app's group.
+    pub(super) fn track(&self, context_id: &str, app: &str, email: Option<&str>, text: &str) {
         let mut known = lock(&self.known);
         let tracked = known
             .entry(context_id.to_owned())
@@ -141,6 +145,7 @@ impl Deliveries {
                 ..Tracked::default()
             });
         tracked.app = Some(app.to_owned());
+        tracked.sent = Some((email.map(str::to_owned), text.to_owned()));
     }
 
     /// Asks the status route about the contexts whose status may have changed (`seen`: those
@@ -214,7 +219,9 @@ impl Deliveries {
                 all.insert(
                     id.clone(),
                     json!({"app": tracked.app, "context": tracked.context,
-                           "first_seen_ms": tracked.first_seen_ms}),
+                           "first_seen_ms": tracked.first_seen_ms,
+                           "email": tracked.sent.as_ref().and_then(|(email, _)| email.clone()),
+                           "text": tracked.sent.as_ref().map(|(_, text)| text.clone())}),
                 );
             }
         }

@@ -353,12 +353,12 @@ impl ConsoleState {
         }
         let api = self.config.api.trim_end_matches('/');
         let token_segment = utf8_percent_encode(&token, SEGMENT);
-        let url = match send
+        let email = send
             .email
             .as_deref()
             .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
+            .filter(|e| !e.is_empty());
+        let url = match email {
             Some(email) => {
                 body.insert("email".into(), json!(email));
                 if !send.buttons.is_empty() {
@@ -381,7 +381,7 @@ impl ConsoleState {
         {
             Ok((status, answer)) => {
                 if let Some(id) = answer["context"]["id"].as_str() {
-                    self.deliveries.track(id, name);
+                    self.deliveries.track(id, name, email, &send.text);
                 }
                 json_answer(StatusCode::OK, &json!({"status": status, "body": answer}))
             }

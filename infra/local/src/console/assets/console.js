@@ -90,6 +90,12 @@ function chats() {
   for (const a of state.actions || []) {
     add(a.chat_id, "unknown", a.chat_id, "").items.push({ type: "user", at: a.at_ms, a });
   }
+  // What the console sent to a user that FChat does not have yet (queued, failed, expired).
+  const inFChat = new Set((state.messages || []).map((m) => m.client_message_id));
+  for (const [id, d] of Object.entries(state.deliveries || {})) {
+    const user = d.email && users().find((u) => u.email.toLowerCase() === d.email.toLowerCase());
+    if (user && !inFChat.has(id)) byId.get(user.id).items.push({ type: "pending", at: d.first_seen_ms, id, d });
+  }
   for (const chat of list) chat.items.sort((x, y) => x.at - y.at);
   return list;
 }
@@ -97,6 +103,7 @@ function chats() {
 function preview(item) {
   if (!item) return "no messages yet";
   if (item.type === "bot") return item.m.text;
+  if (item.type === "pending") return `(${(item.d.context || {}).status || "sending"}) ${item.d.text}`;
   const a = item.a;
   return `${userName(a.user)}: ${describeAction(a)}`;
 }
@@ -190,6 +197,17 @@ function drawBotMessage(chat, m) {
       statusChip(context)));
 }
 
+// A message the console sent that FChat does not show (yet): its status says why.
+function drawPending(item) {
+  const context = item.d.context || {};
+  return h("li", { class: "msg pending", "data-context": item.id },
+    h("div", { class: "who" }, `Bot · ${item.d.app} · not in FChat`),
+    h("p", { class: "text" }, item.d.text),
+    context.last_error ? h("p", { class: "error" }, context.last_error) : null,
+    h("div", { class: "meta" }, h("span", {}, time(item.d.first_seen_ms)),
+      statusChip(context.status ? context : { status: "queued" })));
+}
+
 function drawAction(a) {
   switch (a.kind) {
     case "text": case "MESSAGE":
@@ -222,7 +240,8 @@ function drawChat(list) {
   $("compose-text").placeholder = chat.kind === "private" ? `Write as ${chat.title}…` : "Write in the group…";
   const key = JSON.stringify([chat.id, chat.items, state.deliveries]);
   redraw("messages", key, $("messages"), () => chat.items.length
-    ? chat.items.map((item) => item.type === "bot" ? drawBotMessage(chat, item.m) : drawAction(item.a))
+    ? chat.items.map((item) => item.type === "bot" ? drawBotMessage(chat, item.m)
+      : item.type === "pending" ? drawPending(item) : drawAction(item.a))
     : [h("li", { class: "empty" }, "Nothing here yet. Send a message from the form.")]);
 }
 
@@ -292,7 +311,7 @@ function drawDeliveries() {
     const m = byContext.get(id);
     const context = d.context || {};
     return h("tr", { "data-context": id },
-      h("td", {}, h("div", {}, m ? m.text : "(not in FChat)"), h("small", { class: "sub" }, `${d.app || "?"} · ${id}`),
+      h("td", {}, h("div", {}, m ? m.text : `${d.text || ""} (not in FChat)`), h("small", { class: "sub" }, `${d.app || "?"} · ${id}`),
         context.last_error ? h("div", { class: "error" }, context.last_error) : null),
       h("td", {}, context.status ? h("span", { class: `status ${context.status}` }, context.status) : "…"),
       h("td", {}, context.attempts ?? ""),
