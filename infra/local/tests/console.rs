@@ -458,14 +458,26 @@ async fn round_trip() {
     std::fs::remove_dir_all(&profile).ok();
 }
 
-/// One request to the console; answers the status and the JSON body.
+/// One request to the console (as its page sends them: JSON); answers the status and the
+/// JSON body.
 async fn console_call(url: &str, method: &str, body: &str) -> (u16, Value) {
+    console_call_with(url, method, body, &[("content-type", "application/json")]).await
+}
+
+async fn console_call_with(
+    url: &str,
+    method: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     use http_body_util::BodyExt;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(url)
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(http_body_util::Full::new(bytes::Bytes::from(
             body.to_owned(),
         )))
@@ -555,6 +567,19 @@ async fn the_consoles_routes_refuse_bad_requests_clearly_and_survive_a_stack_tha
     assert_eq!(
         console_call(&format!("{base}/api/elsewhere"), "GET", "").await,
         (404, error(404, "Not Found"))
+    );
+    // Another site's form (no JSON content type) and DNS rebinding (another host) get nothing.
+    let form = [("content-type", "text/plain")];
+    assert_eq!(console_call_with(&send, "POST", &known, &form).await.0, 415);
+    let rebound = [
+        ("content-type", "application/json"),
+        ("host", "attacker.example:9003"),
+    ];
+    assert_eq!(
+        console_call_with(&format!("{base}/api/state"), "GET", "", &rebound)
+            .await
+            .0,
+        403
     );
     let root = base.trim_end_matches("/_console");
     assert_eq!(

@@ -31,7 +31,7 @@ use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
@@ -161,7 +161,22 @@ impl ConsoleState {
                 "Forbidden: the console answers loopback only",
             );
         }
+        // A page on another site cannot use the console: DNS rebinding names another host,
+        // and a cross-site form cannot send JSON's content type without CORS, which the
+        // console never grants.
+        if !loopback_host(&request) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Forbidden: the console answers requests for 127.0.0.1 or localhost only",
+            );
+        }
         let method = request.method().clone();
+        if method != Method::GET && !json_content(&request) {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type: send Content-Type: application/json",
+            );
+        }
         let path = request.uri().path().to_owned();
         let Some(rest) = path.strip_prefix(CONSOLE_PATH) else {
             return error(StatusCode::NOT_FOUND, "Not Found");
@@ -444,6 +459,30 @@ fn inspected(event: &Value, apps: &[ConsoleApp]) -> Value {
         object.remove("raw_body");
     }
     event
+}
+
+/// The `Host` header names the loopback (`127.0.0.1`, `localhost` or `[::1]`, any port).
+fn loopback_host(request: &Request<Incoming>) -> bool {
+    let Some(host) = request.headers().get(HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "[::1]"
+    )
+}
+
+fn json_content(request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 async fn read_json<T: for<'de> Deserialize<'de>>(request: Request<Incoming>) -> Result<T, Answer> {
