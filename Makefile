@@ -7,7 +7,7 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test test-unit alertmanager lint lint-template lint-openapi lint-docs fmt venv venv-deploy build bench deploy logs delete clean
+.PHONY: help dev test test-unit alertmanager chromium lint lint-template lint-openapi lint-docs fmt venv venv-deploy build bench deploy logs delete clean
 
 ## help: list the targets
 help:
@@ -17,13 +17,17 @@ help:
 dev: venv
 	bash infra/local/dev.sh
 
-## test: unit, adapter (against moto) and end-to-end tests (a real Alertmanager included)
-test: venv alertmanager
+## test: unit, adapter (against moto) and end-to-end tests (a real Alertmanager and headless Chromium included)
+test: venv alertmanager chromium
 	cargo test --workspace
 
 ## alertmanager: Debian's prometheus-alertmanager, for the alert routes' end-to-end test
 alertmanager:
 	bash infra/local/install-alertmanager.sh
+
+## chromium: Debian's chromium, for the console's browser test
+chromium:
+	bash infra/local/install-chromium.sh
 
 ## test-unit: the unit tests alone: no emulator, seconds once built
 test-unit:

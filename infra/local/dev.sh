@@ -6,6 +6,7 @@
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
 #   the delivery queue's poller       (feeds SQS batches to the delivery function)
 #   the demo apps' webhook receiver   http://127.0.0.1:$WEBHOOK_PORT (default 9002)
+#   the console (a web page)          http://127.0.0.1:$CONSOLE_PORT/_console (default 9003)
 # Tenants come from $SEED_FILE (default infra/local/seed.json): the simulator knows its users and
 # its groups' chats; its apps without a webhook_url post to the receiver, each at
 # /webhook/{app}. Ctrl-C stops everything.
@@ -19,15 +20,16 @@ FCHAT_PORT=${FCHAT_PORT:-9001}
 FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN:-local-bot-token}
 FCHAT_CALLBACK_SECRET=${FCHAT_CALLBACK_SECRET:-local-callback-secret}
 WEBHOOK_PORT=${WEBHOOK_PORT:-9002}
+CONSOLE_PORT=${CONSOLE_PORT:-9003}
 SEED_FILE=${SEED_FILE:-infra/local/seed.json}
 VENV=.venv
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 
-for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT" "$FCHAT_PORT" "$WEBHOOK_PORT"; do
+for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT" "$FCHAT_PORT" "$WEBHOOK_PORT" "$CONSOLE_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, INVOKE_PORT, FCHAT_PORT or WEBHOOK_PORT" >&2
+    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, INVOKE_PORT, FCHAT_PORT, WEBHOOK_PORT or CONSOLE_PORT" >&2
     exit 1
   fi
 done
@@ -125,6 +127,13 @@ target/debug/fchat-webhook-receiver --port "${WEBHOOK_PORT}" --seed "${SEED_FILE
 pids+=($!)
 wait_for_port "${WEBHOOK_PORT}" "the webhook receiver"
 
+echo "==> the console on http://127.0.0.1:${CONSOLE_PORT}/_console"
+target/debug/fchat-local console --port "${CONSOLE_PORT}" --seed "${SEED_FILE}" \
+  --api "http://127.0.0.1:${API_PORT}" --simulator "http://127.0.0.1:${FCHAT_PORT}" \
+  --receiver "http://127.0.0.1:${WEBHOOK_PORT}" &
+pids+=($!)
+wait_for_port "${CONSOLE_PORT}" "the console"
+
 # The seed's first app, for the examples (placeholders when it has none).
 read -r EXAMPLE_APP EXAMPLE_TOKEN EXAMPLE_EMAIL < <("${VENV}/bin/python" - "${SEED_FILE}" <<'PY'
 import json, sys, urllib.parse
@@ -138,7 +147,12 @@ PY
 
 cat <<MSG
 
-The FChat gateway is running on http://127.0.0.1:${API_PORT}. Try:
+The FChat gateway is running on http://127.0.0.1:${API_PORT}.
+
+Open the console:      http://127.0.0.1:${CONSOLE_PORT}/_console
+(FChat's chats as its users see them, acting as them, deliveries, every webhook request, faults)
+
+Or try:
 
   curl -X POST http://127.0.0.1:${API_PORT}/webhooks/${EXAMPLE_APP}/${EXAMPLE_TOKEN} \\
     -H "Content-Type: application/json" \\

@@ -1,6 +1,7 @@
 //! The local stack: what runs the product on one machine with emulated AWS.
 //!
 //! - [`admin`]: the operator's commands (`fchat-admin`).
+//! - [`console`]: the local stack's web console (`fchat-local console`).
 //! - [`moto`]: starts the DynamoDB/SQS/SSM emulator (moto's server) on loopback.
 //! - [`provision`]: creates the tables, queues and secrets (SSM SecureString parameters) that
 //!   `template.yaml` declares.
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 pub mod admin;
+pub mod console;
 pub mod gateway;
 pub mod harness;
 pub mod invoke;

@@ -6,6 +6,8 @@
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
 //! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010] [--param Name=Value]... [--ready-file F]
 //! fchat-local functions [--template template.yaml] [--env-file .dev/functions.env] [--port 9010] [--bin-dir DIR] [--max-instances 10]
+//! fchat-local console [--port 9003] [--api http://127.0.0.1:9000] [--simulator http://127.0.0.1:9001]
+//!                     [--receiver http://127.0.0.1:9002] [--seed infra/local/seed.json]
 //! ```
 //! `setup` needs `AWS_ENDPOINT_URL` (the emulator): it never provisions a real account. With
 //! `--webhook-receiver`, the seed's apps without a `webhook_url` get their path on the demo
@@ -19,6 +21,10 @@
 //! for the next invocation.
 //!
 //! `setup` puts the secrets into the emulator's SSM Parameter Store; the env file gets their names only.
+//!
+//! `console` serves the local stack's web console on loopback (see [`fchat_local::console`]);
+//! it sends for the seed's apps with their tokens and checks their webhooks' signatures with
+//! their `webhook_secret`s.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
+use fchat_local::console::{Console, ConsoleApp, ConsoleConfig};
 use fchat_local::gateway::LocalGateway;
 use fchat_local::invoke::Invoker;
 use fchat_local::moto::{local_aws_environment, local_sdk_config};
@@ -39,7 +46,8 @@ use gateway::dynamo::DynamoStore;
 const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-file F] [--param Name=Value]... [--webhook-receiver URL] [--simulator URL]
        fchat-local gateway [--template F] [--port N] [--invoke URL]
        fchat-local poller [--template F] [--invoke URL] [--param Name=Value]... [--ready-file F]
-       fchat-local functions [--template F] [--env-file F] [--port N] [--bin-dir DIR] [--max-instances N]";
+       fchat-local functions [--template F] [--env-file F] [--port N] [--bin-dir DIR] [--max-instances N]
+       fchat-local console [--port N] [--api URL] [--simulator URL] [--receiver URL] [--seed F]";
 
 #[tokio::main]
 async fn main() {
@@ -139,6 +147,7 @@ async fn run(args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "functions" => functions(&template, &options).await,
+        "console" => console(&options).await,
         _ => bail!("unknown command {command:?}\n{USAGE}"),
     }
 }
@@ -196,6 +205,48 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
         seed.users.len(),
         env_file.display()
     );
+    Ok(())
+}
+
+/// `fchat-local console`: see the module docs.
+async fn console(options: &Options) -> Result<()> {
+    let port: u16 = options
+        .get("--port")
+        .unwrap_or("9003")
+        .parse()
+        .context("--port")?;
+    let seed = Seed::load(&options.path("--seed", "infra/local/seed.json"))?;
+    let apps = seed
+        .apps
+        .iter()
+        .map(|app| ConsoleApp {
+            name: app.name.clone(),
+            token: app.token.clone(),
+            webhook_secrets: app.webhook_secret.clone().into_iter().collect(),
+        })
+        .collect();
+    let config = ConsoleConfig {
+        api: options
+            .get("--api")
+            .unwrap_or("http://127.0.0.1:9000")
+            .to_owned(),
+        simulator: options
+            .get("--simulator")
+            .unwrap_or("http://127.0.0.1:9001")
+            .to_owned(),
+        receiver: Some(
+            options
+                .get("--receiver")
+                .unwrap_or("http://127.0.0.1:9002")
+                .to_owned(),
+        ),
+        apps,
+    };
+    let console = Console::start(SocketAddr::from(([127, 0, 0, 1], port)), config)
+        .await
+        .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
+    println!("console on {}", console.url());
+    std::future::pending::<()>().await;
     Ok(())
 }
 

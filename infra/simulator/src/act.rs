@@ -66,16 +66,25 @@ impl ActError {
 impl State {
     pub(crate) async fn act_text(&self, email: &str, text: &str) -> Result<(u16, Value), ActError> {
         let user = self.user_by_email(email)?;
+        let message_id = self.next_message_id();
         let update = json!({
             "update_id": self.next_update_id(),
             "message": {
-                "message_id": self.next_message_id(),
+                "message_id": message_id,
                 "text": text,
                 "user": user_json(&user),
                 "chat": {"id": user.id, "type": "private"},
             },
         });
-        self.post_callback(&update).await
+        let action = self.record_action(&user.id, "text", &user, Some(text), Some(&message_id));
+        self.post_recorded(&action, &update).await
+    }
+
+    /// Posts an update for a recorded action, and records the gateway's answer with it.
+    async fn post_recorded(&self, action: &str, update: &Value) -> Result<(u16, Value), ActError> {
+        let outcome = self.post_callback(update).await;
+        self.record_answer(action, &outcome);
+        outcome
     }
 
     pub(crate) async fn act_click(
@@ -103,6 +112,10 @@ impl State {
             ButtonRef::Text(text) => buttons.iter().find(|b| b["text"] == text.as_str()),
             ButtonRef::Index(index) => buttons.get(*index),
         };
+        let label = clicked
+            .and_then(|b| b["text"].as_str())
+            .unwrap_or_default()
+            .to_owned();
         let data = clicked
             .and_then(|b| b["callback_data"].as_str())
             .ok_or_else(|| {
@@ -134,7 +147,14 @@ impl State {
                 },
             },
         });
-        self.post_callback(&update).await
+        let action = self.record_action(
+            &message.chat_id,
+            "click",
+            &user,
+            Some(&label),
+            Some(&message.message_id),
+        );
+        self.post_recorded(&action, &update).await
     }
 
     pub(crate) async fn act_room(
@@ -180,8 +200,8 @@ impl State {
             "isRobot": false,
         });
         let mut data = json!({"room": room_id, "sender": member, "members": [member]});
-        if let Some(text) = text {
-            let message_id = self.next_message_id();
+        let message_id = text.map(|_| self.next_message_id());
+        if let (Some(text), Some(message_id)) = (text, &message_id) {
             data["message"] = json!(text);
             data["messageType"] = json!("text");
             data["id"] = json!(message_id);
@@ -195,7 +215,8 @@ impl State {
             "event": event,
             "data": data,
         });
-        self.post_callback(&update).await
+        let action = self.record_action(room_id, event, &sender, text, message_id.as_deref());
+        self.post_recorded(&action, &update).await
     }
 
     pub(crate) async fn post_callback(&self, payload: &Value) -> Result<(u16, Value), ActError> {

@@ -103,11 +103,19 @@ impl State {
         };
         let reply_to_message_id = match body.get("reply_to_message_id") {
             None | Some(Value::Null) => None,
+            // A bot's message in the chat, or a user's (recorded as their action).
             Some(Value::String(id))
-                if lock(&self.log)
-                    .messages
-                    .iter()
-                    .any(|m| &m.message_id == id && m.chat_id == chat_id) =>
+                if {
+                    let log = lock(&self.log);
+                    log.messages
+                        .iter()
+                        .any(|m| &m.message_id == id && m.chat_id == chat_id)
+                        || log.actions.iter().any(|a| {
+                            a.message_id.as_ref() == Some(id)
+                                && a.chat_id == chat_id
+                                && a.kind != "click"
+                        })
+                } =>
             {
                 Some(id.clone())
             }
@@ -252,6 +260,7 @@ type Fields = (
 
 /// What `sendMessage` and `editMessageText` both take: a JSON object with a known `chat_id`,
 /// a non-empty `text` and optional buttons.
+/// The refusal is boxed: an answer is large, and the fields are the common case.
 fn common_fields(state: &State, body: &[u8]) -> Result<Fields, Box<Answer>> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return Err(Box::new(error(

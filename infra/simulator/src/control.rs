@@ -51,6 +51,7 @@ impl State {
             ("/_sim/messages", Method::GET) => {
                 json_answer(StatusCode::OK, &lock(&self.log).messages)
             }
+            ("/_sim/actions", Method::GET) => json_answer(StatusCode::OK, &lock(&self.log).actions),
             ("/_sim/messages", Method::DELETE) => {
                 lock(&self.log).clear();
                 ok(json!(true))
@@ -67,6 +68,7 @@ impl State {
                 *lock(&self.faults) = Faults::default();
                 ok(json!(true))
             }
+            ("/_sim/users", Method::GET) => ok(json!(*lock(&self.users))),
             ("/_sim/users", Method::POST) => match read_json::<SimUser>(request).await {
                 Ok(user) if user.email.trim().is_empty() || user.id.is_empty() => error(
                     StatusCode::BAD_REQUEST,
@@ -128,8 +130,9 @@ impl State {
                 Err(answer) => answer,
             },
             (
-                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/users" | "/_sim/groups"
-                | "/_sim/callback" | "/_sim/act/text" | "/_sim/act/click" | "/_sim/act/room",
+                "/_sim/health" | "/_sim/messages" | "/_sim/actions" | "/_sim/faults"
+                | "/_sim/users" | "/_sim/groups" | "/_sim/callback" | "/_sim/act/text"
+                | "/_sim/act/click" | "/_sim/act/room",
                 _,
             ) => method_not_allowed(),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),

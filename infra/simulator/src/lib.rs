@@ -17,7 +17,7 @@
 //!
 //! Inside, one concern a module:
 //! - `model`: the public data ([`SimUser`], [`SimulatorConfig`], [`ReceivedMessage`],
-//!   [`ButtonRef`]);
+//!   [`UserAction`], [`ButtonRef`]);
 //! - `simulator`: the [`Simulator`] handle;
 //! - `state`: the shared state, its directory, group chats, record and id counters;
 //! - `bot_api`: FChat's bot API routes (`sendMessage`, `getUserByEmail`);
@@ -43,7 +43,7 @@ mod state;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use faults::Faults;
-pub use model::{ButtonRef, MessageVersion, ReceivedMessage, SimUser, SimulatorConfig};
+pub use model::{ButtonRef, MessageVersion, ReceivedMessage, SimUser, SimulatorConfig, UserAction};
 pub use simulator::Simulator;
 
 /// Locks through poisoning: state stays consistent between statements, and a panic in one

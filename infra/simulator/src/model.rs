@@ -56,6 +56,32 @@ pub struct MessageVersion {
     pub reply_markup: Option<Value>,
 }
 
+/// Something a known user did in a chat through the `act_*` calls: their own message, a click,
+/// a room event. FChat shows these in the chat beside the bot's messages; the simulator keeps
+/// them apart from [`ReceivedMessage`]s, which are what the gateway sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserAction {
+    /// `a-1`, `a-2`, ... in the order they happened.
+    pub id: String,
+    /// The user's private chat id, or the group chat's.
+    pub chat_id: String,
+    /// `text` (a message in a private chat), `click`, or a room event: `JOIN_ROOM`,
+    /// `ADD_MEMBERS`, `DELETE_MEMBERS`, `MESSAGE` (a message in a group chat).
+    pub kind: String,
+    pub user: SimUser,
+    /// The text of a message; the clicked button's text for a click.
+    pub text: Option<String>,
+    /// The message's own id (a message), or the clicked message's id (a click).
+    pub message_id: Option<String>,
+    pub at_ms: u64,
+    /// The callback route's HTTP status; `None` until it answered, or when it could not be
+    /// reached (then `error` says why).
+    pub status: Option<u16>,
+    /// The callback route's answer body.
+    pub answer: Option<Value>,
+    pub error: Option<String>,
+}
+
 /// Which button of a recorded message a user clicks.
 ///
 /// In JSON (`POST /_sim/act/click`) a string is a button's text and a number its index.

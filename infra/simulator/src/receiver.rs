@@ -42,6 +42,9 @@ const SECRET_PREFIX: &str = "whsec_";
 /// The path the receiver serves; apps have theirs below it.
 const WEBHOOK_PATH: &str = "/webhook";
 
+/// Where the receiver lists what it received (`GET`, loopback only).
+pub const EVENTS_PATH: &str = "/_receiver/events";
+
 /// What an app's name keeps unencoded in its path: URLs' unreserved characters (letters,
 /// digits, `-`, `.`, `_`, `~`). Everything else is percent-encoded. (`fchat-admin` refuses the
 /// names `.` and `..`, which URLs resolve away, encoded or not.)
@@ -216,6 +219,14 @@ pub struct ReceivedEvent {
     /// Why a checked signature did not verify.
     pub invalid_reason: Option<String>,
     pub received_at_ms: u64,
+    /// The body exactly as received (invalid UTF-8 replaced): what a signature covers.
+    #[serde(default)]
+    pub raw_body: String,
+    /// The receiver's answer: its HTTP status, and its body (`null` when empty).
+    #[serde(default)]
+    pub answer_status: u16,
+    #[serde(default)]
+    pub answer_body: Value,
 }
 
 impl ReceivedEvent {
@@ -246,8 +257,8 @@ impl Receiver {
             answer: Mutex::new(None),
             events,
         };
-        let server = Server::start(addr, state, |state, request, _peer| async move {
-            Ok(state.handle(request).await)
+        let server = Server::start(addr, state, |state, request, peer| async move {
+            Ok(state.handle(request, peer).await)
         })
         .await?;
         Ok(Receiver { server })
@@ -339,7 +350,10 @@ impl ReceiverState {
         }
     }
 
-    async fn handle(&self, request: Request<Incoming>) -> Answer {
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Answer {
+        if request.uri().path() == EVENTS_PATH {
+            return self.list_events(&request, peer);
+        }
         let Ok(app) = Self::app_of(request.uri().path()) else {
             return failure(StatusCode::NOT_FOUND, "not found");
         };
@@ -361,7 +375,7 @@ impl ReceiverState {
         } else {
             Ok(())
         };
-        let event = ReceivedEvent {
+        let mut event = ReceivedEvent {
             app,
             headers: headers
                 .iter()
@@ -376,35 +390,54 @@ impl ReceiverState {
             verified: signature_checked && verdict.is_ok(),
             invalid_reason: verdict.err().map(|e| e.to_string()),
             received_at_ms: now.as_millis() as u64,
+            raw_body: String::from_utf8_lossy(&body).into_owned(),
+            answer_status: 0,
+            answer_body: Value::Null,
         };
-        let answer = self.answer_for(&event);
+        let (status, answer_body) = self.answer_for(&event);
+        event.answer_status = status.as_u16();
+        event.answer_body = answer_body.clone().unwrap_or(Value::Null);
+        let answer = match answer_body {
+            Some(body) => json_answer(status, &body),
+            None => {
+                let mut answer = Answer::default();
+                *answer.status_mut() = status;
+                answer
+            }
+        };
         lock(&self.received).push(event.clone());
         // Nobody listening is fine: the log is for people, the record above is for tests.
         let _ = self.events.send(event);
         answer
     }
 
-    fn answer_for(&self, event: &ReceivedEvent) -> Answer {
+    /// The status and body (none: empty) to answer a request with.
+    fn answer_for(&self, event: &ReceivedEvent) -> (StatusCode, Option<Value>) {
         if event.signature_checked && !event.verified {
-            return failure(StatusCode::UNAUTHORIZED, "invalid signature");
+            return (
+                StatusCode::UNAUTHORIZED,
+                Some(failure_body("invalid signature")),
+            );
         }
         match lock(&self.answer).clone() {
-            Some((status, body)) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                match body {
-                    Some(body) => json_answer(status, &body),
-                    None => {
-                        let mut answer = Answer::default();
-                        *answer.status_mut() = status;
-                        answer
-                    }
-                }
-            }
+            Some((status, body)) => (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
             None => match self.config.echo.then(|| echo(&event.body)).flatten() {
-                Some(reply) => json_answer(StatusCode::OK, &reply),
-                None => json_answer(StatusCode::OK, &json!({"ok": true})),
+                Some(reply) => (StatusCode::OK, Some(reply)),
+                None => (StatusCode::OK, Some(json!({"ok": true}))),
             },
         }
+    }
+
+    /// `GET /_receiver/events`: what [`Receiver::events`] answers, for a receiver running as a
+    /// separate process (the local stack's console reads it). Loopback peers only.
+    fn list_events(&self, request: &Request<Incoming>, peer: SocketAddr) -> Answer {
+        if !peer.ip().is_loopback() {
+            return failure(StatusCode::FORBIDDEN, "loopback only");
+        }
+        if request.method() != Method::GET {
+            return failure(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        }
+        json_answer(StatusCode::OK, &*lock(&self.received))
     }
 }
 
@@ -418,7 +451,11 @@ fn echo(body: &Value) -> Option<Value> {
 }
 
 fn failure(status: StatusCode, error: &str) -> Answer {
-    json_answer(status, &json!({"ok": false, "error": error}))
+    json_answer(status, &failure_body(error))
+}
+
+fn failure_body(error: &str) -> Value {
+    json!({"ok": false, "error": error})
 }
 
 #[cfg(test)]

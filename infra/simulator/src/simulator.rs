@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use crate::faults::Faults;
 use crate::http::Server;
 use crate::lock;
-use crate::model::{ButtonRef, ReceivedMessage, SimUser, SimulatorConfig};
+use crate::model::{ButtonRef, ReceivedMessage, SimUser, SimulatorConfig, UserAction};
 use crate::state::{Callback, State};
 
 /// A running simulator. Dropping it stops the server and closes its connections, so a test's
@@ -46,7 +46,13 @@ impl Simulator {
         lock(&self.server.state.log).messages.clone()
     }
 
-    /// Forgets the recorded messages and the `client_message_id`s seen, as a fresh simulator
+    /// What users did through the `act_*` calls (their messages, clicks, room events), in
+    /// order, each with the callback route's answer once it came.
+    pub fn actions(&self) -> Vec<UserAction> {
+        lock(&self.server.state.log).actions.clone()
+    }
+
+    /// Forgets the recorded messages, the users' actions and the `client_message_id`s seen, as a fresh simulator
     /// would; message ids keep counting so that no id is ever handed out twice.
     pub fn clear_messages(&self) {
         lock(&self.server.state.log).clear();
@@ -97,7 +103,8 @@ impl Simulator {
     }
 
     /// A known user writes `text` to the bot in their private chat. The message gets a fresh
-    /// `message_id` from the counter of sent messages, and is recorded nowhere.
+    /// `message_id` from the counter of sent messages, and is recorded as a [`UserAction`]
+    /// (not among [`Simulator::messages`], which are the gateway's).
     ///
     /// Answers the gateway's status and JSON body; fails for an unknown email, without a
     /// callback, or when the gateway cannot be reached.

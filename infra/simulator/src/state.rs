@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use crate::act::ActError;
 use crate::faults::Faults;
 use crate::lock;
-use crate::model::{ReceivedMessage, SimUser, SimulatorConfig};
+use crate::model::{ReceivedMessage, SimUser, SimulatorConfig, UserAction};
 
 /// The longest chat id `POST /_sim/groups` takes: ids end up in DynamoDB keys and URLs.
 const MAX_CHAT_ID_CHARS: usize = 256;
@@ -83,6 +83,9 @@ pub(crate) struct Callback {
 #[derive(Default)]
 pub(crate) struct Log {
     pub(crate) messages: Vec<ReceivedMessage>,
+    /// What users did through the `act_*` calls, in order.
+    pub(crate) actions: Vec<UserAction>,
+    pub(crate) last_action: u64,
     /// `client_message_id` → the answer its first send got.
     pub(crate) by_client_id: HashMap<String, Value>,
     pub(crate) last_id: u64,
@@ -91,6 +94,7 @@ pub(crate) struct Log {
 impl Log {
     pub(crate) fn clear(&mut self) {
         self.messages.clear();
+        self.actions.clear();
         self.by_client_id.clear();
     }
 }
@@ -141,7 +145,57 @@ impl State {
         format!("m-{}", log.last_id)
     }
 
+    /// Records what a user did (the chat shows it at once) and answers its id, for
+    /// [`State::record_answer`].
+    pub(crate) fn record_action(
+        &self,
+        chat_id: &str,
+        kind: &str,
+        user: &SimUser,
+        text: Option<&str>,
+        message_id: Option<&str>,
+    ) -> String {
+        let mut log = lock(&self.log);
+        log.last_action += 1;
+        let id = format!("a-{}", log.last_action);
+        log.actions.push(UserAction {
+            id: id.clone(),
+            chat_id: chat_id.to_owned(),
+            kind: kind.to_owned(),
+            user: user.clone(),
+            text: text.map(str::to_owned),
+            message_id: message_id.map(str::to_owned),
+            at_ms: now_ms(),
+            status: None,
+            answer: None,
+            error: None,
+        });
+        id
+    }
+
+    /// Adds the callback route's answer (or why there was none) to a recorded action.
+    pub(crate) fn record_answer(&self, id: &str, outcome: &Result<(u16, Value), ActError>) {
+        let mut log = lock(&self.log);
+        if let Some(action) = log.actions.iter_mut().find(|action| action.id == id) {
+            match outcome {
+                Ok((status, answer)) => {
+                    action.status = Some(*status);
+                    action.answer = Some(answer.clone());
+                }
+                Err(error) => action.error = Some(error.to_string()),
+            }
+        }
+    }
+
     pub(crate) fn next_update_id(&self) -> String {
         format!("u-{}", self.last_update.fetch_add(1, Ordering::SeqCst) + 1)
     }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default()
 }

@@ -668,3 +668,106 @@ async fn control_endpoints_act_as_users() {
     assert_eq!(status, 405);
     assert_eq!(gateway.received().len(), 4);
 }
+
+#[tokio::test]
+async fn what_users_do_is_recorded_in_their_chats_with_the_gateways_answer() {
+    let (sim, gateway) = pair().await;
+    let asked = send(&sim, "fchat-user-1001", "Deploy?", Some(confirm_keyboard())).await;
+    bounded(sim.act_text("user@example.com", "hello"))
+        .await
+        .unwrap();
+    gateway.answer(503, r#"{"ok":false}"#);
+    bounded(sim.act_click(&asked, ButtonRef::Text("No".into()), None))
+        .await
+        .unwrap();
+    gateway.answer(200, r#"{"ok":true}"#);
+    bounded(sim.act_room(
+        "beatchat-ops-001",
+        "MESSAGE",
+        Some("an.nguyen@example.com"),
+        Some("on it"),
+    ))
+    .await
+    .unwrap();
+    bounded(sim.act_room("beatchat-ops-001", "DELETE_MEMBERS", None, None))
+        .await
+        .unwrap();
+
+    let actions = sim.actions();
+    let seen: Vec<_> = actions
+        .iter()
+        .map(|a| {
+            (
+                a.id.as_str(),
+                a.chat_id.as_str(),
+                a.kind.as_str(),
+                a.text.as_deref(),
+                a.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("a-1", "fchat-user-1001", "text", Some("hello"), Some(200)),
+            ("a-2", "fchat-user-1001", "click", Some("No"), Some(503)),
+            (
+                "a-3",
+                "beatchat-ops-001",
+                "MESSAGE",
+                Some("on it"),
+                Some(200)
+            ),
+            ("a-4", "beatchat-ops-001", "DELETE_MEMBERS", None, Some(200)),
+        ]
+    );
+    // The user's message has the id its update carried; a click names the clicked message.
+    let updates = gateway.received();
+    assert_eq!(
+        actions[0].message_id.as_deref(),
+        updates[0].body["message"]["message_id"].as_str()
+    );
+    assert_eq!(actions[1].message_id.as_deref(), Some(asked.as_str()));
+    assert_eq!(actions[1].answer, Some(json!({"ok": false})));
+    assert_eq!(actions[2].user.email, "an.nguyen@example.com");
+    assert_eq!(actions[3].user.email, "user@example.com");
+    // They are not FChat's record of what the gateway sent.
+    assert_eq!(sim.messages().len(), 1);
+
+    // The bot may answer a user's message; a click is no message to answer.
+    let reply = |to: &str| json!({"chat_id": "fchat-user-1001", "text": "noted", "reply_to_message_id": to});
+    let users_message = actions[0].message_id.clone().unwrap();
+    let (status, answer) = call(
+        &sim,
+        Method::POST,
+        "/sendMessage",
+        Some(reply(&users_message)),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = call(&sim, Method::POST, "/sendMessage", Some(reply("a-2"))).await;
+    assert_eq!(status, 400);
+
+    // Over HTTP too, with the directory.
+    let (status, listed) = call(&sim, Method::GET, "/_sim/actions", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert_eq!(listed[1]["kind"], "click");
+    let (status, users) = call(&sim, Method::GET, "/_sim/users", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(users["result"][1]["email"], "an.nguyen@example.com");
+
+    // An action the gateway never answered says why.
+    sim.set_callback("http://127.0.0.1:9/callback/fchat".into(), SECRET.into());
+    assert!(bounded(sim.act_text("user@example.com", "anyone?"))
+        .await
+        .is_err());
+    let last = sim.actions().pop().unwrap();
+    assert_eq!((last.status, last.answer.is_none()), (None, true));
+    assert!(last.error.unwrap().contains("127.0.0.1:9"));
+
+    // Forgetting the record forgets them too.
+    let (status, _) = call(&sim, Method::DELETE, "/_sim/messages", None).await;
+    assert_eq!(status, 200);
+    assert!(sim.actions().is_empty());
+}

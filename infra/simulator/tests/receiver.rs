@@ -430,3 +430,43 @@ async fn every_app_has_its_own_path_checked_with_its_own_secret() {
     assert_eq!(receiver.events()[6].app, None);
     assert!(!receiver.events()[6].signature_checked);
 }
+
+#[tokio::test]
+async fn each_request_is_kept_with_its_raw_body_and_answer_and_listed_over_http() {
+    let receiver = receiver(true).await;
+    let body = message_event("Xin chào");
+    post_signed(&receiver.url(), SECRET, "u-4.MY_APP", &body).await;
+    post_signed(&receiver.url(), OTHER_SECRET, "u-5.MY_APP", &click_event()).await;
+    let events = receiver.events();
+    assert_eq!(events[0].raw_body, body.to_string());
+    assert_eq!(
+        (events[0].answer_status, &events[0].answer_body),
+        (200, &json!({"text": "You said: Xin chào"}))
+    );
+    assert_eq!(
+        (events[1].answer_status, &events[1].answer_body),
+        (401, &json!({"ok": false, "error": "invalid signature"}))
+    );
+
+    let url = format!(
+        "http://{}{}",
+        receiver.addr(),
+        fchat_simulator::receiver::EVENTS_PATH
+    );
+    let request = Request::builder()
+        .uri(&url)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), client().request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let listed: Vec<fchat_simulator::receiver::ReceivedEvent> =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(listed, events);
+    // Listing is not receiving: a POST there is refused and nothing is recorded.
+    let (status, _) = post(&url, &[], "{}").await;
+    assert_eq!(status, 405);
+    assert_eq!(receiver.events().len(), 2);
+}
