@@ -157,6 +157,22 @@ impl World {
         assert_eq!(response.status, 200, "{}", response.body);
     }
 
+    /// An EventBridge event, the token in `x-api-key`.
+    async fn event(&self, body: &Value) {
+        let request = HttpRequest {
+            method: "POST".into(),
+            path: format!("/{}/events", self.app),
+            query: String::new(),
+            headers: vec![
+                ("x-api-key".into(), self.token.clone()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: body.to_string().into_bytes(),
+        };
+        let response = self.ingest.handle(&request).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+
     /// Delivers every job queued since the last call.
     async fn deliver(&mut self) -> Vec<JobOutcome> {
         let jobs = self.queue.jobs();
@@ -473,4 +489,82 @@ async fn silences_that_cannot_be_made_are_told_and_forged_buttons_do_nothing() {
     }
     w.deliver().await;
     assert!(w.silencer.created().is_empty());
+}
+
+#[tokio::test]
+async fn an_alarms_states_share_a_message_and_a_chatbot_thread_is_replies() {
+    let mut w = world("aws").await;
+    let fixture = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/tests/fixtures/aws/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+    };
+
+    // A custom notification's thread: the first is posted, the next replies to it.
+    let mut first = fixture("chatbot-custom-notification.json");
+    let thread = format!("thread-{}", w.app);
+    first["metadata"]["threadId"] = thread.clone().into();
+    first["id"] = "c-1".into();
+    let mut second = first.clone();
+    second["id"] = "c-2".into();
+    second["content"]["title"] = "Backlog draining".into();
+    w.event(&first).await;
+    w.deliver().await;
+    w.event(&second).await;
+    w.deliver().await;
+
+    // An alarm's ALARM and then its OK: one message, edited, and a reply.
+    let mut alarm = fixture("eventbridge-cloudwatch-alarm.json");
+    let arn = format!("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{}", w.app);
+    alarm["resources"] = serde_json::json!([arn]);
+    alarm["id"] = "e-1".into();
+    alarm["detail"]["state"]["value"] = "ALARM".into();
+    let mut ok = alarm.clone();
+    ok["id"] = "e-2".into();
+    ok["detail"]["state"]["value"] = "OK".into();
+    ok["detail"]["previousState"]["value"] = "ALARM".into();
+    w.event(&alarm).await;
+    w.deliver().await;
+    w.event(&ok).await;
+    w.deliver().await;
+
+    let shown = w.fchat.shown();
+    assert_eq!(shown.len(), 4, "{shown:#?}");
+    let (thread_first, _) = &shown[0];
+    assert!(
+        shown[1].1.content.text.contains("Backlog draining"),
+        "{shown:#?}"
+    );
+    assert_eq!(
+        shown[1].1.reply_to_message_id.as_deref(),
+        Some(thread_first.as_str())
+    );
+    let (alarm_id, alarm_message) = &shown[2];
+    assert!(
+        alarm_message.content.text.starts_with("[ALARM]"),
+        "{}",
+        alarm_message.content.text
+    );
+    let edits = w.fchat.edits();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(&edits[0].message_id, alarm_id);
+    assert!(
+        edits[0].content.text.starts_with("[OK]"),
+        "{}",
+        edits[0].content.text
+    );
+    assert_eq!(
+        shown[3].1.reply_to_message_id.as_deref(),
+        Some(alarm_id.as_str())
+    );
+    assert!(
+        shown[3].1.content.text.starts_with("✅ OK: "),
+        "{}",
+        shown[3].1.content.text
+    );
 }
