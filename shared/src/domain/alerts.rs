@@ -136,13 +136,12 @@ impl AlertNotification {
         labels.into_iter().take(MAX_GROUP_LABELS).collect()
     }
 
-    /// A short name of the group for replies: its `alertname`, else its labels.
+    /// A short name of the group for replies: its `alertname` (as templates see it), else
+    /// its labels.
     pub fn headline(&self) -> String {
-        let common = labels_of(self.payload.get("commonLabels"));
-        let name = common
-            .get("alertname")
-            .cloned()
-            .or_else(|| self.group_labels().get("alertname").cloned())
+        let name = self
+            .label("alertname")
+            .filter(|n| !n.is_empty())
             .unwrap_or_else(|| {
                 let labels = self.group_labels();
                 if labels.is_empty() {
@@ -158,16 +157,25 @@ impl AlertNotification {
         name.chars().take(200).collect()
     }
 
+    /// A label of the group: from the common labels, else the group's, else the first alert's.
+    fn label(&self, name: &str) -> Option<String> {
+        let first = self.alerts.first().and_then(|a| a.get("labels"));
+        [
+            self.payload.get("commonLabels"),
+            self.payload.get("groupLabels"),
+            first,
+        ]
+        .into_iter()
+        .find_map(|labels| labels?.get(name)?.as_str())
+        .map(str::to_owned)
+    }
+
     /// How this notification moves its group's message: `None` when the tool sent no group
     /// key. `scope` names the app and the recipient, so that two apps (or two recipients) of
     /// the same group keep their own messages.
     pub fn thread_step(&self, scope: &str, remind: bool, at_ms: u64) -> Option<ThreadStep> {
         let group_key = self.group_key()?;
-        let firing = self
-            .alerts
-            .iter()
-            .filter(|a| a.get("status").and_then(Value::as_str) == Some("firing"))
-            .count();
+        let firing = self.count("firing");
         let reply = if self.resolved() {
             format!("✅ Resolved: {}", self.headline())
         } else {
@@ -330,20 +338,7 @@ impl AlertNotification {
     fn context(&self, shown: usize) -> Value {
         let common = self.labels("commonLabels");
         let group = self.labels("groupLabels");
-        let first_labels = self
-            .alerts
-            .first()
-            .and_then(|a| a.get("labels"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let pick = |name: &str| {
-            [&common, &group, &first_labels]
-                .iter()
-                .find_map(|labels| labels.get(name).and_then(Value::as_str))
-                .unwrap_or("")
-                .to_owned()
-        };
+        let pick = |name: &str| self.label(name).unwrap_or_default();
         let external_url = self
             .payload
             .get("externalURL")
