@@ -492,17 +492,27 @@ fn sandbox() -> Environment<'static> {
 
 /// Checks an app's template: its size, its syntax, and a render of `source`'s sample payload.
 pub fn check_template(source: AlertSource, template: &str) -> Result<(), TemplateError> {
+    let sample = AlertNotification::parse(source, source.sample_payload().as_bytes())
+        .expect("the built-in samples are valid");
+    check_with(template, |compiled| {
+        render_once(compiled, &sample, sample.alerts.len())
+    })
+}
+
+/// Checks a template of any kind: its size, its syntax, and `render` of its sample (output
+/// past the bound is fine: it is cut when sent).
+pub(crate) fn check_with(
+    template: &str,
+    render: impl FnOnce(&minijinja::Template<'_, '_>) -> Result<String, RenderFailure>,
+) -> Result<(), TemplateError> {
     if template.len() > MAX_TEMPLATE_BYTES {
         return Err(TemplateError {
             line: None,
             message: format!("the template exceeds {MAX_TEMPLATE_BYTES} bytes"),
         });
     }
-    let env = environment();
-    let compiled = env.template_from_str(template)?;
-    let sample = AlertNotification::parse(source, source.sample_payload().as_bytes())
-        .expect("the built-in samples are valid");
-    match render_once(&compiled, &sample, sample.alerts.len()) {
+    let compiled = environment().template_from_str(template)?;
+    match render(&compiled) {
         Ok(_) | Err(RenderFailure::TooLong(_)) => Ok(()),
         Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => Err(error),
     }

@@ -21,7 +21,6 @@ use crate::domain::thread::ThreadStep;
 
 use crate::domain::alerts::{
     self, cut, environment, fits, render_context, AlertSource, RenderFailure, TemplateError,
-    MAX_TEMPLATE_BYTES,
 };
 
 /// What an AWS event is, for its template. Its name is the template's name in
@@ -868,18 +867,9 @@ pub fn sample(kind: AwsKind) -> AwsEvent {
 
 /// Checks an app's template for `kind`: its size, its syntax, and a render of the sample.
 pub fn check_template(kind: AwsKind, template: &str) -> Result<(), TemplateError> {
-    if template.len() > MAX_TEMPLATE_BYTES {
-        return Err(TemplateError {
-            line: None,
-            message: format!("the template exceeds {MAX_TEMPLATE_BYTES} bytes"),
-        });
-    }
-    let env = environment();
-    let compiled = env.template_from_str(template)?;
-    match render_context(&compiled, Value::Object(sample(kind).context)) {
-        Ok(_) | Err(RenderFailure::TooLong(_)) => Ok(()),
-        Err(RenderFailure::OutOfFuel(error) | RenderFailure::Template(error)) => Err(error),
-    }
+    alerts::check_with(template, |compiled| {
+        render_context(compiled, Value::Object(sample(kind).context))
+    })
 }
 
 fn render_with(event: &AwsEvent, template: &str) -> Result<String, TemplateError> {
