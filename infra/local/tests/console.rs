@@ -436,6 +436,14 @@ async fn round_trip() {
         "document.getElementById('faults-now').textContent.includes('behaves normally')",
     )
     .await;
+    // The page may read "normal" once the refused send used the switch up: the reset itself
+    // reaches the simulator a moment later.
+    let reset = Instant::now();
+    while stack.fchat.faults() != fchat_simulator::Faults::default()
+        && reset.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(stack.fchat.faults(), fchat_simulator::Faults::default());
     click(&page, "#tab-inspector").await;
 
