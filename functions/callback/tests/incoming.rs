@@ -53,7 +53,7 @@ async fn world(echo: bool, context_ttl_seconds: u64) -> World {
         .unwrap();
     World {
         ingest: stack.aws.ingest().await.unwrap(),
-        poller: stack.delivery_poller(),
+        poller: stack.delivery_poller().await,
         stack,
         store,
         app,

@@ -119,7 +119,7 @@ impl World {
 
     /// Polls the delivery queue until `done`, for at most `limit`.
     async fn deliver_until(&self, limit: Duration, done: impl AsyncCheck) {
-        let poller = self.stack.delivery_poller();
+        let poller = self.stack.delivery_poller().await;
         let started = Instant::now();
         while !done.check(self).await {
             assert!(started.elapsed() < limit, "not done within {limit:?}");
@@ -214,7 +214,7 @@ async fn fchat_down_beyond_the_old_retry_budget_loses_nothing_and_buttons_still_
     // Nothing comes back to be sent again.
     assert_eq!(
         w.stack
-            .delivery_poller()
+            .delivery_poller().await
             .poll_once(Duration::from_secs(1))
             .await
             .unwrap(),
@@ -274,7 +274,8 @@ async fn a_message_whose_delivery_window_passes_reads_expired_with_why_and_the_o
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs()
-    });
+    })
+    .await;
     let listed = admin.run(&["dlq".into(), "list".into()]).await.unwrap();
     assert_eq!(listed.json[0]["context"]["id"], id.as_str());
     assert_eq!(listed.json[0]["context"]["status"], "expired");

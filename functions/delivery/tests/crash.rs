@@ -109,7 +109,7 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
         latency_ms: 800,
         ..Faults::default()
     });
-    let poller = stack.delivery_poller();
+    let poller = stack.delivery_poller().await;
     assert_eq!(poller.concurrency, 3);
     let polling = tokio::spawn(poller.run());
 

@@ -34,7 +34,7 @@ async fn world() -> World {
     World {
         ingest: stack.aws.ingest().await.unwrap(),
         store: stack.aws.store(),
-        poller: stack.delivery_poller(),
+        poller: stack.delivery_poller().await,
         stack,
     }
 }

@@ -17,7 +17,7 @@ fn error(status: u16, description: &str) -> (u16, Value) {
 }
 
 async fn admin(stack: &Stack, line: &str) {
-    let admin = stack.admin(|| 1_800_000_000);
+    let admin = stack.admin(|| 1_800_000_000).await;
     let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
     if let Err(e) = admin.run(&args).await {
         panic!("fchat-admin {line}: {e:#}");

@@ -153,7 +153,7 @@ async fn a_real_alertmanager_posts_an_alert_into_the_apps_group() {
     let stack = Stack::start(&[("ingest", ingest), ("delivery", &delivery)], &seed)
         .await
         .expect("the local stack starts (run `make venv` first)");
-    let poller = tokio::spawn(stack.delivery_poller().run());
+    let poller = tokio::spawn(stack.delivery_poller().await.run());
 
     // The README's alertmanager.yml, with short waits.
     let config = format!(
@@ -288,7 +288,7 @@ async fn a_real_alertmanager_drives_a_groups_message_through_repeat_silence_and_
     .await
     .expect("the local stack starts (run `make venv` first)");
     stack.route_callbacks_here();
-    let poller = tokio::spawn(stack.delivery_poller().run());
+    let poller = tokio::spawn(stack.delivery_poller().await.run());
 
     // Repeats every 2 s, so that the test sees several.
     let config = format!(

@@ -264,8 +264,7 @@ async fn a_missing_secret_parameter_stops_the_cold_start_naming_it() {
         .await
         .expect("moto starts (run `make venv` first)");
     let missing = format!("/gw-{}/bot-token", std::process::id());
-    let mut env = aws.provisioned.environment.clone();
-    env.extend(fchat_local::moto::local_aws_environment(&aws.moto.endpoint));
+    let mut env = aws.function_environment("ingest");
     env.insert(BOT_TOKEN_PARAMETER.into(), missing.clone());
     // Started as Lambda starts it; it stops before asking the Runtime API for an event.
     let output = tokio::task::spawn_blocking(move || {

@@ -79,7 +79,8 @@ pub async fn measure(
             index_keys: vec![gateway::tables::CONTEXTS_MESSAGE_ATTRIBUTE.into()],
         },
     ];
-    let proxy = CountingProxy::start(&aws.moto.endpoint, indexes).await?;
+    // Counted in front of the IAM gate: the functions run under their roles, as deployed.
+    let proxy = CountingProxy::start(&aws.gate.url(), indexes).await?;
     let emulator_call_ms = emulator_latency(&aws).await?;
     let env = HashMap::from([
         ("AWS_ENDPOINT_URL".to_owned(), proxy.url()),
@@ -93,7 +94,7 @@ pub async fn measure(
         env,
     )
     .await?;
-    let mut poller = stack.delivery_poller();
+    let mut poller = stack.delivery_poller().await;
     poller.sqs = aws_sdk_sqs::Client::new(&fchat_local::moto::local_sdk_config(&proxy.url()).await);
     let poller_task = tokio::spawn(poller.run());
 

@@ -60,6 +60,7 @@ impl Services {
         let mut env = self.aws.provisioned.environment.clone();
         env.extend(fchat_local::moto::local_aws_environment(
             &self.aws.moto.endpoint,
+            fchat_local::iam::ROOT_ACCESS_KEY,
         ));
         env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
         env

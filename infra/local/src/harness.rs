@@ -9,6 +9,7 @@ use gateway::dynamo::DynamoStore;
 use gateway::ingest::Ingest;
 
 use crate::admin::Admin;
+use crate::iam::{function_credentials, Identities, IamGate, OPERATOR_ACCESS_KEY};
 use crate::moto::Moto;
 use crate::provision::{provision, Provisioned, Template};
 use crate::seed::Seed;
@@ -37,9 +38,15 @@ pub const LOCAL_CALLBACK_SECRET: &str = "local-callback-secret";
 
 pub struct LocalAws {
     pub moto: Moto,
+    /// Signs as the account's administrator and talks to moto directly: the tests' setup and
+    /// inspection. The product's own code runs under its roles through [`LocalAws::gate`].
     pub sdk: aws_config::SdkConfig,
+    /// The IAM gate in front of moto: the functions' and the operator's endpoint.
+    pub gate: IamGate,
     pub provisioned: Provisioned,
     pub config: Config,
+    /// The template the stack was built from and whose policies the gate holds.
+    pub template: std::path::PathBuf,
 }
 
 impl LocalAws {
@@ -51,9 +58,15 @@ impl LocalAws {
 
     /// As [`LocalAws::start`], with FChat (or its simulator) at `fchat_url`.
     pub async fn start_with_fchat(fchat_url: &str) -> Result<LocalAws> {
+        Self::start_with_template(fchat_url, &crate::workspace_root().join("template.yaml")).await
+    }
+
+    /// As [`LocalAws::start_with_fchat`], with the tables, queues and policies of the
+    /// template at `template` (a test's altered copy of `template.yaml`, say).
+    pub async fn start_with_template(fchat_url: &str, template: &std::path::Path) -> Result<LocalAws> {
         let moto = Moto::start()?;
         let sdk = moto.sdk_config().await;
-        let template = Template::load(&crate::workspace_root().join("template.yaml"))?;
+        let parsed = Template::load(template)?;
         let parameters = HashMap::from([
             ("FChatApiUrl".to_owned(), fchat_url.to_owned()),
             ("FCHAT_BOT_TOKEN".to_owned(), LOCAL_BOT_TOKEN.to_owned()),
@@ -62,14 +75,35 @@ impl LocalAws {
                 LOCAL_CALLBACK_SECRET.to_owned(),
             ),
         ]);
-        let provisioned = provision(&sdk, &template, "", &parameters).await?;
+        let provisioned = provision(&sdk, &parsed, "", &parameters).await?;
         let config = Config::from_vars(&provisioned.environment)?;
+        let identities = Identities::from_template(&parsed, &parameters, "")?;
+        let gate = IamGate::start(([127, 0, 0, 1], 0).into(), &moto.endpoint, identities).await?;
         Ok(LocalAws {
             moto,
             sdk,
+            gate,
             provisioned,
             config,
+            template: template.to_path_buf(),
         })
+    }
+
+    /// An SDK configuration through the IAM gate, signing as `access_key`
+    /// ([`function_credentials`], [`OPERATOR_ACCESS_KEY`]).
+    pub async fn sdk_as(&self, access_key: &str) -> aws_config::SdkConfig {
+        crate::moto::local_sdk_config_as(&self.gate.url(), access_key).await
+    }
+
+    /// The environment of a function process: the template's variables and the gate's
+    /// endpoint with the function's own credentials.
+    pub fn function_environment(&self, binary: &str) -> HashMap<String, String> {
+        let mut env = self.provisioned.environment.clone();
+        env.extend(crate::moto::local_aws_environment(
+            &self.gate.url(),
+            &function_credentials(binary),
+        ));
+        env
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
@@ -86,18 +120,23 @@ impl LocalAws {
     }
 
     /// The send API in process, wired as the `ingest` function wires it, on these tables and
-    /// this delivery queue.
+    /// this delivery queue, under the ingest function's role.
     pub async fn ingest(&self) -> Result<Ingest> {
-        Ok(gateway::wiring::ingest(&self.sdk, &self.config).await?)
+        let sdk = self.sdk_as(&function_credentials("ingest")).await;
+        Ok(gateway::wiring::ingest(&sdk, &self.config).await?)
     }
 
     /// `fchat-admin`'s code on these tables and queues (the dead-letter queue included), as it
-    /// runs against a deployed stack: webhooks must be https, and no simulator is told about
-    /// groups. `now` is its clock.
-    pub fn admin(&self, now: fn() -> UnixTime) -> Admin {
+    /// runs against a deployed stack: under the operator's policy, webhooks must be https, and
+    /// no simulator is told about groups. `now` is its clock.
+    pub async fn admin(&self, now: fn() -> UnixTime) -> Admin {
+        let sdk = self.sdk_as(OPERATOR_ACCESS_KEY).await;
         Admin {
-            store: self.store(),
-            sqs: self.sqs(),
+            store: DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                self.config.tables.clone(),
+            ),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             delivery_queue_url: self.config.delivery_queue_url.clone(),
             dead_letter_queue_url: Some(
                 self.provisioned.queue_urls["DeliveryDeadLetterQueue"].clone(),
@@ -261,6 +300,16 @@ impl Stack {
     pub async fn start_services(
         seed: &crate::seed::Seed,
     ) -> Result<(LocalAws, fchat_simulator::Simulator)> {
+        Self::start_services_with_template(seed, &crate::workspace_root().join("template.yaml"))
+            .await
+    }
+
+    /// [`Stack::start_services`] on the template at `template`: its tables, queues, routes and
+    /// policies (a test's altered copy of `template.yaml`).
+    pub async fn start_services_with_template(
+        seed: &crate::seed::Seed,
+        template: &std::path::Path,
+    ) -> Result<(LocalAws, fchat_simulator::Simulator)> {
         let users = seed
             .users
             .iter()
@@ -284,7 +333,7 @@ impl Stack {
             },
         )
         .await?;
-        let aws = LocalAws::start_with_fchat(&fchat.url()).await?;
+        let aws = LocalAws::start_with_template(&fchat.url(), template).await?;
         let store = aws.store();
         seed.load_into(&store, &store).await?;
         Ok((aws, fchat))
@@ -313,8 +362,7 @@ impl Stack {
     ) -> Result<Stack> {
         use std::sync::Arc;
 
-        let mut env = aws.provisioned.environment.clone();
-        env.extend(crate::moto::local_aws_environment(&aws.moto.endpoint));
+        let mut env = HashMap::new();
         env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
         // The functions' logs go to the test's output: warnings and errors only.
         env.insert("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into());
@@ -331,7 +379,12 @@ impl Stack {
             .map(|(name, binary)| crate::runtime::FunctionSpec {
                 name: (*name).to_owned(),
                 binary: binary.to_path_buf(),
-                env: env.clone(),
+                // Each function under its own role, through the IAM gate.
+                env: aws
+                    .function_environment(name)
+                    .into_iter()
+                    .chain(env.clone())
+                    .collect(),
                 timeout: options.timeout,
                 max_instances: options.max_instances.max(1),
             })
@@ -342,7 +395,7 @@ impl Stack {
             .serve_invoke_api(([127, 0, 0, 1], 0).into())
             .await?;
         let invoker = crate::invoke::Invoker::new(format!("http://{invoke_addr}"));
-        let template = Template::load(&crate::workspace_root().join("template.yaml"))?;
+        let template = Template::load(&aws.template)?;
         let delivery_source = template
             .queue_sources()?
             .into_iter()
@@ -368,10 +421,12 @@ impl Stack {
     /// size, and as many batches in flight as its `MaximumConcurrency` and the functions'
     /// `max_instances` allow; it gives up on an invocation after the functions' timeout plus
     /// [`crate::poller::INVOKE_MARGIN`].
-    pub fn delivery_poller(&self) -> crate::poller::Poller {
+    pub async fn delivery_poller(&self) -> crate::poller::Poller {
         let source = &self.delivery_source;
+        // The event source mapping polls with the function's role.
+        let sdk = self.aws.sdk_as(&function_credentials(&source.function)).await;
         crate::poller::Poller {
-            sqs: self.aws.sqs(),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
             queue_url: self.aws.config.delivery_queue_url.clone(),
             queue_arn: self.aws.provisioned.queue_arns[&source.queue].clone(),
             function: source.function.clone(),
@@ -388,11 +443,11 @@ impl Stack {
 
     /// `fchat-admin`'s code as `make dev` runs it: on this stack's tables and queues, loopback
     /// webhooks allowed, a group's FChat chat created in this stack's simulator.
-    pub fn admin(&self, now: fn() -> UnixTime) -> Admin {
+    pub async fn admin(&self, now: fn() -> UnixTime) -> Admin {
         Admin {
             local: true,
             simulator_url: Some(self.fchat.url()),
-            ..self.aws.admin(now)
+            ..self.aws.admin(now).await
         }
     }
 

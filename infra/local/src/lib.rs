@@ -7,6 +7,7 @@
 //!   `template.yaml` declares.
 //! - [`seed`]: loads groups, apps and users from a seed file.
 //! - [`runtime`]: a Lambda Runtime API emulator that runs the real function binaries.
+//! - [`iam`]: a proxy in front of moto that holds every call to the signer's policy in `template.yaml`.
 //! - [`gateway`]: an API Gateway (HTTP API) stand-in that turns requests into invocations.
 //! - [`poller`]: an SQS event source mapping stand-in that feeds queue batches to a function.
 
@@ -19,6 +20,7 @@ pub mod admin;
 pub mod console;
 pub mod gateway;
 pub mod harness;
+pub mod iam;
 pub mod invoke;
 pub mod moto;
 pub mod poller;

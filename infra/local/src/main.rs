@@ -6,6 +6,7 @@
 //! fchat-local gateway [--template template.yaml] [--port 9000] [--invoke http://127.0.0.1:9010]
 //! fchat-local poller  [--template template.yaml] [--invoke http://127.0.0.1:9010] [--param Name=Value]... [--ready-file F]
 //! fchat-local functions [--template template.yaml] [--env-file .dev/functions.env] [--port 9010] [--bin-dir DIR] [--max-instances 10]
+//! fchat-local iam     [--template template.yaml] [--port 4566] --upstream http://127.0.0.1:4567 [--param Name=Value]...
 //! fchat-local console [--port 9003] [--api http://127.0.0.1:9000] [--simulator http://127.0.0.1:9001]
 //!                     [--receiver http://127.0.0.1:9002] [--seed infra/local/seed.json]
 //! ```
@@ -20,7 +21,12 @@
 //! API once every function has initialized. A function process that dies is started again
 //! for the next invocation.
 //!
-//! `setup` puts the secrets into the emulator's SSM Parameter Store; the env file gets their names only.
+//! `setup` puts the secrets into the emulator's SSM Parameter Store; the env file gets their names only,
+//! and the operator's access key, so that `fchat-admin --env-file` runs under the operator's policy.
+//!
+//! `iam` serves the IAM gate ([`fchat_local::iam`]) in front of moto at `--upstream`: every call
+//! is held to the policy in the template of whoever signed it; `functions` gives each function
+//! its own key and the poller signs as the function it feeds.
 //!
 //! `console` serves the local stack's web console on loopback (see [`fchat_local::console`]);
 //! it sends for the seed's apps with their tokens and checks their webhooks' signatures with
@@ -35,7 +41,8 @@ use anyhow::{bail, Context as _, Result};
 use fchat_local::console::{Console, ConsoleApp, ConsoleConfig};
 use fchat_local::gateway::LocalGateway;
 use fchat_local::invoke::Invoker;
-use fchat_local::moto::{local_aws_environment, local_sdk_config};
+use fchat_local::iam::{function_credentials, IamGate, Identities, OPERATOR_ACCESS_KEY};
+use fchat_local::moto::{local_aws_environment, local_sdk_config, local_sdk_config_as};
 use fchat_local::poller::{Poller, DEFAULT_CONCURRENCY, INVOKE_MARGIN};
 use fchat_local::provision::{provision, Template};
 use fchat_local::runtime::{FunctionSpec, LambdaHost, INIT_LIMIT};
@@ -47,6 +54,7 @@ const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-f
        fchat-local gateway [--template F] [--port N] [--invoke URL]
        fchat-local poller [--template F] [--invoke URL] [--param Name=Value]... [--ready-file F]
        fchat-local functions [--template F] [--env-file F] [--port N] [--bin-dir DIR] [--max-instances N]
+       fchat-local iam [--template F] [--port N] --upstream URL [--param Name=Value]...
        fchat-local console [--port N] [--api URL] [--simulator URL] [--receiver URL] [--seed F]";
 
 #[tokio::main]
@@ -86,12 +94,15 @@ async fn run(args: Vec<String>) -> Result<()> {
             let endpoint = std::env::var("AWS_ENDPOINT_URL").context(
                 "AWS_ENDPOINT_URL is not set: the poller serves the local emulator only",
             )?;
-            let sqs = aws_sdk_sqs::Client::new(&local_sdk_config(&endpoint).await);
             let invoker = Invoker::new(options.get("--invoke").unwrap_or("http://127.0.0.1:9010"));
             let template = Template::load(&template)?;
             let functions = template.functions()?;
             let mut pollers = tokio::task::JoinSet::new();
             for source in template.queue_sources_with(&options.params)? {
+                // The event source mapping polls with the function's role.
+                let sdk =
+                    local_sdk_config_as(&endpoint, &function_credentials(&source.function)).await;
+                let sqs = aws_sdk_sqs::Client::new(&sdk);
                 let timeout = functions
                     .iter()
                     .find(|f| f.binary == source.function)
@@ -147,6 +158,7 @@ async fn run(args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "functions" => functions(&template, &options).await,
+        "iam" => iam(&template, &options).await,
         "console" => console(&options).await,
         _ => bail!("unknown command {command:?}\n{USAGE}"),
     }
@@ -169,7 +181,8 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
     seed.load_into(store.as_ref(), store.as_ref()).await?;
 
     let mut environment: HashMap<String, String> = provisioned.environment;
-    environment.extend(local_aws_environment(&endpoint));
+    // fchat-admin --env-file signs as the operator; `functions` gives each function its own key.
+    environment.extend(local_aws_environment(&endpoint, OPERATOR_ACCESS_KEY));
     // For fchat-admin: new groups' FChat chats are created in the simulator.
     if let Some(url) = options.get("--simulator") {
         environment.insert("FCHAT_SIMULATOR_URL".into(), url.to_owned());
@@ -250,6 +263,29 @@ async fn console(options: &Options) -> Result<()> {
     Ok(())
 }
 
+/// `fchat-local iam`: see the module docs.
+async fn iam(template: &Path, options: &Options) -> Result<()> {
+    let port: u16 = options
+        .get("--port")
+        .unwrap_or("4566")
+        .parse()
+        .context("--port")?;
+    let upstream = options
+        .get("--upstream")
+        .context("--upstream: moto's URL is needed")?;
+    let identities = Identities::from_template(&Template::load(template)?, &options.params, "")?;
+    let gate = IamGate::start(SocketAddr::from(([127, 0, 0, 1], port)), upstream, identities)
+        .await
+        .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
+    println!(
+        "IAM gate on {}: each function under its role from {}, in front of {upstream}",
+        gate.url(),
+        template.display()
+    );
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
 /// `fchat-local functions`: see the module docs.
 async fn functions(template: &Path, options: &Options) -> Result<()> {
     let bin_dir = match options.get("--bin-dir") {
@@ -282,10 +318,17 @@ async fn functions(template: &Path, options: &Options) -> Result<()> {
                 function.binary
             );
         }
+        let mut env = env.clone();
+        // Each function signs with its own key: the IAM gate holds it to its role.
+        let endpoint = env.get("AWS_ENDPOINT_URL").cloned().unwrap_or_default();
+        env.extend(local_aws_environment(
+            &endpoint,
+            &function_credentials(&function.binary),
+        ));
         specs.push(FunctionSpec {
             name: function.binary,
             binary,
-            env: env.clone(),
+            env,
             timeout: function.timeout,
             max_instances,
         });

@@ -64,25 +64,44 @@ impl Drop for Moto {
     }
 }
 
-/// The SDK configuration for an emulator at `endpoint`, with its dummy credentials.
+/// The SDK configuration for an emulator at `endpoint`, signing as the account's
+/// administrator ([`crate::iam::ROOT_ACCESS_KEY`]): the local stack's setup and the tests'
+/// inspection.
 pub async fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    local_sdk_config_as(endpoint, crate::iam::ROOT_ACCESS_KEY).await
+}
+
+/// The SDK configuration for an emulator (or the IAM gate in front of it) at `endpoint`,
+/// signing with `access_key`: a function's, the operator's (see [`crate::iam`]).
+pub async fn local_sdk_config_as(endpoint: &str, access_key: &str) -> aws_config::SdkConfig {
+    let secret = if access_key == crate::iam::ROOT_ACCESS_KEY {
+        crate::iam::ROOT_ACCESS_KEY
+    } else {
+        crate::iam::LOCAL_SECRET_KEY
+    };
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(crate::iam::policy::LOCAL_REGION))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "local",
+            access_key, secret, None, None, "local",
         ))
         .load()
         .await
 }
 
-/// The environment a function process needs to reach the emulator at `endpoint`.
-pub fn local_aws_environment(endpoint: &str) -> Vec<(String, String)> {
+/// The environment a function process needs to reach the emulator (or the IAM gate) at
+/// `endpoint`, signing with `access_key`.
+pub fn local_aws_environment(endpoint: &str, access_key: &str) -> Vec<(String, String)> {
+    let secret = if access_key == crate::iam::ROOT_ACCESS_KEY {
+        crate::iam::ROOT_ACCESS_KEY
+    } else {
+        crate::iam::LOCAL_SECRET_KEY
+    };
     [
         ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", access_key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", crate::iam::policy::LOCAL_REGION),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

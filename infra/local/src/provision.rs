@@ -119,7 +119,8 @@ impl Template {
         })
     }
 
-    fn resources_of_type(&self, kind: &'static str) -> impl Iterator<Item = (String, &Value)> {
+    /// Every resource of a type, as its logical id and its `Properties` (null when it has none).
+    pub fn resources_of_type(&self, kind: &'static str) -> impl Iterator<Item = (String, &Value)> {
         self.resources.iter().filter_map(move |(id, resource)| {
             let id = id.as_str()?.to_owned();
             (resource.get("Type")?.as_str()? == kind)
@@ -231,6 +232,11 @@ impl Template {
                 Ok((name, value))
             })
             .collect()
+    }
+
+    /// A resource as the template writes it (`Type`, `Properties`, `Metadata`...).
+    pub fn resource(&self, logical_id: &str) -> Option<&Value> {
+        self.resources.get(logical_id)
     }
 
     /// A parameter's default value.

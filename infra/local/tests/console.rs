@@ -185,7 +185,7 @@ async fn round_trip() {
     .await
     .unwrap();
     stack.route_callbacks_here();
-    let poller = tokio::spawn(stack.delivery_poller().run());
+    let poller = tokio::spawn(stack.delivery_poller().await.run());
     let console = Console::start(
         ([127, 0, 0, 1], 0).into(),
         ConsoleConfig {

@@ -51,7 +51,15 @@ async fn run(args: Vec<String>) -> Result<fchat_local::admin::Output> {
     };
     let local = env.contains_key("AWS_ENDPOINT_URL");
     let sdk = match env.get("AWS_ENDPOINT_URL") {
-        Some(endpoint) => fchat_local::moto::local_sdk_config(endpoint).await,
+        // The local stack: signed with the env file's key (the operator's, held to its policy
+        // by the IAM gate), else as the emulator's administrator.
+        Some(endpoint) => {
+            let key = env
+                .get("AWS_ACCESS_KEY_ID")
+                .map(String::as_str)
+                .unwrap_or(fchat_local::iam::ROOT_ACCESS_KEY);
+            fchat_local::moto::local_sdk_config_as(endpoint, key).await
+        }
         None => gateway::wiring::sdk_config().await,
     };
     let tables = TableNames {
