@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine.
-#   moto's server (DynamoDB, SQS, SSM) http://127.0.0.1:$MOTO_PORT  (default 4566)
+#   the AWS endpoint (IAM enforced)   http://127.0.0.1:$MOTO_PORT  (default 4566): the IAM gate,
+#                                     each caller held to its policy in template.yaml, in front of
+#   moto's server (DynamoDB, SQS, SSM) http://127.0.0.1:$MOTO_BACKEND_PORT (default 4567)
 #   the FChat simulator               http://127.0.0.1:$FCHAT_PORT (default 9001)
 #   the functions (built binaries)    http://127.0.0.1:$INVOKE_PORT (default 9010, Invoke API)
 #   the local API gateway             http://127.0.0.1:$API_PORT   (default 9000)
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/../.."
 
 API_PORT=${API_PORT:-9000}
 MOTO_PORT=${MOTO_PORT:-4566}
+MOTO_BACKEND_PORT=${MOTO_BACKEND_PORT:-4567}
 INVOKE_PORT=${INVOKE_PORT:-9010}
 FCHAT_PORT=${FCHAT_PORT:-9001}
 FCHAT_BOT_TOKEN=${FCHAT_BOT_TOKEN:-local-bot-token}
@@ -27,9 +30,9 @@ VENV=.venv
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 
-for port in "$API_PORT" "$MOTO_PORT" "$INVOKE_PORT" "$FCHAT_PORT" "$WEBHOOK_PORT" "$CONSOLE_PORT"; do
+for port in "$API_PORT" "$MOTO_PORT" "$MOTO_BACKEND_PORT" "$INVOKE_PORT" "$FCHAT_PORT" "$WEBHOOK_PORT" "$CONSOLE_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
-    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, INVOKE_PORT, FCHAT_PORT, WEBHOOK_PORT or CONSOLE_PORT" >&2
+    echo "make dev: port ${port} is in use; set API_PORT, MOTO_PORT, MOTO_BACKEND_PORT, INVOKE_PORT, FCHAT_PORT, WEBHOOK_PORT or CONSOLE_PORT" >&2
     exit 1
   fi
 done
@@ -60,10 +63,18 @@ wait_for_port() {
 }
 
 mkdir -p .dev
-echo "==> starting moto on ${AWS_ENDPOINT_URL}"
-"${VENV}/bin/moto_server" -H 127.0.0.1 -p "${MOTO_PORT}" >.dev/moto.log 2>&1 &
+echo "==> starting moto on 127.0.0.1:${MOTO_BACKEND_PORT}"
+"${VENV}/bin/moto_server" -H 127.0.0.1 -p "${MOTO_BACKEND_PORT}" >.dev/moto.log 2>&1 &
 pids+=($!)
-wait_for_port "${MOTO_PORT}" "moto"
+wait_for_port "${MOTO_BACKEND_PORT}" "moto"
+
+# Every AWS call goes through the IAM gate: each function under its own role from
+# template.yaml, fchat-admin under OperatorPolicy; the key "testing" is the administrator.
+echo "==> the AWS endpoint ${AWS_ENDPOINT_URL}: template.yaml's policies enforced (a refusal is printed here)"
+target/debug/fchat-local iam --port "${MOTO_PORT}" --upstream "http://127.0.0.1:${MOTO_BACKEND_PORT}" \
+  --param "FChatApiUrl=http://127.0.0.1:${FCHAT_PORT}" >.dev/iam.log &
+pids+=($!)
+wait_for_port "${MOTO_PORT}" "the IAM gate"
 
 # The secrets go into moto's SSM Parameter Store as SecureStrings; the functions get their names.
 echo "==> creating what template.yaml declares, loading ${SEED_FILE}"
