@@ -3,6 +3,7 @@
 //! from a store is written here once, so the in-memory store cannot drift from DynamoDB.
 
 use gateway::credentials::sha256_hex;
+use gateway::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use gateway::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, User,
     UNDELIVERED_RETENTION_SECONDS,
@@ -56,7 +57,8 @@ contract!(
     only_a_message_with_buttons_is_found_by_its_fchat_message_id,
     an_apps_alert_templates_are_kept_changed_and_cleared,
     an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire,
-    an_apps_sns_topics_and_unsubscriptions_are_kept,
+    an_apps_sns_topics_are_kept,
+    an_apps_sns_unsubscriptions_are_noted_beside_it_and_expire,
 );
 
 fn context(id: &str, expires_at: u64) -> Context {
@@ -747,7 +749,7 @@ async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: St
     );
 }
 
-async fn an_apps_sns_topics_and_unsubscriptions_are_kept<S: Store>(store: &S) {
+async fn an_apps_sns_topics_are_kept<S: Store>(store: &S) {
     let mut app = app("cloud-9", "tok-cloud-9");
     store.put_app(&app).await.unwrap();
     assert_eq!(
@@ -760,9 +762,6 @@ async fn an_apps_sns_topics_and_unsubscriptions_are_kept<S: Store>(store: &S) {
     ] {
         app.sns.allowed_topics.insert(topic.into());
     }
-    app.sns
-        .unsubscribed
-        .insert("arn:aws:sns:eu-west-1:123456789012:old".into(), NOW);
     store.put_app(&app).await.unwrap();
     assert_eq!(
         store.app_by_name("cloud-9").await.unwrap(),
@@ -771,4 +770,94 @@ async fn an_apps_sns_topics_and_unsubscriptions_are_kept<S: Store>(store: &S) {
     app.sns = Default::default();
     store.put_app(&app).await.unwrap();
     assert_eq!(store.app_by_name("cloud-9").await.unwrap(), Some(app));
+}
+
+async fn an_apps_sns_unsubscriptions_are_noted_beside_it_and_expire<S: Store>(store: &S) {
+    const DAY: u64 = 24 * 60 * 60;
+    let old = "arn:aws:sns:eu-west-1:123456789012:old";
+    let fifo = "arn:aws-cn:sns:cn-north-1:123456789012:ops.fifo";
+    let app = app("cloud-9", "tok-cloud-9");
+    store.put_app(&app).await.unwrap();
+    assert!(store
+        .sns_unsubscriptions("cloud-9", NOW)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Noted without the app's record changing; another app's are its own.
+    store
+        .note_sns_unsubscription("cloud-9", old, NOW)
+        .await
+        .unwrap();
+    store
+        .note_sns_unsubscription("cloud-9", fifo, NOW + 10)
+        .await
+        .unwrap();
+    store
+        .note_sns_unsubscription("other", old, NOW + 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .sns_unsubscriptions("cloud-9", NOW + 30)
+            .await
+            .unwrap(),
+        [(old.to_owned(), NOW), (fifo.to_owned(), NOW + 10)].into()
+    );
+    assert_eq!(
+        store.sns_unsubscriptions("other", NOW + 30).await.unwrap(),
+        [(old.to_owned(), NOW + 20)].into()
+    );
+    assert_eq!(store.app_by_name("cloud-9").await.unwrap(), Some(app));
+    assert!(store
+        .sns_unsubscriptions("nobody", NOW)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A topic noted again keeps its latest time; each note lasts the retention from its own.
+    let later = NOW + 100 * DAY;
+    store
+        .note_sns_unsubscription("cloud-9", old, later)
+        .await
+        .unwrap();
+    let end = NOW + 10 + SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
+    assert_eq!(
+        store.sns_unsubscriptions("cloud-9", end - 1).await.unwrap(),
+        [(old.to_owned(), later), (fifo.to_owned(), NOW + 10)].into()
+    );
+    assert_eq!(
+        store.sns_unsubscriptions("cloud-9", end).await.unwrap(),
+        [(old.to_owned(), later)].into()
+    );
+    // All expired: absent, though the table's TTL has not deleted them (moto never does).
+    assert!(store
+        .sns_unsubscriptions("cloud-9", later + SNS_UNSUBSCRIPTION_RETENTION_SECONDS)
+        .await
+        .unwrap()
+        .is_empty());
+    // A note after they expired does not bring the older ones back.
+    let much_later = later + SNS_UNSUBSCRIPTION_RETENTION_SECONDS + DAY;
+    store
+        .note_sns_unsubscription("cloud-9", fifo, much_later)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .sns_unsubscriptions("cloud-9", much_later)
+            .await
+            .unwrap(),
+        [(fifo.to_owned(), much_later)].into()
+    );
+
+    // Any app name makes a key.
+    let long = "ệ#".repeat(2000);
+    store
+        .note_sns_unsubscription(&long, old, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sns_unsubscriptions(&long, NOW).await.unwrap(),
+        [(old.to_owned(), NOW)].into()
+    );
 }

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use fchat_local::harness::{sibling_binary, Stack};
 use fchat_local::seed::Seed;
 use gateway::domain::sns::{SignatureVersion, SnsEnvelope, SnsType};
+use gateway::ports::{Clock as _, SystemClock};
 use http_body_util::Full;
 use rustls_pki_types::pem::PemObject as _;
 use serde_json::{json, Value};
@@ -146,7 +147,7 @@ async fn an_sns_topic_and_an_eventbridge_destination_reach_fchat() {
     let stack = Stack::start(&[("ingest", ingest), ("delivery", &delivery)], &seed)
         .await
         .expect("the local stack starts (run `make venv` first)");
-    let poller = tokio::spawn(stack.delivery_poller().run());
+    let poller = tokio::spawn(stack.delivery_poller().await.run());
     let sns = FakeSns::start().await;
     let sns_path = format!("/webhooks/{app}/{token}/sns");
     let post = |path: String, body: Value, headers: Vec<(&'static str, String)>| {
@@ -277,10 +278,43 @@ async fn an_sns_topic_and_an_eventbridge_destination_reach_fchat() {
     assert_eq!(reply.text, "✅ OK: api-high-cpu");
     let ecs = find("[ECS] Task b7c1a2e4f0d34c1c8d1d0a9b8e7f6a5b STOPPED\n");
     assert!(ecs.contains("exit code 137"), "{ecs}");
-    // Nothing but the certificate and the confirmation was asked of "SNS".
-    assert!(sns
-        .requested()
+
+    // SNS confirms the app's unsubscription: the ingest function notes it (with its own
+    // role, which may not write the apps table), and the operator sees it on the app.
+    let unsubscribed = sns.message(
+        SnsType::UnsubscribeConfirmation,
+        &format!("unsub-{nanos}"),
+        &topic,
+        "You have chosen to deactivate subscription.",
+    );
+    let (status, body, _) = post(sns_path.clone(), unsubscribed, vec![]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["description"], "Unsubscribe noted");
+    let now = || SystemClock.now();
+    let shown = stack
+        .admin(now)
+        .await
+        .run(&["app".into(), "show".into(), app.clone()])
+        .await
+        .unwrap();
+    let noted = shown.json["sns_unsubscribed"][&topic]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the unsubscription is not noted: {}", shown.json));
+    assert!(noted.abs_diff(now()) < 600, "{noted}");
+
+    // Nothing but the certificate and the one confirmation was asked of "SNS" (an
+    // unsubscription's `SubscribeURL`, which would subscribe again, is not fetched).
+    let requested = sns.requested();
+    assert!(requested
         .iter()
         .all(|p| p == "/cert.pem" || p.starts_with("/confirm?")));
+    assert_eq!(
+        requested
+            .iter()
+            .filter(|p| p.starts_with("/confirm?"))
+            .count(),
+        1,
+        "{requested:?}"
+    );
     poller.abort();
 }

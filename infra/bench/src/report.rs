@@ -609,7 +609,9 @@ fn cost_document(r: &Results, estimates: &[(String, DoorEstimates)]) -> Result<S
     writeln!(
         md,
         "Storage is left out: apps, groups and users are a few KB, and contexts expire \
-         (DynamoDB's TTL deletes are free). The SQS free tier (a million requests a month) \
+         (DynamoDB's TTL deletes are free), as do the notes of SNS unsubscriptions (one small \
+         item per app, kept 400 days; each unsubscription SNS confirms, a rare event, costs \
+         one UpdateItem, 1 WRU). The SQS free tier (a million requests a month) \
          covers the idle polling. The secrets are SSM Parameter Store SecureStrings under the \
          AWS managed key `aws/ssm`: no monthly fee for either (Secrets Manager would be $0.40 \
          a secret); each cold start reads its function's one or two secrets, a KMS request \

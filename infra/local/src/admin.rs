@@ -1,7 +1,7 @@
 //! `fchat-admin`: what an operator does, against AWS or the local stack. Every command answers
 //! JSON (`--json`) and a line of text for people; bad input is an error that changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -163,8 +163,9 @@ impl Words {
     }
 }
 
-/// An app as an operator sees it: never a hash or a secret.
-pub fn app_view(app: &App, now: UnixTime) -> Value {
+/// An app as an operator sees it: never a hash or a secret. `unsubscribed`: the topics SNS
+/// confirmed unsubscribing it from, and when ([`ContextStore::sns_unsubscriptions`]).
+pub fn app_view(app: &App, unsubscribed: &BTreeMap<String, UnixTime>, now: UnixTime) -> Value {
     json!({
         "name": app.name,
         "group": app.group_id,
@@ -186,7 +187,7 @@ pub fn app_view(app: &App, now: UnixTime) -> Value {
             },
         })),
         "sns_topics": app.sns.allowed_topics,
-        "sns_unsubscribed": app.sns.unsubscribed,
+        "sns_unsubscribed": unsubscribed,
     })
 }
 
@@ -397,13 +398,11 @@ impl Admin {
             ["app", "create"] => self.app_create(&words).await,
             ["app", "list"] => {
                 let now = (self.now)();
-                let apps: Vec<Value> = self
-                    .store
-                    .all_apps()
-                    .await?
-                    .iter()
-                    .map(|a| app_view(a, now))
-                    .collect();
+                let mut apps: Vec<Value> = Vec::new();
+                for app in self.store.all_apps().await? {
+                    let unsubscribed = self.store.sns_unsubscriptions(&app.name, now).await?;
+                    apps.push(app_view(&app, &unsubscribed, now));
+                }
                 let text = apps
                     .iter()
                     .map(|a| {
@@ -420,7 +419,7 @@ impl Admin {
             }
             ["app", "show"] => {
                 let app = self.app(words.subject("app")?).await?;
-                let view = app_view(&app, (self.now)());
+                let view = self.view(&app).await?;
                 output(view.clone(), serde_json::to_string_pretty(&view)?)
             }
             ["app", verb @ ("disable" | "enable")] => {
@@ -428,10 +427,7 @@ impl Admin {
                 let mut app = self.app(words.subject("app")?).await?;
                 app.active = *verb == "enable";
                 self.store.put_app(&app).await?;
-                output(
-                    app_view(&app, (self.now)()),
-                    format!("app {} {verb}d", app.name),
-                )
+                output(self.view(&app).await?, format!("app {} {verb}d", app.name))
             }
             ["app", "set-webhook"] => {
                 let mut app = self.app(words.subject("app")?).await?;
@@ -440,7 +436,7 @@ impl Admin {
                 app.webhook_url = Some(url.clone());
                 self.store.put_app(&app).await?;
                 output(
-                    app_view(&app, (self.now)()),
+                    self.view(&app).await?,
                     format!("app {} now posts events to {url}", app.name),
                 )
             }
@@ -454,7 +450,7 @@ impl Admin {
                 app.delivery_window_seconds = check_delivery_window(seconds)?;
                 self.store.put_app(&app).await?;
                 output(
-                    app_view(&app, (self.now)()),
+                    self.view(&app).await?,
                     format!(
                         "app {}: new messages are retried for {seconds} s until FChat takes them",
                         app.name
@@ -470,7 +466,7 @@ impl Admin {
                 let had = app.alert_templates.remove(source.name()).is_some();
                 self.store.put_app(&app).await?;
                 output(
-                    app_view(&app, (self.now)()),
+                    self.view(&app).await?,
                     if had {
                         format!(
                             "app {}: {source} alerts use the built-in template again",
@@ -516,7 +512,7 @@ impl Admin {
                 app.alerting.alertmanager = None;
                 self.store.put_app(&app).await?;
                 output(
-                    app_view(&app, (self.now)()),
+                    self.view(&app).await?,
                     format!("app {}: no silence buttons any more", app.name),
                 )
             }
@@ -531,7 +527,7 @@ impl Admin {
                 };
                 self.store.put_app(&app).await?;
                 output(
-                    app_view(&app, (self.now)()),
+                    self.view(&app).await?,
                     if app.alerting.reminders {
                         format!(
                             "app {}: a repeat of a firing group posts a reminder reply",
@@ -560,7 +556,7 @@ impl Admin {
                     bail!("app {} does not list {arn}", app.name);
                 };
                 self.store.put_app(&app).await?;
-                output(app_view(&app, (self.now)()), text)
+                output(self.view(&app).await?, text)
             }
             ["app", "topics"] => {
                 words.allow_only(&[])?;
@@ -576,8 +572,12 @@ impl Admin {
                         .collect::<Vec<_>>()
                         .join("\n")
                 };
+                let unsubscribed = self
+                    .store
+                    .sns_unsubscriptions(&app.name, (self.now)())
+                    .await?;
                 output(
-                    json!({"app": app.name, "sns_topics": app.sns.allowed_topics, "sns_unsubscribed": app.sns.unsubscribed}),
+                    json!({"app": app.name, "sns_topics": app.sns.allowed_topics, "sns_unsubscribed": unsubscribed}),
                     text,
                 )
             }
@@ -662,7 +662,7 @@ impl Admin {
         });
         self.store.put_app(&app).await?;
         output(
-            app_view(&app, (self.now)()),
+            self.view(&app).await?,
             format!(
                 "app {}: firing Alertmanager groups can be silenced from the chat through {url}",
                 app.name
@@ -683,12 +683,19 @@ impl Admin {
         app.alert_templates.insert(source.name().into(), template);
         self.store.put_app(&app).await?;
         output(
-            app_view(&app, (self.now)()),
+            self.view(&app).await?,
             format!(
                 "app {}: {source} alerts now use the template from {file} (try `app render-template {} {source}`)",
                 app.name, app.name
             ),
         )
+    }
+
+    /// [`app_view`], with the app's SNS unsubscriptions read from where ingest notes them.
+    async fn view(&self, app: &App) -> Result<Value> {
+        let now = (self.now)();
+        let unsubscribed = self.store.sns_unsubscriptions(&app.name, now).await?;
+        Ok(app_view(app, &unsubscribed, now))
     }
 
     async fn app(&self, name: &str) -> Result<App> {
@@ -866,7 +873,7 @@ impl Admin {
         let token = generate_token();
         let secret = generate_webhook_secret();
         let app = create_app(&self.store, &self.store, new, &token, &secret, self.local).await?;
-        let mut view = app_view(&app, (self.now)());
+        let mut view = self.view(&app).await?;
         view["token"] = json!(token);
         view["webhook_secret"] = json!(secret);
         let text = format!(
@@ -885,7 +892,7 @@ impl Admin {
         app.previous_token = Some((app.token_hash.clone(), until));
         app.token_hash = sha256_hex(token.as_bytes());
         self.store.put_app(&app).await?;
-        let mut view = app_view(&app, (self.now)());
+        let mut view = self.view(&app).await?;
         view["token"] = json!(token);
         let text = format!(
             "app {}: new token (shown once): {token}\nthe old token works for {grace} more seconds",
@@ -902,7 +909,7 @@ impl Admin {
             app.older_secrets_until = None;
             self.store.put_app(&app).await?;
             return output(
-                app_view(&app, (self.now)()),
+                self.view(&app).await?,
                 format!("app {}: only the newest webhook secret signs now", app.name),
             );
         }
@@ -913,7 +920,7 @@ impl Admin {
         app.webhook_secrets.truncate(2);
         app.older_secrets_until = Some((self.now)() + grace);
         self.store.put_app(&app).await?;
-        let mut view = app_view(&app, (self.now)());
+        let mut view = self.view(&app).await?;
         view["webhook_secret"] = json!(secret);
         let text = format!(
             "app {}: new webhook secret (shown once): {secret}\nevents carry both signatures for {grace} more seconds (or until `app rotate-secret {} --finish`)",

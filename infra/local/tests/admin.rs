@@ -14,7 +14,7 @@ async fn admin() -> (LocalAws, Admin) {
     let aws = LocalAws::start()
         .await
         .expect("moto starts (run `make venv` first)");
-    let admin = aws.admin(|| NOW);
+    let admin = aws.admin(|| NOW).await;
     (aws, admin)
 }
 
@@ -228,7 +228,8 @@ async fn message_status_and_the_dlq() {
     let app = stored_app(&admin, "alerts").await;
     let mut context = Context::queued(&app, Target::Group("ops".into()), Map::new(), NOW);
     context.id = "c-1".into();
-    admin.store.create_context(&context).await.unwrap();
+    // The gateway recorded it (the operator may only read and requeue records).
+    aws.store().create_context(&context).await.unwrap();
     let status = run(&admin, "message status c-1").await.unwrap();
     assert_eq!(
         (
@@ -260,7 +261,7 @@ async fn message_status_and_the_dlq() {
 
 #[tokio::test]
 async fn a_group_can_wait_for_its_fchat_group_and_get_it_later() {
-    let (_aws, admin) = admin().await;
+    let (aws, admin) = admin().await;
     let created = run(&admin, "group create --id night-shift --name Night")
         .await
         .unwrap();
@@ -285,8 +286,8 @@ async fn a_group_can_wait_for_its_fchat_group_and_get_it_later() {
         ),
         (Some("room-7"), true, Some("Night"))
     );
-    // The room index finds it by its new id.
-    let found = admin.store.groups_by_beatchat_id("room-7").await.unwrap();
+    // The room index (the callback function's) finds it by its new id.
+    let found = aws.store().groups_by_beatchat_id("room-7").await.unwrap();
     assert_eq!(found.len(), 1);
 }
 
@@ -457,7 +458,7 @@ async fn under_the_local_stack_a_groups_fchat_chat_is_created_in_the_simulator()
     let unreachable = Admin {
         local: true,
         simulator_url: Some(gone),
-        ..aws.admin(|| NOW)
+        ..aws.admin(|| NOW).await
     };
     for line in [
         "group create --id third --beatchat-id room-3",
@@ -743,7 +744,7 @@ async fn an_alert_sources_name_is_never_a_token() {
 
 #[tokio::test]
 async fn aws_event_templates_and_sns_topics_are_managed_per_app() {
-    let (_aws, admin) = admin().await;
+    let (aws, admin) = admin().await;
     let app = format!("cloud-{}", std::process::id());
     run(&admin, &format!("app create --name {app}"))
         .await
@@ -807,6 +808,17 @@ async fn aws_event_templates_and_sns_topics_are_managed_per_app() {
     let listed = run(&admin, &format!("app topics {app}")).await.unwrap();
     assert_eq!(listed.text, topic);
     assert_eq!(listed.json["sns_topics"], json!([topic]));
+    assert_eq!(listed.json["sns_unsubscribed"], json!({}));
+    // An unsubscription SNS confirmed (ingest notes it beside the app, not on its record)
+    // shows with the app's topics and in `app show`.
+    aws.store()
+        .note_sns_unsubscription(&app, topic, NOW - 60)
+        .await
+        .unwrap();
+    for command in ["topics", "show"] {
+        let shown = run(&admin, &format!("app {command} {app}")).await.unwrap();
+        assert_eq!(shown.json["sns_unsubscribed"], json!({topic: NOW - 60}));
+    }
     for bad in [
         format!("app allow-topic {app} not-an-arn"),
         format!("app allow-topic {app} arn:aws:sqs:eu-west-1:123456789012:q"),

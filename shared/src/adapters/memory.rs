@@ -1,11 +1,12 @@
 //! In-memory adapters of every port, for fast unit tests of the domain and for benchmarks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::job::Job;
 use crate::domain::thread::AlertThread;
 use crate::domain::AlertmanagerLink;
@@ -34,6 +35,8 @@ pub struct MemoryStore {
     unindexed: Mutex<std::collections::HashSet<String>>,
     threads: Mutex<HashMap<String, AlertThread>>,
     thread_locks: Mutex<HashMap<String, UnixTime>>,
+    /// Per app: the topics SNS confirmed unsubscribing it from, and when.
+    sns_unsubscriptions: Mutex<HashMap<String, BTreeMap<String, UnixTime>>>,
 }
 
 /// What a test can make fail: a whole table, as an outage or a missing permission does, or
@@ -418,6 +421,41 @@ impl ContextStore for MemoryStore {
         self.check(Fault::Contexts)?;
         self.thread_locks.lock().unwrap().remove(key);
         Ok(())
+    }
+
+    async fn note_sns_unsubscription(
+        &self,
+        app: &str,
+        topic_arn: &str,
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.check(Fault::Contexts)?;
+        self.sns_unsubscriptions
+            .lock()
+            .unwrap()
+            .entry(app.to_owned())
+            .or_default()
+            .insert(topic_arn.to_owned(), at);
+        Ok(())
+    }
+
+    async fn sns_unsubscriptions(
+        &self,
+        app: &str,
+        now: UnixTime,
+    ) -> Result<BTreeMap<String, UnixTime>, StoreError> {
+        self.check(Fault::Contexts)?;
+        let notes = self.sns_unsubscriptions.lock().unwrap();
+        Ok(notes
+            .get(app)
+            .map(|topics| {
+                topics
+                    .iter()
+                    .filter(|(_, at)| at.saturating_add(SNS_UNSUBSCRIPTION_RETENTION_SECONDS) > now)
+                    .map(|(topic, at)| (topic.clone(), *at))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }
 

@@ -139,9 +139,15 @@ pub const EVENTS_ROUTE: &str = "events";
 pub struct SnsSettings {
     /// The topics (ARNs) whose messages the app accepts; none listed: any topic.
     pub allowed_topics: std::collections::BTreeSet<String>,
-    /// Topics SNS confirmed unsubscribing the app from, and when.
-    pub unsubscribed: std::collections::BTreeMap<String, crate::domain::UnixTime>,
 }
+
+/// How long the note of an `UnsubscribeConfirmation` (which topic, and when) is kept for the
+/// operator (`fchat-admin app show`). It is not on the app's record, which the public-facing
+/// ingest function never writes, but in the contexts table, where its TTL deletes it: a year
+/// and a month, so that "why did this topic go quiet?" can still be answered at a yearly
+/// review. It is one small item per app, written once per unsubscription, so keeping it long
+/// costs nothing worth counting.
+pub const SNS_UNSUBSCRIPTION_RETENTION_SECONDS: u64 = 400 * 24 * 60 * 60;
 
 impl SnsSettings {
     pub fn accepts(&self, topic_arn: &str) -> bool {

@@ -53,7 +53,8 @@ pub struct App {
     pub alert_templates: std::collections::BTreeMap<String, String>,
     /// How the app's alert groups behave in the chat: reminders, silences.
     pub alerting: Alerting,
-    /// Amazon SNS: the topics the app accepts, and the unsubscriptions SNS confirmed.
+    /// Amazon SNS: the topics the app accepts. (The unsubscriptions SNS confirmed are noted
+    /// apart from the app: [`crate::ports::ContextStore::sns_unsubscriptions`].)
     pub sns: crate::domain::aws_events::SnsSettings,
 }
 

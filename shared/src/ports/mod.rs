@@ -142,6 +142,23 @@ pub trait ContextStore: Send + Sync {
         now: UnixTime,
     ) -> Result<bool, StoreError>;
     async fn unlock_alert_thread(&self, key: &str) -> Result<(), StoreError>;
+    /// Notes that SNS confirmed unsubscribing `app` from `topic_arn` at `at`: one write, no
+    /// read, and never to the app's record. A topic noted again keeps its latest time. A note
+    /// is kept for
+    /// [`SNS_UNSUBSCRIPTION_RETENTION_SECONDS`](crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS).
+    async fn note_sns_unsubscription(
+        &self,
+        app: &str,
+        topic_arn: &str,
+        at: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// The topics SNS confirmed unsubscribing `app` from, each with when it was last noted;
+    /// a note whose retention ended by `now` is absent.
+    async fn sns_unsubscriptions(
+        &self,
+        app: &str,
+        now: UnixTime,
+    ) -> Result<std::collections::BTreeMap<String, UnixTime>, StoreError>;
 }
 
 /// What `begin_sending` found.

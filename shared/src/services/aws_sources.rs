@@ -78,12 +78,11 @@ impl Ingest {
             }
             SnsType::UnsubscribeConfirmation => {
                 tracing::warn!(app = %app.name, %topic, "SNS unsubscribed the app from a topic");
-                let mut noted = app.clone();
-                noted
-                    .sns
-                    .unsubscribed
-                    .insert(envelope.topic_arn.clone(), self.clock.now());
-                self.apps.put_app(&noted).await?;
+                // Noted beside the app, never on its record: this function does not write the
+                // apps table (a whole-item write could undo the operator's concurrent change).
+                self.contexts
+                    .note_sns_unsubscription(&app.name, &envelope.topic_arn, self.clock.now())
+                    .await?;
                 Ok(answer("Unsubscribe noted"))
             }
             SnsType::Notification => {
@@ -243,6 +242,7 @@ mod tests {
     use crate::adapters::sns::SnsClient;
     use crate::domain::job::JobKind;
     use crate::domain::Group;
+    use crate::ports::StoreError;
 
     const NOW: u64 = 1_800_000_000;
     const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:ops-alarms";
@@ -252,6 +252,29 @@ mod tests {
         store: Arc<MemoryStore>,
         queue: Arc<MemoryQueue>,
         fetch: Arc<MemoryFetch>,
+    }
+
+    /// The apps as the ingest function may use them: it is not allowed to write the table
+    /// (its IAM policy reads only), whatever an SNS message says.
+    struct ReadOnlyApps(Arc<MemoryStore>);
+
+    #[async_trait::async_trait]
+    impl AppStore for ReadOnlyApps {
+        async fn app_by_name(&self, name: &str) -> Result<Option<App>, StoreError> {
+            self.0.app_by_name(name).await
+        }
+
+        async fn app_by_token_hash(&self, hash: &str) -> Result<Option<App>, StoreError> {
+            self.0.app_by_token_hash(hash).await
+        }
+
+        async fn put_app(&self, app: &App) -> Result<(), StoreError> {
+            panic!("ingest wrote the app {}", app.name)
+        }
+
+        async fn apps_by_group(&self, group_id: &str) -> Result<Vec<App>, StoreError> {
+            self.0.apps_by_group(group_id).await
+        }
     }
 
     /// GIVEN an app `cloud-ops` (token `tk-cloud`) posting to an active group.
@@ -288,7 +311,7 @@ mod tests {
         let queue = Arc::new(MemoryQueue::default());
         let fetch = MemoryFetch::serving_test_certificate();
         let ingest = Ingest {
-            apps: store.clone(),
+            apps: Arc::new(ReadOnlyApps(store.clone())),
             groups: store.clone(),
             users: store.clone(),
             contexts: store.clone(),
@@ -553,8 +576,13 @@ mod tests {
             ))
             .await;
         assert_eq!(status, 200, "{answer}");
-        let app = w.store.app_by_name("cloud-ops").await.unwrap().unwrap();
-        assert_eq!(app.sns.unsubscribed.get(TOPIC), Some(&NOW));
+        assert_eq!(answer["description"], "Unsubscribe noted");
+        assert_eq!(
+            w.store.sns_unsubscriptions("cloud-ops", NOW).await.unwrap(),
+            [(TOPIC.to_owned(), NOW)].into()
+        );
+        // Noted beside the app: its record is as the operator left it.
+        assert_eq!(w.store.app_by_name("cloud-ops").await.unwrap(), Some(app));
         w.assert_unchanged();
     }
 

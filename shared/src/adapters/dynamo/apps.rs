@@ -97,18 +97,6 @@ impl AppStore for DynamoStore {
                 AttributeValue::Ss(app.sns.allowed_topics.iter().cloned().collect()),
             );
         }
-        if !app.sns.unsubscribed.is_empty() {
-            item.insert(
-                APPS_SNS_UNSUBSCRIBED_ATTRIBUTE.into(),
-                AttributeValue::M(
-                    app.sns
-                        .unsubscribed
-                        .iter()
-                        .map(|(topic, at)| (topic.clone(), n(*at)))
-                        .collect(),
-                ),
-            );
-        }
         self.put(&self.tables.apps, item).await
     }
 
@@ -187,21 +175,15 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
                 Some(AttributeValue::Ss(topics)) => topics.iter().cloned().collect(),
                 _ => Default::default(),
             },
-            unsubscribed: match item.get(APPS_SNS_UNSUBSCRIBED_ATTRIBUTE) {
-                Some(AttributeValue::M(topics)) => topics
-                    .iter()
-                    .filter_map(|(topic, at)| Some((topic.clone(), at.as_n().ok()?.parse().ok()?)))
-                    .collect(),
-                _ => Default::default(),
-            },
         },
     })
 }
 
-/// The SNS topics an app accepts (a string set; absent: any topic).
+/// The SNS topics an app accepts (a string set; absent: any topic). An item may still carry
+/// `sns_unsubscribed`, where the unsubscriptions SNS confirmed were once noted: it is ignored
+/// (and dropped when the operator next changes the app); they are noted in the contexts table
+/// now ([`ContextStore::sns_unsubscriptions`]).
 const APPS_SNS_TOPICS_ATTRIBUTE: &str = "sns_topics";
-/// The topics SNS confirmed unsubscribing the app from: topic ARN to when.
-const APPS_SNS_UNSUBSCRIBED_ATTRIBUTE: &str = "sns_unsubscribed";
 
 /// The apps' own alert templates: a map from source name to template text.
 const APPS_ALERT_TEMPLATES_ATTRIBUTE: &str = "alert_templates";

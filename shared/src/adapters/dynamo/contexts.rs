@@ -1,5 +1,6 @@
-//! The contexts table: contexts and their delivery state, and the short-lived records that
-//! share it (idempotency keys, FChat updates seen, bot states), told apart by `kind`.
+//! The contexts table: contexts and their delivery state, and the records that share it
+//! (idempotency keys, FChat updates seen, bot states, alert groups' messages, the SNS
+//! unsubscriptions of an app), told apart by `kind`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -327,7 +328,85 @@ impl ContextStore for DynamoStore {
         )
         .await
     }
+
+    async fn note_sns_unsubscription(
+        &self,
+        app: &str,
+        topic_arn: &str,
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        // One item per app, one attribute per topic: a single UpdateItem adds (or refreshes)
+        // this topic's note without reading the item, and moves the item's TTL to this note's.
+        self.client
+            .update_item()
+            .table_name(&self.tables.contexts)
+            .key(CONTEXTS_KEY, s(&sns_unsubscribed_id(app)))
+            .update_expression("SET #kind = :kind, #app = :app, #topic = :at, #exp = :until")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_names("#app", "app")
+            .expression_attribute_names("#topic", format!("{SNS_TOPIC_PREFIX}{topic_arn}"))
+            .expression_attribute_names("#exp", EXPIRY_ATTRIBUTE)
+            .expression_attribute_values(":kind", s(KIND_SNS_UNSUBSCRIBED))
+            .expression_attribute_values(":app", s(app))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(
+                ":until",
+                n(at.saturating_add(SNS_UNSUBSCRIPTION_RETENTION_SECONDS)),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn sns_unsubscriptions(
+        &self,
+        app: &str,
+        now: UnixTime,
+    ) -> Result<BTreeMap<String, UnixTime>, StoreError> {
+        let Some(item) = self
+            .get(
+                &self.tables.contexts,
+                CONTEXTS_KEY,
+                &sns_unsubscribed_id(app),
+            )
+            .await?
+        else {
+            return Ok(BTreeMap::new());
+        };
+        if optional_text(&item, KIND).as_deref() != Some(KIND_SNS_UNSUBSCRIBED) {
+            return Ok(BTreeMap::new());
+        }
+        let mut topics = BTreeMap::new();
+        for (name, value) in &item {
+            let Some(topic) = name.strip_prefix(SNS_TOPIC_PREFIX) else {
+                continue;
+            };
+            let at: UnixTime = value
+                .as_n()
+                .ok()
+                .and_then(|at| at.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("{name} is not a whole number")))?;
+            // Each note by its own time, not only the item's TTL: the table's TTL deletes
+            // late (and moto never does), and a note written to an item that had expired but
+            // was not deleted yet would otherwise bring its older notes back.
+            if at.saturating_add(SNS_UNSUBSCRIPTION_RETENTION_SECONDS) > now {
+                topics.insert(topic.to_owned(), at);
+            }
+        }
+        Ok(topics)
+    }
 }
+
+/// The item of an app's SNS unsubscriptions: one per app, whatever its name's length or
+/// characters.
+fn sns_unsubscribed_id(app: &str) -> String {
+    derived_key("sns-unsubscribed", app)
+}
+
+/// The attributes of an app's SNS unsubscriptions item that are notes: `topic:<topic ARN>`,
+/// the Unix time SNS confirmed the unsubscription.
+const SNS_TOPIC_PREFIX: &str = "topic:";
 
 fn alert_thread_lock_id(key: &str) -> String {
     derived_key("alert-thread-lock", key)

@@ -7,7 +7,7 @@ mod groups;
 pub mod tables;
 mod users;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
 use crate::adapters::dynamo::tables::*;
+use crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::credentials::sha256_hex;
 use crate::domain::thread::AlertThread;
 use crate::domain::{
@@ -38,6 +39,7 @@ const KIND_UPDATE: &str = "update";
 const KIND_BOT_STATE: &str = "bot_state";
 const KIND_ALERT_THREAD: &str = "alert_thread";
 const KIND_ALERT_THREAD_LOCK: &str = "alert_thread_lock";
+const KIND_SNS_UNSUBSCRIBED: &str = "sns_unsubscribed";
 /// A context's delivery window end and reply window.
 const DELIVER_BY: &str = "deliver_by";
 const REPLY_WINDOW: &str = "reply_window_seconds";
