@@ -25,7 +25,8 @@ fn seed(dir: &Path) -> (Seed, String, String) {
 
 /// `template.yaml` without the statement `sid` of the function `function`.
 fn template_without(dir: &Path, function: &str, sid: &str) -> PathBuf {
-    let text = std::fs::read_to_string(fchat_local::workspace_root().join("template.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(fchat_local::workspace_root().join("template.yaml")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let start_of_function = lines
         .iter()
@@ -43,11 +44,16 @@ fn template_without(dir: &Path, function: &str, sid: &str) -> PathBuf {
             .iter()
             .position(|l| {
                 let own = l.len() - l.trim_start().len();
-                let comment_or_item = l.trim_start().starts_with('#') || l.trim_start().starts_with("- ");
+                let comment_or_item =
+                    l.trim_start().starts_with('#') || l.trim_start().starts_with("- ");
                 !l.trim().is_empty() && (own < indent || (own == indent && comment_or_item))
             })
             .unwrap();
-    let kept: Vec<&str> = lines[..start].iter().chain(&lines[end..]).copied().collect();
+    let kept: Vec<&str> = lines[..start]
+        .iter()
+        .chain(&lines[end..])
+        .copied()
+        .collect();
     assert_eq!(kept.len() + (end - start), lines.len());
     let path = dir.join(format!("template-without-{sid}.yaml"));
     std::fs::write(&path, kept.join("\n") + "\n").unwrap();
@@ -86,7 +92,11 @@ async fn without_its_queue_statement_ingest_is_refused_by_sqs_and_queues_nothing
     let (status, answer) = full.post(&send, &body).await.unwrap();
     assert_eq!(status, 200, "{answer}");
     assert_eq!(full.aws.queued_jobs().await.unwrap().len(), 1);
-    assert!(full.aws.gate.denials().is_empty(), "{:?}", full.aws.gate.denials());
+    assert!(
+        full.aws.gate.denials().is_empty(),
+        "{:?}",
+        full.aws.gate.denials()
+    );
     drop(full);
 
     // Without QueueJobs: SQS refuses ingest's SendMessage, as AWS would.

@@ -258,15 +258,14 @@ async fn the_root_and_odd_paths_answer_the_contracts_404_whatever_the_method() {
     assert!(stack.aws.queued_jobs().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_missing_secret_parameter_stops_the_cold_start_naming_it() {
-    let aws = fchat_local::harness::LocalAws::start()
-        .await
-        .expect("moto starts (run `make venv` first)");
-    let missing = format!("/gw-{}/bot-token", std::process::id());
+/// Starts the real ingest binary as Lambda starts it, with `BOT_TOKEN_PARAMETER` set to
+/// `parameter`; it stops before asking the Runtime API for an event. Answers its stderr.
+async fn cold_start_with_parameter(
+    aws: &fchat_local::harness::LocalAws,
+    parameter: &str,
+) -> String {
     let mut env = aws.function_environment("ingest");
-    env.insert(BOT_TOKEN_PARAMETER.into(), missing.clone());
-    // Started as Lambda starts it; it stops before asking the Runtime API for an event.
+    env.insert(BOT_TOKEN_PARAMETER.into(), parameter.to_owned());
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_ingest"))
             .env_clear()
@@ -279,12 +278,38 @@ async fn a_missing_secret_parameter_stops_the_cold_start_naming_it() {
     .unwrap()
     .unwrap();
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&missing), "{stderr}");
-    assert!(stderr.contains(BOT_TOKEN_PARAMETER), "{stderr}");
-    assert!(stderr.contains("does not exist"), "{stderr}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     for secret in [LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET] {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(!stderr.contains(secret) && !stdout.contains(secret));
     }
+    stderr
+}
+
+#[tokio::test]
+async fn a_missing_secret_parameter_stops_the_cold_start_naming_it() {
+    let aws = fchat_local::harness::LocalAws::start()
+        .await
+        .expect("moto starts (run `make venv` first)");
+    // The parameter the template names and the role may read, never created (deleted here).
+    let granted = aws.provisioned.environment[BOT_TOKEN_PARAMETER].clone();
+    aws_sdk_ssm::Client::new(&aws.sdk)
+        .delete_parameter()
+        .name(&granted)
+        .send()
+        .await
+        .unwrap();
+    let stderr = cold_start_with_parameter(&aws, &granted).await;
+    assert!(stderr.contains(&granted), "{stderr}");
+    assert!(stderr.contains(BOT_TOKEN_PARAMETER), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+
+    // A name the role may not read (a variable changed without the policy): AWS refuses it
+    // before looking, and the cold start names it with the refusal.
+    let elsewhere = format!("/gw-{}/bot-token", std::process::id());
+    let stderr = cold_start_with_parameter(&aws, &elsewhere).await;
+    assert!(stderr.contains(&elsewhere), "{stderr}");
+    assert!(stderr.contains(BOT_TOKEN_PARAMETER), "{stderr}");
+    assert!(stderr.contains("AccessDenied"), "{stderr}");
+    assert!(stderr.contains("ssm:GetParameters"), "{stderr}");
 }

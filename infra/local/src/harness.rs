@@ -9,7 +9,7 @@ use gateway::dynamo::DynamoStore;
 use gateway::ingest::Ingest;
 
 use crate::admin::Admin;
-use crate::iam::{function_credentials, Identities, IamGate, OPERATOR_ACCESS_KEY};
+use crate::iam::{function_credentials, IamGate, Identities, OPERATOR_ACCESS_KEY};
 use crate::moto::Moto;
 use crate::provision::{provision, Provisioned, Template};
 use crate::seed::Seed;
@@ -63,7 +63,10 @@ impl LocalAws {
 
     /// As [`LocalAws::start_with_fchat`], with the tables, queues and policies of the
     /// template at `template` (a test's altered copy of `template.yaml`, say).
-    pub async fn start_with_template(fchat_url: &str, template: &std::path::Path) -> Result<LocalAws> {
+    pub async fn start_with_template(
+        fchat_url: &str,
+        template: &std::path::Path,
+    ) -> Result<LocalAws> {
         let moto = Moto::start()?;
         let sdk = moto.sdk_config().await;
         let parsed = Template::load(template)?;
@@ -424,7 +427,10 @@ impl Stack {
     pub async fn delivery_poller(&self) -> crate::poller::Poller {
         let source = &self.delivery_source;
         // The event source mapping polls with the function's role.
-        let sdk = self.aws.sdk_as(&function_credentials(&source.function)).await;
+        let sdk = self
+            .aws
+            .sdk_as(&function_credentials(&source.function))
+            .await;
         crate::poller::Poller {
             sqs: aws_sdk_sqs::Client::new(&sdk),
             queue_url: self.aws.config.delivery_queue_url.clone(),

@@ -40,8 +40,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use fchat_local::console::{Console, ConsoleApp, ConsoleConfig};
 use fchat_local::gateway::LocalGateway;
-use fchat_local::invoke::Invoker;
 use fchat_local::iam::{function_credentials, IamGate, Identities, OPERATOR_ACCESS_KEY};
+use fchat_local::invoke::Invoker;
 use fchat_local::moto::{local_aws_environment, local_sdk_config, local_sdk_config_as};
 use fchat_local::poller::{Poller, DEFAULT_CONCURRENCY, INVOKE_MARGIN};
 use fchat_local::provision::{provision, Template};
@@ -274,9 +274,13 @@ async fn iam(template: &Path, options: &Options) -> Result<()> {
         .get("--upstream")
         .context("--upstream: moto's URL is needed")?;
     let identities = Identities::from_template(&Template::load(template)?, &options.params, "")?;
-    let gate = IamGate::start(SocketAddr::from(([127, 0, 0, 1], port)), upstream, identities)
-        .await
-        .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
+    let gate = IamGate::start(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        upstream,
+        identities,
+    )
+    .await
+    .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
     println!(
         "IAM gate on {}: each function under its role from {}, in front of {upstream}",
         gate.url(),

@@ -21,7 +21,11 @@ async fn a_query_on_an_index_the_policy_does_not_name_is_refused_naming_action_a
     let apps = aws.config.tables.apps.clone();
     let ingest = aws_sdk_dynamodb::Client::new(&aws.sdk_as(&function_credentials("ingest")).await);
     let query = |index: &str| {
-        let key = if index == "by-group" { "group_id" } else { "token_hash" };
+        let key = if index == "by-group" {
+            "group_id"
+        } else {
+            "token_hash"
+        };
         ingest
             .query()
             .table_name(&apps)
@@ -32,19 +36,29 @@ async fn a_query_on_an_index_the_policy_does_not_name_is_refused_naming_action_a
             .send()
     };
     // The index ingest's policy lists: allowed, and answered by moto.
-    let found = query("by-token-hash").await.expect("by-token-hash is granted");
+    let found = query("by-token-hash")
+        .await
+        .expect("by-token-hash is granted");
     assert_eq!(found.count, 0);
     // An index of the same table that it does not list: refused.
-    let error = query("by-group").await.expect_err("by-group is not granted");
+    let error = query("by-group")
+        .await
+        .expect_err("by-group is not granted");
     let service = error.as_service_error().expect("a service error");
     assert_eq!(service.meta().code(), Some("AccessDeniedException"));
     let message = service.meta().message().unwrap_or_default();
-    assert!(message.contains("is not authorized to perform: dynamodb:Query"), "{message}");
+    assert!(
+        message.contains("is not authorized to perform: dynamodb:Query"),
+        "{message}"
+    );
     assert!(
         message.contains(&format!(":table/{apps}/index/by-group")),
         "{message}"
     );
-    assert!(message.contains("assumed-role/IngestFunctionRole/ingest"), "{message}");
+    assert!(
+        message.contains("assumed-role/IngestFunctionRole/ingest"),
+        "{message}"
+    );
     let denials = aws.gate.denials();
     assert_eq!(denials.len(), 1, "{denials:?}");
     assert_eq!(denials[0].action, "dynamodb:Query");
@@ -169,7 +183,11 @@ async fn queues_and_secrets_are_held_to_each_role_and_unknown_keys_refused() {
 
     // A key nobody holds.
     let stranger = aws_sdk_dynamodb::Client::new(&aws.sdk_as("AKIANOBODY").await);
-    let error = stranger.list_tables().send().await.expect_err("unknown key");
+    let error = stranger
+        .list_tables()
+        .send()
+        .await
+        .expect_err("unknown key");
     assert!(
         service_message(&error).contains("security token included in the request is invalid"),
         "{}",

@@ -95,7 +95,9 @@ impl Identities {
             by_key.insert(
                 OPERATOR_ACCESS_KEY.to_owned(),
                 Principal {
-                    arn: format!("arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/fchat-operator/fchat-admin"),
+                    arn: format!(
+                        "arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/fchat-operator/fchat-admin"
+                    ),
                     statements: resolver.managed_policy_of_template(OPERATOR_POLICY)?,
                 },
             );
@@ -210,13 +212,16 @@ struct Shared {
 }
 
 impl Shared {
-    async fn handle(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    async fn handle(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, hyper::Error> {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let call = classify(header("x-amz-target"), header("authorization"), &body);
         match judge(&self.identities, &call) {
-            Verdict::Allowed => {}
+            Verdict::Allowed => record_use(&self.identities, &call),
             Verdict::UnknownKey => return Ok(unknown_key(call.protocol)),
             Verdict::Denied(denial) => {
                 eprintln!(
@@ -254,6 +259,34 @@ impl Shared {
             }
             Err(_) => Ok(plain(StatusCode::BAD_GATEWAY, "text/plain", String::new())),
         }
+    }
+}
+
+/// With `FCHAT_IAM_USAGE=FILE`, each allowed call of a role is appended to FILE as
+/// `role action resource`: after a test run, `sort -u` of it against the template's grants
+/// shows a grant no code uses (docs/iam.md).
+fn record_use(identities: &Identities, call: &Call) {
+    let Some(path) = std::env::var_os("FCHAT_IAM_USAGE") else {
+        return;
+    };
+    let Some(principal) = call.access_key.as_deref().and_then(|k| identities.get(k)) else {
+        return;
+    };
+    let lines: String = call
+        .needs
+        .iter()
+        .map(|(action, resource)| format!("{} {action} {resource}\n", principal.arn))
+        .collect();
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, lines.as_bytes()));
+    if let Err(error) = appended {
+        eprintln!(
+            "local IAM: FCHAT_IAM_USAGE {}: {error}",
+            path.to_string_lossy()
+        );
     }
 }
 
@@ -309,7 +342,10 @@ fn error(protocol: Protocol, kind: &str, message: &str) -> Response<Full<Bytes>>
         (Protocol::DynamoDb, _) => plain(
             StatusCode::BAD_REQUEST,
             "application/x-amz-json-1.0",
-            json_body("com.amazon.coral.service#UnrecognizedClientException", "message"),
+            json_body(
+                "com.amazon.coral.service#UnrecognizedClientException",
+                "message",
+            ),
         ),
         (Protocol::SqsJson, _) => {
             let code = if kind == "AccessDenied" {

@@ -60,7 +60,8 @@ pub fn allows(statements: &[Statement], action: &str, resource: &str) -> bool {
 
 /// IAM's wildcard match: `*` any run of characters (`/` and `:` included), `?` one.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
@@ -209,9 +210,17 @@ impl<'a> Resolver<'a> {
         };
         list.iter()
             .map(|statement| {
-                for key in ["Condition", "NotAction", "NotResource", "Principal", "NotPrincipal"] {
+                for key in [
+                    "Condition",
+                    "NotAction",
+                    "NotResource",
+                    "Principal",
+                    "NotPrincipal",
+                ] {
                     if statement.get(key).is_some() {
-                        bail!("{key} in a statement: the local stack cannot hold it to IAM's rules");
+                        bail!(
+                            "{key} in a statement: the local stack cannot hold it to IAM's rules"
+                        );
                     }
                 }
                 let allow = match statement.get("Effect").and_then(Value::as_str) {
@@ -234,7 +243,10 @@ impl<'a> Resolver<'a> {
                         .ok_or_else(|| anyhow!("a statement without Resource"))?,
                 )?;
                 Ok(Statement {
-                    sid: statement.get("Sid").and_then(Value::as_str).map(str::to_owned),
+                    sid: statement
+                        .get("Sid")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                     allow,
                     actions,
                     resources,
@@ -308,12 +320,20 @@ fn managed_policy(name: &str) -> Result<Vec<Statement>> {
         actions: actions.iter().map(|a| (*a).to_owned()).collect(),
         resources: vec!["*".to_owned()],
     };
-    let logs = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"];
+    let logs = [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ];
     Ok(match name {
         "AWSLambdaBasicExecutionRole" => vec![allow(&logs)],
         "AWSLambdaSQSQueueExecutionRole" => vec![allow(
             &[
-                &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"][..],
+                &[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                ][..],
                 &logs[..],
             ]
             .concat(),
@@ -368,7 +388,10 @@ mod tests {
         let index = format!("{table}/index/by-x");
         let statements = vec![statement(true, &["dynamodb:Query"], &[&index])];
         assert!(allows(&statements, "dynamodb:Query", &index));
-        assert!(allows(&statements, "DynamoDB:query", &index), "actions ignore case");
+        assert!(
+            allows(&statements, "DynamoDB:query", &index),
+            "actions ignore case"
+        );
         assert!(!allows(&statements, "dynamodb:Query", &table));
         assert!(!allows(&statements, "dynamodb:GetItem", &index));
         assert!(!allows(&[], "dynamodb:Query", &index));
@@ -424,21 +447,41 @@ Resources:
         let resolver = Resolver::new(&template, &parameters, "p-");
         let statements = resolver.function_statements("Fn").unwrap();
         let table = table_arn("p-Tbl");
-        assert!(allows(&statements, "ssm:GetParameters", &parameter_arn("/a/b")));
-        assert!(!allows(&statements, "ssm:GetParameters", &parameter_arn("/a/c")));
+        assert!(allows(
+            &statements,
+            "ssm:GetParameters",
+            &parameter_arn("/a/b")
+        ));
+        assert!(!allows(
+            &statements,
+            "ssm:GetParameters",
+            &parameter_arn("/a/c")
+        ));
         assert!(allows(&statements, "dynamodb:GetItem", &table));
-        assert!(allows(&statements, "dynamodb:GetItem", &format!("{table}/index/by-x")));
+        assert!(allows(
+            &statements,
+            "dynamodb:GetItem",
+            &format!("{table}/index/by-x")
+        ));
         assert!(!allows(&statements, "dynamodb:PutItem", &table));
         assert!(allows(&statements, "sqs:SendMessage", &queue_arn("p-Q")));
         // The SQS event's poller, through SAM's managed policy.
         assert!(allows(&statements, "sqs:ReceiveMessage", &queue_arn("p-Q")));
-        assert!(allows(&statements, "sqs:DeleteMessage", &queue_arn("other")));
+        assert!(allows(
+            &statements,
+            "sqs:DeleteMessage",
+            &queue_arn("other")
+        ));
         assert!(!allows(&statements, "sqs:PurgeQueue", &queue_arn("p-Q")));
         let overridden = HashMap::from([("Secret".to_owned(), "/x".to_owned())]);
         let statements = Resolver::new(&template, &overridden, "p-")
             .function_statements("Fn")
             .unwrap();
-        assert!(allows(&statements, "ssm:GetParameters", &parameter_arn("/x")));
+        assert!(allows(
+            &statements,
+            "ssm:GetParameters",
+            &parameter_arn("/x")
+        ));
     }
 
     #[test]

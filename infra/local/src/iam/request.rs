@@ -59,7 +59,10 @@ pub fn classify(target: Option<&str>, authorization: Option<&str>, body: &[u8]) 
                 let name = json.get("QueueName").and_then(Value::as_str);
                 (Protocol::SqsJson, sqs(operation, queue, name))
             } else {
-                (Protocol::Other, vec![(format!("{prefix}:{operation}"), "*".to_owned())])
+                (
+                    Protocol::Other,
+                    vec![(format!("{prefix}:{operation}"), "*".to_owned())],
+                )
             };
             Call {
                 protocol,
@@ -217,7 +220,10 @@ mod tests {
             None,
             br#"{"TableName":"T9","Key":{}}"#,
         );
-        assert_eq!(call.needs, [("dynamodb:GetItem".to_owned(), table_arn("T9"))]);
+        assert_eq!(
+            call.needs,
+            [("dynamodb:GetItem".to_owned(), table_arn("T9"))]
+        );
         assert_eq!(call.access_key, None);
     }
 
@@ -242,7 +248,10 @@ mod tests {
             br#"{"RequestItems":{"A":[],"C":[]}}"#,
         );
         assert_eq!(call.needs.len(), 2);
-        assert!(call.needs.iter().all(|(a, _)| a == "dynamodb:BatchWriteItem"));
+        assert!(call
+            .needs
+            .iter()
+            .all(|(a, _)| a == "dynamodb:BatchWriteItem"));
     }
 
     #[test]
@@ -267,14 +276,20 @@ mod tests {
             br#"{"QueueUrl":"http://127.0.0.1:1/123456789012/Jobs-7","Entries":[]}"#,
         );
         assert_eq!(call.protocol, Protocol::SqsJson);
-        assert_eq!(call.needs, [("sqs:SendMessage".to_owned(), queue_arn("Jobs-7"))]);
+        assert_eq!(
+            call.needs,
+            [("sqs:SendMessage".to_owned(), queue_arn("Jobs-7"))]
+        );
         let call = classify(
             None,
             Some(AUTH),
             b"Action=ReceiveMessage&QueueUrl=http%3A%2F%2Fh%2F1%2FQ%2B1&MaxNumberOfMessages=1",
         );
         assert_eq!(call.protocol, Protocol::SqsQuery);
-        assert_eq!(call.needs, [("sqs:ReceiveMessage".to_owned(), queue_arn("Q+1"))]);
+        assert_eq!(
+            call.needs,
+            [("sqs:ReceiveMessage".to_owned(), queue_arn("Q+1"))]
+        );
         let call = classify(Some("AmazonSQS.ListQueues"), Some(AUTH), b"{}");
         assert_eq!(call.needs, [("sqs:ListQueues".to_owned(), "*".to_owned())]);
     }
