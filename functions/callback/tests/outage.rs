@@ -214,7 +214,8 @@ async fn fchat_down_beyond_the_old_retry_budget_loses_nothing_and_buttons_still_
     // Nothing comes back to be sent again.
     assert_eq!(
         w.stack
-            .delivery_poller().await
+            .delivery_poller()
+            .await
             .poll_once(Duration::from_secs(1))
             .await
             .unwrap(),
@@ -269,13 +270,15 @@ async fn a_message_whose_delivery_window_passes_reads_expired_with_why_and_the_o
     let parked = w.dead_letters().await;
     assert_eq!(parked.len(), 1);
     assert!(parked[0].contains(&id));
-    let admin = w.stack.admin(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    })
-    .await;
+    let admin = w
+        .stack
+        .admin(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        })
+        .await;
     let listed = admin.run(&["dlq".into(), "list".into()]).await.unwrap();
     assert_eq!(listed.json[0]["context"]["id"], id.as_str());
     assert_eq!(listed.json[0]["context"]["status"], "expired");

@@ -77,7 +77,12 @@ async fn group_messages_reach_the_seeds_chats_and_chats_set_later() {
     let args: Vec<String> = ["group", "set-beatchat", "reports", "Phòng báo cáo"]
         .map(str::to_owned)
         .to_vec();
-    stack.admin(|| 1_800_000_000).await.run(&args).await.unwrap();
+    stack
+        .admin(|| 1_800_000_000)
+        .await
+        .run(&args)
+        .await
+        .unwrap();
     let second = send("/reporter/rp-token", "weekly report ready").await;
     delivered(second).await;
 

@@ -9,7 +9,7 @@ use gateway::domain::{Context, Target};
 use gateway::ingest::Ingest;
 use gateway::memory::{MemoryFChat, MemoryQueue, MemoryStore};
 use gateway::ports::{AppStore, Clock, ContextStore, GroupStore, SystemClock, UserStore};
-use gateway::services::outbox::queue_message;
+use gateway::services::outbox::{self, queue_message};
 use serde_json::{json, Value};
 
 pub const APP: &str = "BENCH_APP";
@@ -137,7 +137,8 @@ pub async fn accept_typical_message(
         SystemClock.now(),
     );
     let queue = MemoryQueue::default();
-    queue_message(contexts, &queue, &context, message.content, None)
+    let job = outbox::job(&context, message.content, None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    queue_message(contexts, &queue, &context, job)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let job = queue

@@ -2,11 +2,36 @@
 //! request against the routes `template.yaml` declares, turns it into the event API Gateway
 //! would send, invokes the function through the Lambda Invoke API (`cargo lambda watch`'s or
 //! [`crate::runtime`]'s) and turns the function's answer back into HTTP.
+//!
+//! It holds API Gateway's limits and answers what API Gateway answers by itself, in its own
+//! `{"message": ...}` format. What AWS documents, and what is assumed here:
+//! - routes: a request no route matches is `404 {"message":"Not Found"}` (what HTTP APIs are
+//!   seen to answer; the format is API Gateway's default gateway response);
+//! - the request target must be a path: API Gateway routes paths only. `OPTIONS *` (asterisk
+//!   form) and `CONNECT host:443` (authority form) are answered `400 {"message":"Bad
+//!   Request"}`, and so is a `Host` that is not a host name or address with an optional port,
+//!   or more than one `Host` (RFC 9112 §3.2 asks a server for 400). AWS documents none of
+//!   these answers: the status and message are assumed. An absolute-form target
+//!   (`GET http://host/path`) is routed by its path, as RFC 9112 §3.2.2 has servers accept it.
+//! - payload: 10 MB (documented as the HTTP API's quota, "Payload size", not adjustable);
+//!   above it `413 {"message":"Request Entity Too Large"}` (the message is assumed; REST
+//!   APIs' `REQUEST_TOO_LARGE` gateway response is documented as 413).
+//! - integration timeout: 30 s (documented, "Maximum integration timeout"); then
+//!   `503 {"message":"Service Unavailable"}` (assumed from what HTTP APIs are seen to answer;
+//!   REST APIs document `INTEGRATION_TIMEOUT` as 504). [`LocalGateway::with_timeout`] shortens
+//!   it for tests. The invocation goes on after the gateway gives up, as on AWS.
+//! - an invocation that fails (a function error, a crash, an event over Lambda's 6 MiB
+//!   synchronous payload) is `500 {"message":"Internal Server Error"}` (AWS's troubleshooting
+//!   guide for HTTP API Lambda integrations gives it for an error or a malformed answer; for
+//!   Lambda refusing the event's size it is assumed).
+//! - `X-Forwarded-Proto`, `X-Forwarded-Port` and `X-Forwarded-For` are the gateway's, not the
+//!   client's, as in HTTP API events: the client's `X-Forwarded-For` is kept, the peer's
+//!   address appended.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use base64::Engine;
@@ -20,24 +45,42 @@ use tokio::net::TcpListener;
 use crate::invoke::Invoker;
 use crate::provision::{HttpRoute, DEFAULT_ROUTE};
 
-/// API Gateway's own payload limit.
-const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// API Gateway's own payload limit: the HTTP API's quota is "10 MB" (counted here as MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// How long API Gateway waits for an HTTP API's integration.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct LocalGateway {
     routes: Vec<HttpRoute>,
     invoker: Invoker,
+    /// How long an invocation may take before the client gets `503`.
+    pub timeout: Duration,
+    /// The port it listens on, for `X-Forwarded-Port`.
+    port: u16,
 }
 
 impl LocalGateway {
     /// `invoke_base` is where the Invoke API listens, e.g. `http://127.0.0.1:9010`.
     pub fn new(routes: Vec<HttpRoute>, invoker: Invoker) -> Self {
-        LocalGateway { routes, invoker }
+        LocalGateway {
+            routes,
+            invoker,
+            timeout: INTEGRATION_TIMEOUT,
+            port: 0,
+        }
+    }
+
+    /// The gateway with another integration timeout than API Gateway's 30 s (for tests).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Serves on `addr` in the background and returns the bound address.
-    pub async fn serve(self, addr: SocketAddr) -> Result<SocketAddr> {
+    pub async fn serve(mut self, addr: SocketAddr) -> Result<SocketAddr> {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
+        self.port = bound.port();
         let gateway = Arc::new(self);
         fchat_loopback::spawn(listener, move |request, peer| {
             let gateway = gateway.clone();
@@ -49,6 +92,10 @@ impl LocalGateway {
     async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_owned();
         let method = request.method().as_str().to_owned();
+        // Asterisk form (`OPTIONS *`) and authority form (`CONNECT host:443`) name no path.
+        if !path.starts_with('/') || !host_is_acceptable(request.headers()) {
+            return gateway_answer(StatusCode::BAD_REQUEST, "Bad Request");
+        }
         let Some(route) = match_route(&self.routes, &method, &path) else {
             return gateway_answer(StatusCode::NOT_FOUND, "Not Found");
         };
@@ -59,10 +106,18 @@ impl LocalGateway {
                 return gateway_answer(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
             }
         };
-        let event = api_gateway_event(route, &parts, &body, peer);
-        match self.invoke(&route.function, event).await {
-            Ok(response) => response,
-            Err(error) => {
+        let event = api_gateway_event(route, &parts, &body, peer, self.port);
+        let invocation = tokio::time::timeout(self.timeout, self.invoke(&route.function, event));
+        match invocation.await {
+            Ok(Ok(response)) => response,
+            Err(_) => {
+                eprintln!(
+                    "local gateway: {method} {path} -> {}: no answer within {:?}",
+                    route.function, self.timeout
+                );
+                gateway_answer(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+            }
+            Ok(Err(error)) => {
                 eprintln!(
                     "local gateway: {method} {path} -> {}: {error:#}",
                     route.function
@@ -120,11 +175,57 @@ fn path_specificity(pattern: &str, path: &str) -> Option<(bool, usize)> {
     (pattern.len() == path.len()).then_some((true, literals))
 }
 
+/// A `Host` API Gateway could have routed: at most one, a host name or an IP address with an
+/// optional port. None at all (HTTP/1.0) is taken.
+fn host_is_acceptable(headers: &hyper::HeaderMap) -> bool {
+    let mut hosts = headers.get_all(hyper::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) => true,
+        (Some(host), None) => host.to_str().is_ok_and(is_host_and_port),
+        (Some(_), Some(_)) => false,
+    }
+}
+
+/// `name`, `name:port`, `1.2.3.4:port`, `[::1]:port`: a DNS name of letters, digits, `-` and
+/// `_` in dot-separated labels (an IPv4 address is one), or a bracketed IPv6 address; a port
+/// of 1 to 5 digits up to 65535.
+fn is_host_and_port(value: &str) -> bool {
+    if let Some(rest) = value.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((address, after)) => {
+                address.parse::<std::net::Ipv6Addr>().is_ok()
+                    && (after.is_empty() || after.strip_prefix(':').is_some_and(is_port))
+            }
+            None => false,
+        };
+    }
+    let (name, port_ok) = match value.split_once(':') {
+        Some((name, port)) => (name, is_port(port)),
+        None => (value, true),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    port_ok
+        && !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn is_port(port: &str) -> bool {
+    (1..=5).contains(&port.len())
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok()
+}
+
 fn api_gateway_event(
     route: &HttpRoute,
     parts: &hyper::http::request::Parts,
     body: &Bytes,
     peer: SocketAddr,
+    port: u16,
 ) -> Value {
     let mut headers = serde_json::Map::new();
     for name in parts.headers.keys() {
@@ -136,6 +237,14 @@ fn api_gateway_event(
             .collect();
         headers.insert(name.as_str().to_owned(), Value::from(values.join(",")));
     }
+    // The forwarding headers are API Gateway's own.
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(Value::as_str) {
+        Some(earlier) if !earlier.trim().is_empty() => format!("{earlier}, {}", peer.ip()),
+        _ => peer.ip().to_string(),
+    };
+    headers.insert("x-forwarded-for".into(), Value::from(forwarded_for));
+    headers.insert("x-forwarded-port".into(), Value::from(port.to_string()));
+    headers.insert("x-forwarded-proto".into(), Value::from("http"));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -265,6 +374,37 @@ mod tests {
         }
         assert_eq!(chosen("POST", "/app/tok"), Some("ingest"));
         assert_eq!(chosen("POST", "/a//b"), Some("ingest"));
+    }
+
+    #[test]
+    fn hosts_are_names_or_addresses_with_a_port_in_range() {
+        let port = 1024 + std::process::id() % 60_000;
+        for good in [
+            format!("127.0.0.1:{port}"),
+            format!("api-{port}.example.com"),
+            format!("abc{port}.execute-api.us-east-1.amazonaws.com:443"),
+            "localhost".to_owned(),
+            "example.com.".to_owned(),
+            format!("[::1]:{port}"),
+            "[2001:db8::7]".to_owned(),
+        ] {
+            assert!(is_host_and_port(&good), "{good}");
+        }
+        for bad in [
+            format!("127.0.0.1:{}", 65_536 + port),
+            format!("api.example:{port}*"),
+            "api example".to_owned(),
+            "a@b.example".to_owned(),
+            "host:".to_owned(),
+            ":443".to_owned(),
+            "[::1".to_owned(),
+            "[not-v6]:80".to_owned(),
+            "a..b".to_owned(),
+            "a/b".to_owned(),
+            String::new(),
+        ] {
+            assert!(!is_host_and_port(&bad), "{bad}");
+        }
     }
 
     #[test]

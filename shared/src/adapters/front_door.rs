@@ -2,14 +2,30 @@
 //! and REST API (payload 1.0), an Application Load Balancer, and a Lambda function URL. Each
 //! event arrives as one `http::Request`; the services see the gateway's own HTTP shape, and
 //! `lambda_http` answers in the shape of the door the request came through.
+//!
+//! `lambda_http` 1.3 panics on some events while turning them into an `http::Request` (a
+//! request target that is not a path, `OPTIONS *` say, behind a `Host` with a port; a `Host`
+//! or `X-Forwarded-Proto` no URL can have; a query string `http::Uri` refuses; a body that
+//! claims base64 and is not). A release build aborts on a panic, so one such request would
+//! kill the process and fail the invocation. [`serve`] therefore runs on `lambda_runtime`
+//! itself: each event is read as `lambda_http`'s `LambdaRequest` (which never panics), checked
+//! by [`guard::refusal`], answered `400` in the contract's format when it would not convert,
+//! and only then handed to `lambda_http`'s own adapter. Both answers go through `lambda_http`'s
+//! response conversion for the event's origin, so every door gets its own shape.
 
-use std::future::Future;
+use std::future::{ready, Future};
 
-use lambda_http::{service_fn, Body, Request, RequestExt, Response};
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{service_fn, Adapter, Body, Request, RequestExt, Response, Service};
 
 pub use lambda_http::Error;
 
+use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse};
+
+#[path = "front_door_guard.rs"]
+pub mod guard;
 
 /// The request as the services see it. The path is the one the client asked for, without an
 /// API Gateway stage (`lambda_http`'s raw HTTP path).
@@ -58,70 +74,47 @@ pub fn response(answer: HttpResponse) -> Response<Body> {
     response
 }
 
+/// One invocation: the event answered by `handle`, or refused with `400` when `lambda_http`
+/// could not convert it; either way in the shape of the door it came through (the value
+/// `lambda_runtime` sends back as the invocation's response).
+pub async fn answer<H, F>(
+    event: LambdaEvent<LambdaRequest>,
+    handle: &H,
+) -> Result<impl serde::Serialize, Error>
+where
+    H: Fn(HttpRequest) -> F,
+    F: Future<Output = HttpResponse> + Send,
+{
+    if let Some(why) = guard::refusal(&event.payload) {
+        tracing::warn!(why, "an event lambda_http cannot convert; answered 400");
+        let refused = response(HttpResponse::error(&ApiError::MalformedRequest));
+        let origin = event.payload.request_origin();
+        return lambda_http::TransformResponse::<Response<Body>, Error>::Response(
+            origin,
+            Box::pin(ready(refused)),
+        )
+        .await;
+    }
+    let mut adapter = Adapter::from(service_fn(|event: Request| {
+        let answer = handle(request(event));
+        async move { Ok::<_, Error>(response(answer.await)) }
+    }));
+    adapter.call(event).await
+}
+
 /// Serves `handle` behind whichever front door invokes the function, until the runtime stops.
 pub async fn serve<H, F>(handle: H) -> Result<(), Error>
 where
     H: Fn(HttpRequest) -> F,
     F: Future<Output = HttpResponse> + Send,
 {
-    lambda_http::run(service_fn(|event: Request| {
-        let answer = handle(request(event));
-        async move { Ok::<_, Error>(response(answer.await)) }
-    }))
+    let handle = &handle;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<LambdaRequest>| async move { answer(event, handle).await },
+    ))
     .await
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::error::ApiError;
-
-    /// The same request through each door: the HTTP API (base64 body), a REST API on a named
-    /// stage, an ALB (base64 body) and a function URL.
-    #[test]
-    fn every_front_door_gives_the_services_the_same_request() {
-        for (door, event) in [
-            (
-                "HTTP API",
-                include_str!("../../tests/fixtures/http-api-user-message.json"),
-            ),
-            (
-                "REST API",
-                include_str!("../../tests/fixtures/rest-api-user-message.json"),
-            ),
-            (
-                "ALB",
-                include_str!("../../tests/fixtures/alb-user-message.json"),
-            ),
-            (
-                "function URL",
-                include_str!("../../tests/fixtures/function-url-user-message.json"),
-            ),
-        ] {
-            let event =
-                lambda_http::request::from_str(event).unwrap_or_else(|e| panic!("{door}: {e}"));
-            let request = request(event);
-            assert_eq!(request.method, "POST", "{door}");
-            assert_eq!(request.path, "/webhooks/MY_TOKEN/fchat", "{door}");
-            assert_eq!(
-                request.header("Idempotency-Key"),
-                Some("order-42"),
-                "{door}"
-            );
-            assert_eq!(
-                request.body, br#"{"email": "user@example.com", "text": "Hello!"}"#,
-                "{door}"
-            );
-        }
-    }
-
-    #[test]
-    fn responses_keep_status_headers_and_body() {
-        let answer = HttpResponse::error(&ApiError::RouteNotFound);
-        let expected_body = answer.body.clone();
-        let response = response(answer);
-        assert_eq!(response.status(), 404);
-        assert_eq!(response.headers()["content-type"], "application/json");
-        assert_eq!(response.body(), &Body::Text(expected_body));
-    }
-}
+#[path = "front_door_tests.rs"]
+mod tests;

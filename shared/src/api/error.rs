@@ -13,6 +13,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The largest alert notification the alert routes accept, in bytes: a group of many alerts
 /// is shortened into one message, never refused for its length.
 pub const MAX_ALERT_BODY_BYTES: usize = 1024 * 1024;
+/// The largest `parameters` the send API keeps, in bytes as stored (serialized again): they
+/// live in the context's item and in every event forwarded for the message. A body within
+/// [`MAX_BODY_BYTES`] reaches it only through numbers that grow when written back (`1e15` is
+/// stored as `1000000000000000.0`).
+pub const MAX_PARAMETERS_BYTES: usize = 64 * 1024;
 /// The `Retry-After` of a 429 (`ApiError::SlowDown`), in seconds.
 pub const SLOW_DOWN_SECONDS: u64 = 5;
 
@@ -71,6 +76,12 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("Payload Too Large: body exceeds 65536 bytes")]
     BodyTooLarge,
+    #[error("Payload Too Large: parameters exceed 65536 bytes")]
+    ParametersTooLarge,
+    /// The message as queued (text, buttons, an alert group's key and labels) would be over
+    /// the delivery queue's message size (`crate::domain::job::MAX_JOB_BYTES`).
+    #[error("Payload Too Large: the message exceeds the delivery queue's 262144 bytes")]
+    JobTooLarge,
     #[error("Not Found: no such route")]
     RouteNotFound,
     #[error("Not Found: no such message")]
@@ -81,6 +92,10 @@ pub enum ApiError {
     NotAnUpdate,
     #[error("Method Not Allowed: this route accepts {0} only")]
     MethodNotAllowed(&'static str),
+    /// An event the front door cannot read as an HTTP request: a target that is not a path
+    /// (`OPTIONS *`), a `Host` no URL can have, a body that says base64 and is not.
+    #[error("Bad Request: the request's target, Host header or body encoding is malformed")]
+    MalformedRequest,
 
     // --- The gateway's own: the alert routes ---
     #[error("Bad Request: body is not an Alertmanager webhook payload (version 4)")]
@@ -133,7 +148,7 @@ impl ApiError {
             SnsSignatureInvalid | SnsTopicNotAllowed => 403,
             SlowDown => 429,
             SnsUnavailable => 503,
-            BodyTooLarge | AlertBodyTooLarge => 413,
+            BodyTooLarge | AlertBodyTooLarge | ParametersTooLarge | JobTooLarge => 413,
             IdempotencyKeyReused => 422,
             QueueUnavailable => 503,
             Internal => 500,
@@ -157,7 +172,8 @@ impl ApiError {
             | NotAlertmanagerPayload
             | NotGrafanaPayload
             | NotSnsMessage
-            | NotAnEvent => 400,
+            | NotAnEvent
+            | MalformedRequest => 400,
         }
     }
 
@@ -238,6 +254,16 @@ mod tests {
         assert!(ApiError::AlertBodyTooLarge
             .to_string()
             .ends_with(&format!("{MAX_ALERT_BODY_BYTES} bytes")));
+        assert!(ApiError::ParametersTooLarge
+            .to_string()
+            .ends_with(&format!("{MAX_PARAMETERS_BYTES} bytes")));
+        assert!(ApiError::JobTooLarge
+            .to_string()
+            .ends_with(&format!("{} bytes", crate::domain::job::MAX_JOB_BYTES)));
+        for error in [ApiError::ParametersTooLarge, ApiError::JobTooLarge] {
+            assert_eq!(error.status(), 413);
+        }
+        assert_eq!(ApiError::MalformedRequest.status(), 400);
         assert_eq!(ApiError::BearerTokenMissing.status(), 401);
         assert_eq!(ApiError::NotGrafanaPayload.status(), 400);
     }

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::error::{ApiError, MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES};
+use crate::api::error::{ApiError, MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES, MAX_PARAMETERS_BYTES};
 use crate::domain::alerts::{AlertNotification, AlertSource, PayloadError};
 use crate::domain::message::{
     BotReply, Button, GroupMessage, InlineKeyboard, MessageContent, UserMessage, MAX_BUTTONS,
@@ -267,10 +267,17 @@ fn button_text(button: &Map<String, Value>, field: &'static str) -> Result<Strin
     }
 }
 
+/// `parameters`, at most [`MAX_PARAMETERS_BYTES`] as they will be stored.
 fn parameters(object: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     match object.get("parameters") {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(parameters)) => Ok(parameters.clone()),
+        Some(Value::Object(parameters)) => {
+            let stored = serde_json::to_string(parameters).map_or(usize::MAX, |text| text.len());
+            if stored > MAX_PARAMETERS_BYTES {
+                return Err(ApiError::ParametersTooLarge);
+            }
+            Ok(parameters.clone())
+        }
         Some(_) => Err(ApiError::ParametersNotObject),
     }
 }

@@ -9,6 +9,14 @@ use crate::domain::thread::ThreadStep;
 /// The envelope version this code writes and reads.
 pub const JOB_VERSION: u8 = 1;
 
+/// The largest job the gateway queues, in bytes of its JSON: SQS's message size of 256 KiB.
+/// AWS raised SQS's maximum (and a queue's default `MaximumMessageSize`) to 1 MiB in 2025;
+/// the gateway keeps to 256 KiB all the same, so that it runs on a queue that keeps the old
+/// size and a batch of ten jobs (2.5 MiB) stays far inside the delivery function's 6 MiB
+/// invocation payload. What a request would queue above it is refused at once with
+/// `413` (`ApiError::JobTooLarge`), before anything is written.
+pub const MAX_JOB_BYTES: usize = 256 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub v: u8,

@@ -7,12 +7,12 @@ use std::time::Duration;
 use serde_json::Map;
 
 use crate::api::validate::parse_bot_reply;
-use crate::domain::job::{Forward, Job, JobKind};
+use crate::domain::job::{Forward, Job, JobKind, MAX_JOB_BYTES};
 use crate::domain::Context;
 use crate::ports::{
     AppStore, Clock, ContextStore, JobQueue, StoreError, WebhookOutcome, WebhookSender,
 };
-use crate::services::outbox::queue_message;
+use crate::services::outbox::{self, queue_message};
 
 /// How long an app's webhook may take to answer.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -63,10 +63,21 @@ impl Forwarder {
     pub async fn forward_or_queue(&self, forward: Forward) -> Result<Forwarded, StoreError> {
         let outcome = self.attempt(&forward).await?;
         if let Forwarded::Failed(reason) = &outcome {
-            tracing::warn!(app = %forward.app, webhook_id = %crate::logging::loggable(&forward.webhook_id), reason, "forward failed; queued for retry");
-            self.queue
-                .enqueue_after(&Job::new(JobKind::Forward(forward)), FIRST_FORWARD_RETRY)
-                .await?;
+            let app = forward.app.clone();
+            let webhook_id = crate::logging::loggable(&forward.webhook_id);
+            let job = Job::new(JobKind::Forward(forward));
+            // The event, its context's parameters and the chat's bot state: bounded by the
+            // callback's and the webhook answer's limits, but not below the queue's in every
+            // case. One the queue could not take is given up at once rather than failed again.
+            let size = job.to_json().len();
+            if size > MAX_JOB_BYTES {
+                tracing::error!(%app, %webhook_id, reason, size, "forward failed; too large to queue for a retry");
+                return Ok(Forwarded::Dropped(format!(
+                    "{reason}; too large to retry ({size} bytes)"
+                )));
+            }
+            tracing::warn!(%app, %webhook_id, reason, "forward failed; queued for retry");
+            self.queue.enqueue_after(&job, FIRST_FORWARD_RETRY).await?;
         }
         Ok(outcome)
     }
@@ -136,15 +147,14 @@ impl Forwarder {
         }
         if let (Some(content), Some(target)) = (reply.content, &forward.reply_to) {
             let context = Context::queued(app, target.clone(), Map::new(), self.clock.now());
-            match queue_message(
-                self.contexts.as_ref(),
-                self.queue.as_ref(),
-                &context,
-                content,
-                None,
-            )
-            .await
-            {
+            let job = match outbox::job(&context, content, None) {
+                Ok(job) => job,
+                Err(error) => {
+                    tracing::warn!(app = %app.name, %error, "the webhook's reply cannot be sent");
+                    return Ok(());
+                }
+            };
+            match queue_message(self.contexts.as_ref(), self.queue.as_ref(), &context, job).await {
                 Ok(()) => {
                     tracing::info!(app = %app.name, context_id = %context.id, "bot reply queued")
                 }

@@ -22,7 +22,7 @@ use crate::ports::{
     AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, SnsGate,
     UserStore,
 };
-use crate::services::outbox::queue_message;
+use crate::services::outbox::{self, queue_message};
 
 #[path = "aws_sources.rs"]
 mod aws_sources;
@@ -311,6 +311,8 @@ impl Ingest {
     ) -> Result<Accepted, ApiError> {
         let now = self.clock.now();
         let context = Context::queued(app, pending.target, pending.parameters, now);
+        // A message the queue could not take is refused before anything is written.
+        let job = outbox::job(&context, pending.content, pending.thread)?;
         let claim = match idempotency_key {
             Some(key) => {
                 let record = IdempotencyRecord {
@@ -341,14 +343,8 @@ impl Ingest {
         };
         log.context_id = Some(context.id.clone());
 
-        if let Err(error) = queue_message(
-            self.contexts.as_ref(),
-            self.queue.as_ref(),
-            &context,
-            pending.content,
-            pending.thread,
-        )
-        .await
+        if let Err(error) =
+            queue_message(self.contexts.as_ref(), self.queue.as_ref(), &context, job).await
         {
             self.release(claim.as_ref()).await;
             return Err(error);

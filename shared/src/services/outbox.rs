@@ -2,24 +2,38 @@
 //! cannot be queued withdraws its context, so no context waits for a job that never comes.
 
 use crate::api::error::ApiError;
-use crate::domain::job::{Job, JobKind};
+use crate::domain::job::{Job, JobKind, MAX_JOB_BYTES};
 use crate::domain::message::MessageContent;
 use crate::domain::thread::ThreadStep;
 use crate::domain::{Context, Target};
 use crate::ports::{ContextStore, JobQueue};
 
-/// Records `context` and queues the job that delivers `content` (as a step of an alert
-/// group's message, with `thread`). If the job cannot be queued
-/// the context is withdrawn, so that nothing is left looking queued.
+/// The job that delivers `content` for `context` (as a step of an alert group's message, with
+/// `thread`); refused when the queue could not take it (over [`MAX_JOB_BYTES`]). Made before
+/// anything is written, so that such a message changes nothing.
+pub fn job(
+    context: &Context,
+    content: MessageContent,
+    thread: Option<ThreadStep>,
+) -> Result<Job, ApiError> {
+    let job = Job::new(job_kind(context, content, thread));
+    let size = job.to_json().len();
+    if size > MAX_JOB_BYTES {
+        tracing::warn!(size, app = %context.app, "a message too large to queue; refused");
+        return Err(ApiError::JobTooLarge);
+    }
+    Ok(job)
+}
+
+/// Records `context` and queues `job`, made by [`job`] for it. If the job cannot be queued the
+/// context is withdrawn, so that nothing is left looking queued.
 pub async fn queue_message(
     contexts: &dyn ContextStore,
     queue: &dyn JobQueue,
     context: &Context,
-    content: MessageContent,
-    thread: Option<ThreadStep>,
+    job: Job,
 ) -> Result<(), ApiError> {
     contexts.create_context(context).await?;
-    let job = Job::new(job_kind(context, content, thread));
     if let Err(error) = queue.enqueue(&job).await {
         tracing::error!(%error, context_id = %context.id, "queueing failed; withdrawing the context");
         if let Err(error) = contexts.delete_context(&context.id).await {

@@ -25,9 +25,25 @@ pub enum InvokeError {
     InitError { function: String, body: String },
     /// The function's process has exited; `status` is its exit status.
     Exited { function: String, status: String },
+    /// The event is larger than a synchronous invocation takes ([`MAX_REQUEST_PAYLOAD`]):
+    /// refused before any instance sees it, as Lambda's Invoke API answers
+    /// `413 RequestEntityTooLargeException`.
+    RequestTooLarge { function: String, size: usize },
     /// The emulator lost the invocation (a bug).
     Internal(String),
 }
+
+/// The largest event a synchronous (`RequestResponse`) invocation takes: 6 MB, which Lambda
+/// counts as 6 MiB. Lambda's quotas page says "6 MB" for the invocation payload; its Invoke
+/// API answers a larger one `413 RequestEntityTooLargeException`, "Request must be smaller
+/// than 6291456 bytes for the InvokeFunction operation".
+pub const MAX_REQUEST_PAYLOAD: usize = 6 * 1024 * 1024;
+/// The largest response a function may give to a synchronous invocation: 100 bytes more than
+/// [`MAX_REQUEST_PAYLOAD`], as Lambda's own error says ("Response payload size exceeded maximum
+/// allowed payload size (6291556 bytes)", error type `Function.ResponseSizeTooLarge`). The
+/// invocation then fails as a function error (the Invoke API answers 200 with
+/// `X-Amz-Function-Error`), and the Runtime API answers the runtime's `/response` 413.
+pub const MAX_RESPONSE_PAYLOAD: usize = MAX_REQUEST_PAYLOAD + 100;
 
 impl fmt::Display for InvokeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,6 +75,11 @@ impl fmt::Display for InvokeError {
             InvokeError::Exited { function, status } => {
                 write!(f, "function `{function}` process exited ({status})")
             }
+            InvokeError::RequestTooLarge { function, size } => write!(
+                f,
+                "function `{function}` refused a {size}-byte event: Request must be smaller \
+                 than {MAX_REQUEST_PAYLOAD} bytes for the InvokeFunction operation"
+            ),
             InvokeError::Internal(message) => write!(f, "lambda emulator: {message}"),
         }
     }
@@ -81,6 +102,13 @@ impl InvokeError {
             InvokeError::UnknownFunction(name) => serde_json::to_vec(&serde_json::json!({
                 "Type": "User",
                 "message": format!("Function not found: {}", function_arn(name)),
+            }))
+            .unwrap_or_default(),
+            InvokeError::RequestTooLarge { .. } => serde_json::to_vec(&serde_json::json!({
+                "Type": "User",
+                "message": format!(
+                    "Request must be smaller than {MAX_REQUEST_PAYLOAD} bytes for the InvokeFunction operation"
+                ),
             }))
             .unwrap_or_default(),
             InvokeError::Function { body, .. } => body.clone(),

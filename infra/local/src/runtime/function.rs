@@ -129,6 +129,12 @@ impl Function {
     /// Runs an invocation in its own task, so that it ends properly (its instance freed or
     /// stopped) even when the caller stops waiting.
     pub(super) async fn invoke(self: &Arc<Self>, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        if payload.len() > super::MAX_REQUEST_PAYLOAD {
+            return Err(InvokeError::RequestTooLarge {
+                function: self.name().to_owned(),
+                size: payload.len(),
+            });
+        }
         let (reply, answer) = oneshot::channel();
         let function = self.clone();
         tokio::spawn(async move {

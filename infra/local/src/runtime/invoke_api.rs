@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
-use super::error::InvokeError;
+use super::error::{InvokeError, MAX_REQUEST_PAYLOAD};
 use super::host::LambdaHost;
 use super::http::{bytes_response, header_text, json_error, text};
 use super::ids::request_id;
@@ -41,8 +41,18 @@ pub(super) async fn invoke_api(
     let name = function_name_from_path(name);
     let invocation_type =
         header_text(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".to_owned());
-    let payload = match req.into_body().collect().await {
+    // Read no more than an invocation may carry: one byte over is refused as Lambda refuses it.
+    let payload = match Limited::new(req.into_body(), MAX_REQUEST_PAYLOAD)
+        .collect()
+        .await
+    {
         Ok(body) => body.to_bytes().to_vec(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return request_too_large(InvokeError::RequestTooLarge {
+                function: name,
+                size: MAX_REQUEST_PAYLOAD + 1,
+            })
+        }
         Err(err) => return text(StatusCode::BAD_REQUEST, &format!("reading body: {err}")),
     };
     let Some(function) = host.functions.get(&name).cloned() else {
@@ -64,6 +74,7 @@ pub(super) async fn invoke_api(
             Err(error @ InvokeError::Internal(_)) => {
                 bytes_response(StatusCode::INTERNAL_SERVER_ERROR, error.aws_body())
             }
+            Err(error @ InvokeError::RequestTooLarge { .. }) => request_too_large(error),
             Err(error) => {
                 let mut response = bytes_response(StatusCode::OK, error.aws_body());
                 response.headers_mut().insert(
@@ -98,6 +109,16 @@ pub(super) async fn invoke_api(
     if let Ok(id) = HeaderValue::try_from(request_id()) {
         headers.insert("x-amzn-requestid", id);
     }
+    response
+}
+
+/// Lambda's `413 RequestEntityTooLargeException`.
+fn request_too_large(error: InvokeError) -> Response<Full<Bytes>> {
+    let mut response = bytes_response(StatusCode::PAYLOAD_TOO_LARGE, error.aws_body());
+    response.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("RequestEntityTooLargeException"),
+    );
     response
 }
 

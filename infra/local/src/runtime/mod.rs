@@ -11,7 +11,10 @@
 //! instances, up to the function's `max_instances` (then they wait their turn). An instance
 //! whose process dies fails the invocation it held at once (`Runtime.ExitError`) and is
 //! replaced: the next invocation gets a new process (a cold start). One that overruns its
-//! timeout is stopped, as Lambda resets the environment after a timeout.
+//! timeout is stopped, as Lambda resets the environment after a timeout. An event over 6 MiB
+//! is refused (413 `RequestEntityTooLargeException`), and a response over 6 MiB + 100 bytes
+//! fails the invocation (`Function.ResponseSizeTooLarge`), as Lambda's synchronous limits
+//! have them.
 //!
 //! What `lambda_runtime` 1.5 needs from its environment and from the Runtime API:
 //! - `AWS_LAMBDA_RUNTIME_API` (`host:port`, no scheme), `AWS_LAMBDA_FUNCTION_NAME`,
@@ -58,7 +61,7 @@ mod tests;
 
 use std::sync::Mutex;
 
-pub use error::InvokeError;
+pub use error::{InvokeError, MAX_REQUEST_PAYLOAD, MAX_RESPONSE_PAYLOAD};
 pub use function::INIT_LIMIT;
 pub use host::LambdaHost;
 pub use spec::{function_arn, FunctionSpec, ACCOUNT_ID, DEFAULT_REGION, DEFAULT_TIMEOUT};

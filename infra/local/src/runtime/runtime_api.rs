@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::error::MAX_RESPONSE_PAYLOAD;
 use super::function::Function;
 use super::http::{accepted, error_json, header_text, json_error, text};
 use super::ids::{self, epoch_millis, trace_id};
@@ -109,6 +110,28 @@ pub(super) async fn runtime_api(
                 Ok(outcome) => outcome,
                 Err(err) => return text(StatusCode::BAD_REQUEST, &format!("reading body: {err}")),
             };
+            if outcome
+                .as_ref()
+                .is_ok_and(|body| body.len() > MAX_RESPONSE_PAYLOAD)
+            {
+                // Lambda fails the invocation and tells the runtime its response was too large.
+                let error = error_json(
+                    "Function.ResponseSizeTooLarge",
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size \
+                         ({MAX_RESPONSE_PAYLOAD} bytes)."
+                    ),
+                );
+                let completed = instance.complete(&function, &request_id, Err(error));
+                if completed.status() != StatusCode::ACCEPTED {
+                    return completed;
+                }
+                return json_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Function.ResponseSizeTooLarge",
+                    &format!("response exceeds {MAX_RESPONSE_PAYLOAD} bytes"),
+                );
+            }
             instance.complete(&function, &request_id, outcome)
         }
         (Method::POST, ["invocation", request_id, "error"]) => {

@@ -588,13 +588,7 @@ async fn the_real_ingest_binary_speaks_the_runtime_api() {
             // The cold start reads the bot token from SSM: moto, with the template's parameters.
             let aws = crate::harness::LocalAws::start().await.unwrap();
             let mut spec = FunctionSpec::new("ingest", &binary).with_timeout(Duration::from_secs(5));
-            for (key, value) in aws
-                .provisioned
-                .environment
-                .clone()
-                .into_iter()
-                .chain(crate::moto::local_aws_environment(&aws.moto.endpoint))
-            {
+            for (key, value) in aws.function_environment("ingest") {
                 spec = spec.with_env(key, value);
             }
             let unconfigured = FunctionSpec::new("unconfigured", &binary)
