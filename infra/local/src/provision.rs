@@ -52,6 +52,8 @@ pub struct QueueSpec {
     pub logical_id: String,
     pub visibility_timeout: Option<u64>,
     pub retention: Option<u64>,
+    /// `MaximumMessageSize`: SQS refuses a larger message.
+    pub maximum_message_size: Option<u64>,
     /// The dead-letter queue's logical id and the receive count that sends a job there.
     pub redrive: Option<(String, u64)>,
 }
@@ -196,6 +198,7 @@ impl Template {
                     logical_id,
                     visibility_timeout: number("VisibilityTimeout"),
                     retention: number("MessageRetentionPeriod"),
+                    maximum_message_size: number("MaximumMessageSize"),
                     redrive,
                 })
             })
@@ -516,6 +519,9 @@ pub async fn provision(
             request =
                 request.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());
         }
+        if let Some(bytes) = queue.maximum_message_size {
+            request = request.attributes(QueueAttributeName::MaximumMessageSize, bytes.to_string());
+        }
         if let Some(seconds) = queue.retention {
             request = request.attributes(
                 QueueAttributeName::MessageRetentionPeriod,
@@ -780,6 +786,15 @@ mod tests {
             u32::try_from(count).unwrap(),
             gateway::delivery::MAX_RECEIVE_COUNT
         );
+        // Every queue refuses a message over the product's job limit, on AWS as locally.
+        for queue in &queues {
+            assert_eq!(
+                queue.maximum_message_size,
+                Some(gateway::job::MAX_JOB_BYTES as u64),
+                "{}",
+                queue.logical_id
+            );
+        }
     }
 
     #[test]

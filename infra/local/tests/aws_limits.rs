@@ -352,8 +352,8 @@ where
 }
 
 /// What moto 5.2.5 refuses, as AWS does. SQS: a message over the queue's
-/// `MaximumMessageSize`, which AWS raised to 1 MiB by default in 2025 (moto too); a queue
-/// created with 256 KiB refuses one byte more. DynamoDB: an item over 400 KB.
+/// `MaximumMessageSize` (the template sets 256 KiB; AWS's default is 1 MiB since 2025, moto's
+/// too). DynamoDB: an item over 400 KB.
 #[tokio::test]
 async fn moto_refuses_oversized_sqs_messages_and_dynamodb_items() {
     let aws = LocalAws::start()
@@ -371,31 +371,30 @@ async fn moto_refuses_oversized_sqs_messages_and_dynamodb_items() {
                 .await
         }
     };
-    // The template's queue: 256 KiB + 1 passes, as it does on AWS now; 1 MiB + 1 does not.
-    let over_256_kib = 256 * 1024 + 1 + jitter(1000);
-    assert!(send(queue.clone(), over_256_kib).await.is_ok());
-    let refused = send(queue.clone(), 1024 * 1024 + 1 + jitter(1000))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        service_code(&refused).as_deref(),
-        Some("InvalidParameterValue")
-    );
-
-    // A queue that keeps the old 256 KiB.
+    // The template's queues declare `MaximumMessageSize: 262144`, the product's job limit:
+    // created so by the local stack, they refuse one byte more, as AWS does.
+    let limit = gateway::job::MAX_JOB_BYTES;
+    assert!(send(queue.clone(), limit - jitter(1000)).await.is_ok());
+    assert!(send(queue.clone(), limit).await.is_ok());
+    for over in [limit + 1, limit + 1 + jitter(1000)] {
+        let refused = send(queue.clone(), over).await.unwrap_err();
+        assert_eq!(
+            service_code(&refused).as_deref(),
+            Some("InvalidParameterValue")
+        );
+    }
+    // A queue created without the attribute takes AWS's default today, 1 MiB.
     let created = sqs
         .create_queue()
         .queue_name(format!("limits-{}", jitter(1 << 30)))
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
-            (256 * 1024).to_string(),
-        )
         .send()
         .await
         .unwrap();
-    let small_queue = created.queue_url().unwrap().to_owned();
-    assert!(send(small_queue.clone(), 256 * 1024).await.is_ok());
-    let refused = send(small_queue, 256 * 1024 + 1).await.unwrap_err();
+    let default_queue = created.queue_url().unwrap().to_owned();
+    assert!(send(default_queue.clone(), limit + 1).await.is_ok());
+    let refused = send(default_queue, 1024 * 1024 + 1 + jitter(1000))
+        .await
+        .unwrap_err();
     assert_eq!(
         service_code(&refused).as_deref(),
         Some("InvalidParameterValue")
