@@ -99,10 +99,12 @@ async fn run(args: Vec<String>) -> Result<()> {
             let functions = template.functions()?;
             let mut pollers = tokio::task::JoinSet::new();
             for source in template.queue_sources_with(&options.params)? {
-                // The event source mapping polls with the function's role.
+                // The event source mapping polls with the function's role; finding the queue
+                // from its ARN is the Lambda service's own business, not the role's.
                 let sdk =
                     local_sdk_config_as(&endpoint, &function_credentials(&source.function)).await;
                 let sqs = aws_sdk_sqs::Client::new(&sdk);
+                let service = aws_sdk_sqs::Client::new(&local_sdk_config(&endpoint).await);
                 let timeout = functions
                     .iter()
                     .find(|f| f.binary == source.function)
@@ -112,7 +114,7 @@ async fn run(args: Vec<String>) -> Result<()> {
                     .dry_run(&source.function)
                     .await
                     .with_context(|| format!("finding function {}", source.function))?;
-                let queue_url = sqs
+                let queue_url = service
                     .get_queue_url()
                     .queue_name(&source.queue)
                     .send()
