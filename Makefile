@@ -7,11 +7,11 @@ FUNCTIONS := ingest delivery callback
 STACK ?= fchat-gateway
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test test-unit alertmanager chromium lint lint-template lint-openapi lint-docs fmt venv venv-deploy build bench deploy logs delete clean
+.PHONY: help dev test test-unit alertmanager chromium lint lint-template lint-openapi lint-docs fmt venv venv-deploy arm64-target build sam-build bench deploy logs delete clean
 
 ## help: list the targets
 help:
-	@grep -E '^## [a-z-]+:' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /  \1\t/' | expand -t 16
+	@grep -E '^## [a-z0-9-]+:' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z0-9-]+): /  \1\t/' | expand -t 16
 
 ## dev: run the whole product locally (emulated DynamoDB/SQS, the real function binaries)
 dev: venv
@@ -52,8 +52,12 @@ lint-docs: venv-deploy
 lint-openapi: venv-deploy
 	$(DEPLOY_VENV)/bin/openapi-spec-validator docs/openapi.yaml
 
+## arm64-target: Rust's standard library for aarch64-unknown-linux-gnu (rustup, once)
+arm64-target:
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
 ## build: arm64 release zips of the three functions, with their sizes
-build: venv-deploy
+build: venv-deploy arm64-target
 	PATH="$$PWD/$(DEPLOY_VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do \
 	  zip=$${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; \
@@ -67,9 +71,13 @@ bench: venv build
 	cargo build --release -p ingest -p delivery -p callback -p fchat-bench
 	$${CARGO_TARGET_DIR:-target}/release/fchat-bench $(BENCH_ARGS) > $${CARGO_TARGET_DIR:-target}/bench-functions.log
 
-## deploy: sam build and deploy (guided the first time, then from samconfig.toml)
-deploy: venv-deploy
+## sam-build: the deployment package as `make deploy` builds it (sam build, cargo-lambda builder,
+## no Docker) in .aws-sam/build
+sam-build: venv-deploy arm64-target
 	PATH="$$PWD/$(DEPLOY_VENV)/bin:$$PATH" $(DEPLOY_VENV)/bin/sam build --beta-features
+
+## deploy: sam build and deploy (guided the first time, then from samconfig.toml)
+deploy: sam-build
 	@if [ -f samconfig.toml ]; then \
 	  $(DEPLOY_VENV)/bin/sam deploy; \
 	else \
