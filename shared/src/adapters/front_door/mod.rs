@@ -24,7 +24,6 @@ pub use lambda_http::Error;
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse};
 
-#[path = "front_door_guard.rs"]
 pub mod guard;
 
 /// The request as the services see it. The path is the one the client asked for, without an
@@ -116,5 +115,4 @@ where
 }
 
 #[cfg(test)]
-#[path = "front_door_tests.rs"]
 mod tests;
