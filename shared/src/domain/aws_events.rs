@@ -10,7 +10,8 @@
 //!
 //! Every rendered event carries a [`ThreadHint`] where one applies: the key that ties an
 //! alarm's `ALARM` and `OK` (its ARN), or a custom notification's messages (its
-//! `metadata.threadId`), together. It is not acted on yet.
+//! `metadata.threadId`), together. Ingest turns it into the alert groups' one-message
+//! lifecycle (an alarm's states edit one message; a thread replies to its first message).
 
 use std::fmt;
 
@@ -265,10 +266,6 @@ impl AwsEvent {
             Ok(Value::Object(object)) => Self::from_object(object, sns),
             _ => Self::text(message.to_owned(), sns),
         }
-    }
-
-    pub fn thread_hint(&self) -> Option<&ThreadHint> {
-        self.thread.as_ref()
     }
 
     fn text(text: String, extra: Map<String, Value>) -> AwsEvent {

@@ -26,10 +26,6 @@ impl HttpWebhooks {
         }
     }
 
-    /// With a client of the caller's (tests give one whose name lookups they control).
-    pub fn with_client(client: reqwest::Client, policy: OutboundPolicy) -> Self {
-        HttpWebhooks { client, policy }
-    }
 }
 
 #[async_trait]
