@@ -10,10 +10,7 @@ use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Request, Response};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -63,8 +60,7 @@ impl CountingProxy {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let ledger = Arc::new(Mutex::new(Ledger::default()));
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client = fchat_local::relay::client();
         let upstream = upstream.trim_end_matches('/').to_owned();
         let tables = Arc::new(tables);
         let shared = ledger.clone();
@@ -101,7 +97,7 @@ pub fn total(calls: &BTreeMap<String, Calls>) -> Calls {
 
 async fn forward(
     request: Request<Incoming>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: fchat_local::relay::Client,
     upstream: String,
     tables: Arc<Vec<TableIndexes>>,
     ledger: Arc<Mutex<Ledger>>,
@@ -114,26 +110,8 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let mut outgoing = Request::builder()
-        .method(parts.method.clone())
-        .uri(format!("{upstream}{path}"));
-    for (name, value) in &parts.headers {
-        outgoing = outgoing.header(name, value);
-    }
-    let answer = match outgoing.body(Full::new(body.clone())) {
-        Ok(outgoing) => client.request(outgoing).await,
-        Err(_) => return Ok(bad_gateway()),
-    };
-    let Ok(answer) = answer else {
-        return Ok(bad_gateway());
-    };
-    let (answer_parts, answer_body) = answer.into_parts();
-    let answer_body = answer_body.collect().await?.to_bytes();
+    let (answer_parts, answer_body) =
+        fchat_local::relay::relay(&client, &upstream, &parts, body.clone()).await?;
     if answer_parts.status.is_success() {
         let mut ledger = ledger.lock().expect("ledger");
         let (mut kind, calls) = account(&target, &body, &tables, &mut ledger.largest_item);
@@ -147,12 +125,6 @@ async fn forward(
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn bad_gateway() -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::BAD_GATEWAY;
-    response
 }
 
 /// The kind of a call and what it costs, by DynamoDB's and SQS's billing rules:

@@ -1,6 +1,7 @@
 //! The local stack: what runs the product on one machine with emulated AWS.
 //!
-//! - [`admin`]: the operator's commands (`fchat-admin`).
+//! - [`admin`]: the operator's CLI's library (`fchat-admin`, in `infra/admin`: a production tool
+//!   the local stack uses for its seed and its tests), re-exported.
 //! - [`console`]: the local stack's web console (`fchat-local console`).
 //! - [`moto`]: starts the DynamoDB/SQS/SSM emulator (moto's server) on loopback.
 //! - [`provision`]: creates the tables, queues and secrets (SSM SecureString parameters) that
@@ -8,15 +9,15 @@
 //! - [`seed`]: loads groups, apps and users from a seed file.
 //! - [`runtime`]: a Lambda Runtime API emulator that runs the real function binaries.
 //! - [`iam`]: a proxy in front of moto that holds every call to the signer's policy in `template.yaml`.
+//! - [`relay`]: passes a request on to another loopback server (the gate's way to moto).
 //! - [`gateway`]: an API Gateway (HTTP API) stand-in that turns requests into invocations.
 //! - [`poller`]: an SQS event source mapping stand-in that feeds queue batches to a function.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 
-pub mod admin;
+pub use fchat_admin as admin;
 pub mod console;
 pub mod gateway;
 pub mod harness;
@@ -25,6 +26,7 @@ pub mod invoke;
 pub mod moto;
 pub mod poller;
 pub mod provision;
+pub mod relay;
 pub mod runtime;
 pub mod seed;
 
@@ -34,11 +36,9 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The variables of an env file as `fchat-local setup` writes it (`NAME='value'`, dotenv's
-/// format): for `fchat-local functions` and `fchat-admin --env-file`.
+/// format): for `fchat-local functions`; `fchat-admin --env-file` reads it the same way.
 pub fn read_env_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
-    dotenvy::from_path_iter(path)
-        .and_then(|lines| lines.collect::<Result<HashMap<_, _>, _>>())
-        .with_context(|| format!("reading {}", path.display()))
+    fchat_admin::environment::read_env_file(path)
 }
 
 #[cfg(test)]

@@ -26,9 +26,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
 use crate::provision::Template;
@@ -169,8 +166,7 @@ impl IamGate {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let denials = Arc::new(Mutex::new(Vec::new()));
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client = crate::relay::client();
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             identities,
@@ -208,7 +204,7 @@ struct Shared {
     upstream: String,
     identities: Identities,
     denials: Arc<Mutex<Vec<Denial>>>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: crate::relay::Client,
 }
 
 impl Shared {
@@ -237,28 +233,8 @@ impl Shared {
                 return Ok(answer);
             }
         }
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let mut outgoing = Request::builder()
-            .method(parts.method.clone())
-            .uri(format!("{}{path}", self.upstream));
-        for (name, value) in &parts.headers {
-            outgoing = outgoing.header(name, value);
-        }
-        let Ok(outgoing) = outgoing.body(Full::new(body)) else {
-            return Ok(plain(StatusCode::BAD_GATEWAY, "text/plain", String::new()));
-        };
-        match self.client.request(outgoing).await {
-            Ok(answer) => {
-                let (answer_parts, answer_body) = answer.into_parts();
-                let answer_body = answer_body.collect().await?.to_bytes();
-                Ok(Response::from_parts(answer_parts, Full::new(answer_body)))
-            }
-            Err(_) => Ok(plain(StatusCode::BAD_GATEWAY, "text/plain", String::new())),
-        }
+        let (head, body) = crate::relay::relay(&self.client, &self.upstream, &parts, body).await?;
+        Ok(Response::from_parts(head, Full::new(body)))
     }
 }
 
