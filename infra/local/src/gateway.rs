@@ -43,7 +43,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::invoke::Invoker;
-use crate::provision::{HttpRoute, DEFAULT_ROUTE};
+use crate::template::{HttpRoute, DEFAULT_ROUTE};
 
 /// API Gateway's own payload limit: the HTTP API's quota is "10 MB" (counted here as MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;

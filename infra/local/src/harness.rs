@@ -11,8 +11,9 @@ use gateway::ingest::Ingest;
 use crate::admin::Admin;
 use crate::iam::{function_credentials, IamGate, Identities, OPERATOR_ACCESS_KEY};
 use crate::moto::Moto;
-use crate::provision::{provision, Provisioned, Template};
+use crate::provision::{provision, Provisioned};
 use crate::seed::Seed;
+use crate::template::Template;
 
 /// The start of a test double of a function: a bash script that speaks the Lambda Runtime API
 /// with curl. `next` long-polls `/next` into `$DIR/body` and `$DIR/headers` and sets `$ID`;
@@ -147,6 +148,7 @@ impl LocalAws {
             local: false,
             simulator_url: None,
             now,
+            lookup: std::sync::Arc::new(gateway::adapters::webhook::guard::SystemLookup),
         }
     }
 
@@ -245,7 +247,7 @@ pub struct Stack {
     pub api: String,
     pub options: FunctionOptions,
     /// The delivery queue's event source, as the template declares it.
-    delivery_source: crate::provision::QueueSource,
+    delivery_source: crate::template::QueueSource,
     http: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         http_body_util::Full<bytes::Bytes>,

@@ -6,6 +6,7 @@
 //! - [`moto`]: starts the DynamoDB/SQS/SSM emulator (moto's server) on loopback.
 //! - [`provision`]: creates the tables, queues and secrets (SSM SecureString parameters) that
 //!   `template.yaml` declares.
+//! - [`template`]: `template.yaml` as the local stack reads it.
 //! - [`seed`]: loads groups, apps and users from a seed file.
 //! - [`runtime`]: a Lambda Runtime API emulator that runs the real function binaries.
 //! - [`iam`]: a proxy in front of moto that holds every call to the signer's policy in `template.yaml`.
@@ -29,6 +30,7 @@ pub mod provision;
 pub mod relay;
 pub mod runtime;
 pub mod seed;
+pub mod template;
 
 /// The workspace's root directory, where `template.yaml` is.
 pub fn workspace_root() -> PathBuf {

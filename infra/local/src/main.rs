@@ -44,9 +44,10 @@ use fchat_local::iam::{function_credentials, IamGate, Identities, OPERATOR_ACCES
 use fchat_local::invoke::Invoker;
 use fchat_local::moto::{local_aws_environment, local_sdk_config, local_sdk_config_as};
 use fchat_local::poller::{Poller, DEFAULT_CONCURRENCY, INVOKE_MARGIN};
-use fchat_local::provision::{provision, Template};
+use fchat_local::provision::provision;
 use fchat_local::runtime::{FunctionSpec, LambdaHost, INIT_LIMIT};
 use fchat_local::seed::Seed;
+use fchat_local::template::Template;
 use gateway::config::Config;
 use gateway::dynamo::DynamoStore;
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use fchat_local::gateway::{LocalGateway, MAX_PAYLOAD_BYTES};
 use fchat_local::harness::{LocalAws, RUNTIME_API_PRELUDE};
 use fchat_local::invoke::Invoker;
-use fchat_local::provision::HttpRoute;
+use fchat_local::template::HttpRoute;
 use fchat_local::runtime::{FunctionSpec, LambdaHost, MAX_REQUEST_PAYLOAD, MAX_RESPONSE_PAYLOAD};
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use fchat_local::harness::LocalAws;
-use fchat_local::provision::{provision, Template};
+use fchat_local::provision::provision;
+use fchat_local::template::Template;
 use gateway::config::BOT_TOKEN_PARAMETER;
 
 fn template() -> Template {

@@ -28,7 +28,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::provision::Template;
+use crate::template::Template;
 use policy::{allows, Resolver, Statement, LOCAL_ACCOUNT, OPERATOR_POLICY};
 use request::{classify, Call, Protocol};
 

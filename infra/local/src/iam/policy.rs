@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_yaml::Value;
 
-use crate::provision::Template;
+use crate::template::Template;
 
 /// The account moto serves (its default), in every ARN of the local stack.
 pub const LOCAL_ACCOUNT: &str = "123456789012";
