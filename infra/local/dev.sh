@@ -38,7 +38,7 @@ for port in "$API_PORT" "$MOTO_PORT" "$MOTO_BACKEND_PORT" "$INVOKE_PORT" "$FCHAT
 done
 
 echo "==> building the local stack and the functions"
-cargo build --quiet -p fchat-local -p fchat-simulator -p ingest -p delivery -p callback
+cargo build --quiet -p fchat-local -p fchat-admin -p fchat-simulator -p ingest -p delivery -p callback
 
 pids=()
 stop() {
@@ -141,7 +141,7 @@ wait_for_port "${WEBHOOK_PORT}" "the webhook receiver"
 echo "==> the console on http://127.0.0.1:${CONSOLE_PORT}/_console"
 target/debug/fchat-local console --port "${CONSOLE_PORT}" --seed "${SEED_FILE}" \
   --api "http://127.0.0.1:${API_PORT}" --simulator "http://127.0.0.1:${FCHAT_PORT}" \
-  --receiver "http://127.0.0.1:${WEBHOOK_PORT}" &
+  --receiver "http://127.0.0.1:${WEBHOOK_PORT}" --functions "http://127.0.0.1:${INVOKE_PORT}" &
 pids+=($!)
 wait_for_port "${CONSOLE_PORT}" "the console"
 

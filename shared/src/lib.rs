@@ -14,6 +14,7 @@ pub mod adapters;
 pub mod api;
 pub mod domain;
 pub mod logging;
+pub mod metrics;
 pub mod ports;
 pub mod services;
 pub mod wiring;

@@ -67,6 +67,7 @@ async fn world(tag: &str) -> World {
         queue: queue.clone(),
         webhooks: Arc::new(MemoryWebhooks::default()),
         clock: clock.clone(),
+        fchat: fchat.clone(),
     };
     World {
         ingest: Ingest {
@@ -328,6 +329,7 @@ async fn a_groups_firing_and_resolution_in_one_batch_run_in_order() {
             receive_count: 1,
             receipt_handle: format!("r-{i}"),
             body: job.to_json(),
+            sent_at_ms: None,
         })
         .collect();
     // The queue hands the resolution out first.

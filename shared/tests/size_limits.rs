@@ -352,6 +352,7 @@ async fn a_forward_too_large_to_retry_is_dropped() {
         queue: world.queue.clone(),
         webhooks: webhooks.clone(),
         clock: Arc::new(FixedClock::at(common::NOW)),
+        fchat: Arc::new(gateway::memory::MemoryFChat::default()),
     };
     let forward = |filler: usize| Forward {
         app: app.name.clone(),
@@ -359,6 +360,7 @@ async fn a_forward_too_large_to_retry_is_dropped() {
         chat_id: "fchat-1".into(),
         reply_to: None,
         payload: json!({"event": "message", "context": {"parameters": {"p": "p".repeat(filler)}}}),
+        click: None,
     };
     let base = Job::new(JobKind::Forward(forward(0))).to_json().len();
     for (filler, queued) in [(MAX_JOB_BYTES - base, 1), (MAX_JOB_BYTES - base + 1, 0)] {

@@ -78,6 +78,7 @@ fn context(id: &str, expires_at: u64) -> Context {
         deliver_by: expires_at,
         reply_window_seconds: 90,
         lease_until: None,
+        conversation: Default::default(),
     }
 }
 

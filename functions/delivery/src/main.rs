@@ -9,6 +9,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     gateway::logging::init();
+    gateway::metrics::init("delivery");
     let config = Config::from_env()?;
     let (delivery, queue) =
         gateway::wiring::delivery(&gateway::wiring::sdk_config().await, &config).await?;

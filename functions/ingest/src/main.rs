@@ -6,6 +6,7 @@ use gateway::config::Config;
 #[tokio::main]
 async fn main() -> Result<(), gateway::front_door::Error> {
     gateway::logging::init();
+    gateway::metrics::init("ingest");
     let config = Config::from_env()?;
     let ingest = gateway::wiring::ingest(&gateway::wiring::sdk_config().await, &config).await?;
     let ingest = &ingest;

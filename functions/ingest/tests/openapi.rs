@@ -113,9 +113,11 @@ values = [{email}]
 api_key = {secret}
 
 # Valid input may still be refused for what it is, as the document says: an address FChat does
-# not know (404), an Idempotency-Key used before with another body (422).
+# not know or a message id that is none of the app's (404), an Idempotency-Key used before with
+# another body (422), a message that cannot change (409: an alert group's, or not delivered) or
+# that is deleted (410).
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "404", "422"]
+expected-statuses = ["2xx", "404", "409", "410", "422"]
 
 # SNS's deliveries are signed by SNS: a body made up here never verifies (403), and any URL
 # it names is fetched only from SNS's hosts. src/services/aws_sources.rs and tests/aws_routes.rs

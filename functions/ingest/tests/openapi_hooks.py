@@ -2,9 +2,10 @@
 cannot state.
 
 The user route takes at most 30 buttons in all, `reply_markup.inlineKeyboard`'s rows and the
-legacy `buttons` together (the contract's "Limit 30 buttons"). The document bounds each row and
-each list, not their sum, so a body the schema allows may still carry more than 30 buttons;
-the gateway's 400 for such a body is the contract's answer, not a failure.
+legacy `buttons` together (the contract's "Limit 30 buttons"), and so do the group route and an
+edit (`PATCH /{token}/messages/{id}`). The document bounds each row and each list, not their
+sum, so a body the schema allows may still carry more than 30 buttons; the gateway's 400 for
+such a body is the contract's answer, not a failure.
 
 The EventBridge routes take any text in a `text/plain` body (an input transformer's text). A
 "schema-violating" value schemathesis makes for it (a number, an object) is sent as its text,
@@ -16,7 +17,7 @@ MAX_BUTTONS = 30
 
 
 def buttons(body):
-    """How many buttons a user route's body carries, as the gateway counts them."""
+    """How many buttons a body carries, as the gateway counts them."""
     if not isinstance(body, dict):
         return 0
     count = 0

@@ -37,10 +37,96 @@ pub const PRICES: &[(&str, f64, &str)] = &[
         3.00,
         "per million (a SecureString's decryption: one per secret per cold start)",
     ),
-    ("CloudWatch alarm (standard)", 0.10, "per alarm-month"),
+    (
+        "CloudWatch alarm (standard)",
+        0.10,
+        "per alarm-month (per metric of a metric-math alarm)",
+    ),
+    ("CloudWatch dashboard", 3.00, "per dashboard-month"),
+    (
+        "CloudWatch custom metric",
+        0.30,
+        "per metric-month, prorated by the hours a series gets a value (EMF metrics)",
+    ),
+    ("CloudWatch Logs Insights", 0.005, "per GB scanned"),
 ];
 
-fn price(name: &str) -> f64 {
+/// The dashboard's monthly price (`Dashboard=true`).
+pub const DASHBOARD_MONTH: f64 = 3.00;
+/// The metrics the delivery alarms watch (`DeliveryAlarms=true`): p99 latency's one, and the
+/// failure rate's two.
+pub const DELIVERY_ALARM_METRICS: f64 = 3.0;
+/// The series a busy deployment keeps fed every hour: accepted and refused per route in use,
+/// delivered, latency, attempts and retries per answer, failed, webhook forwards and latency.
+pub const BUSY_SERIES: f64 = 15.0;
+
+/// The sizes of a request's EMF document and of a delivery attempt's, in bytes (an app name
+/// and a context id of typical length).
+pub fn emf_document_bytes() -> (usize, usize) {
+    use gateway::metrics::catalogue::*;
+    use gateway::metrics::Event;
+    let request = Event::new()
+        .dimension("Route", "group_message")
+        .dimension("Outcome", "queued")
+        .count(&MESSAGES_ACCEPTED)
+        .field("app", "alerts-prod")
+        .field("route", "group_message")
+        .field("outcome", "queued")
+        .document(1_800_000_000_000)
+        .to_string();
+    let delivery = Event::new()
+        .dimension("Answer", "ok")
+        .count(&DELIVERY_ATTEMPTS)
+        .count(&MESSAGES_DELIVERED)
+        .value(&DELIVERY_LATENCY, 61.0)
+        .field("source", "group")
+        .field("app", "alerts-prod")
+        .field("context_id", "8c1f0d7e54a94d7f9b1c2e3a4b5c6d7e")
+        .document(1_800_000_000_000)
+        .to_string();
+    (request.len() + 1, delivery.len() + 1)
+}
+
+/// What the operators' options cost a month, at list price: (what, default, dollars, notes).
+pub fn operator_options() -> Vec<(&'static str, &'static str, f64, String)> {
+    vec![
+        (
+            "EMF metrics (custom metrics)",
+            "always",
+            BUSY_SERIES * price("CloudWatch custom metric"),
+            format!(
+                "a busy deployment's {BUSY_SERIES:.0} series fed every hour; a series costs \
+                 ${:.5} per hour it gets a value, nothing idle; the first 10 are free",
+                price("CloudWatch custom metric") / 730.0
+            ),
+        ),
+        (
+            "Dashboard (`Dashboard`)",
+            "false",
+            price("CloudWatch dashboard"),
+            "one dashboard; an account's first 3 are free".to_owned(),
+        ),
+        (
+            "Delivery alarms (`DeliveryAlarms`)",
+            "false",
+            DELIVERY_ALARM_METRICS * price("CloudWatch alarm (standard)"),
+            "latency p99 (one metric) and failure rate (metric math over two): they pay for \
+             themselves once FChat's outages or refusals would otherwise go unseen"
+                .to_owned(),
+        ),
+        (
+            "Saved Logs Insights queries",
+            "always",
+            0.0,
+            format!(
+                "four query definitions, free; a run scans the chosen logs at ${} per GB",
+                price("CloudWatch Logs Insights")
+            ),
+        ),
+    ]
+}
+
+pub fn price(name: &str) -> f64 {
     PRICES
         .iter()
         .find(|(n, _, _)| *n == name)
@@ -287,6 +373,15 @@ pub fn idle_month() -> Estimate {
             (
                 format!("CloudWatch alarms ({ALARMS})"),
                 ALARMS * price("CloudWatch alarm (standard)"),
+            ),
+            (
+                "Dashboard and delivery alarms (off by default: `Dashboard`, `DeliveryAlarms`)"
+                    .to_owned(),
+                0.0,
+            ),
+            (
+                "EMF metrics (no traffic, no series) and saved queries (free)".to_owned(),
+                0.0,
             ),
             (
                 format!(

@@ -67,16 +67,17 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
     });
     let store = world::memory_store().await;
     let queue = Arc::new(MemoryQueue::default());
+    let fchat: Arc<dyn gateway::ports::FChat> = Arc::new(
+        FChatClient::new(&simulator.url(), BOT_TOKEN, Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let delivery = Delivery {
         contexts: store.clone(),
         groups: store.clone(),
         users: store.clone(),
         apps: store.clone(),
         silencer: Arc::new(gateway::memory::MemorySilencer::default()),
-        fchat: Arc::new(
-            FChatClient::new(&simulator.url(), BOT_TOKEN, Duration::from_secs(10))
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        ),
+        fchat: fchat.clone(),
         clock: Arc::new(SystemClock),
         lease: Duration::from_secs(30),
         max_retry_delay: Duration::from_secs(1),
@@ -86,6 +87,7 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
             queue: queue.clone(),
             webhooks: Arc::new(MemoryWebhooks::default()),
             clock: Arc::new(SystemClock),
+            fchat,
         },
         max_forward_delay: Duration::from_secs(1),
     };
@@ -130,6 +132,7 @@ async fn queue_jobs(store: &MemoryStore, count: usize) -> Result<Vec<QueuedJob>>
             receive_count: 1,
             receipt_handle: context_id,
             body,
+            sent_at_ms: None,
         });
     }
     Ok(jobs)

@@ -6,7 +6,9 @@
 //! [--cpu-only | --cold-only]`
 
 mod coldstart;
+mod conversation_cost;
 mod cost;
+mod cost_report;
 mod cpu;
 mod e2e;
 mod fanout;

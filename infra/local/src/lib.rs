@@ -17,7 +17,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-
 pub use fchat_admin as admin;
 pub mod console;
 pub mod gateway;

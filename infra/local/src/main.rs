@@ -56,7 +56,7 @@ const USAGE: &str = "usage: fchat-local setup [--template F] [--seed F] [--env-f
        fchat-local poller [--template F] [--invoke URL] [--param Name=Value]... [--ready-file F]
        fchat-local functions [--template F] [--env-file F] [--port N] [--bin-dir DIR] [--max-instances N]
        fchat-local iam [--template F] [--port N] --upstream URL [--param Name=Value]...
-       fchat-local console [--port N] [--api URL] [--simulator URL] [--receiver URL] [--seed F]";
+       fchat-local console [--port N] [--api URL] [--simulator URL] [--receiver URL] [--functions URL] [--seed F]";
 
 #[tokio::main]
 async fn main() {
@@ -256,6 +256,7 @@ async fn console(options: &Options) -> Result<()> {
                 .unwrap_or("http://127.0.0.1:9002")
                 .to_owned(),
         ),
+        functions: options.get("--functions").map(str::to_owned),
         apps,
     };
     let console = Console::start(SocketAddr::from(([127, 0, 0, 1], port)), config)

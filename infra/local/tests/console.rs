@@ -192,6 +192,7 @@ async fn round_trip() {
             api: stack.api.clone(),
             simulator: stack.fchat.url(),
             receiver: Some(format!("http://{}", receiver.addr())),
+            functions: None,
             apps: vec![ConsoleApp {
                 name: names.app.clone(),
                 token: names.token.clone(),
@@ -513,6 +514,7 @@ async fn the_consoles_routes_refuse_bad_requests_clearly_and_survive_a_stack_tha
             api: nowhere.clone(),
             simulator: nowhere.clone(),
             receiver: Some(nowhere),
+            functions: None,
             apps: vec![ConsoleApp {
                 name: names.app.clone(),
                 token: names.token.clone(),

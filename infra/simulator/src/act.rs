@@ -96,7 +96,7 @@ impl State {
         let message = lock(&self.log)
             .messages
             .iter()
-            .find(|message| message.message_id == message_id)
+            .find(|message| message.message_id == message_id && !message.deleted)
             .cloned()
             .ok_or_else(|| ActError::NotFound(format!("message {message_id:?} not found")))?;
         let buttons: Vec<&Value> = message
@@ -134,6 +134,7 @@ impl State {
                 }
             },
         };
+        let query_id = format!("cq-{}", self.last_query.fetch_add(1, Ordering::SeqCst) + 1);
         let update = json!({
             "update_id": self.next_update_id(),
             "message": {
@@ -141,7 +142,7 @@ impl State {
                 "user": user_json(&user),
                 "chat": {"id": message.chat_id, "type": chat_type},
                 "callback_query": {
-                    "id": format!("cq-{}", self.last_query.fetch_add(1, Ordering::SeqCst) + 1),
+                    "id": query_id,
                     "data": data,
                     "message": {"message_id": message.message_id},
                 },
@@ -154,6 +155,8 @@ impl State {
             Some(&label),
             Some(&message.message_id),
         );
+        // Recorded before the update goes out: the bot answers the click while handling it.
+        self.record_query(&action, &query_id);
         self.post_recorded(&action, &update).await
     }
 

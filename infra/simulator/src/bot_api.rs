@@ -1,6 +1,7 @@
-//! FChat's bot API as `docs/fchat-api.md` has it: `POST /sendMessage` and
-//! `POST /editMessageText` (after the faults have had their say) and `GET /getUserByEmail`; everything under `/_sim/` goes to the control
-//! routes.
+//! FChat's bot API as `docs/fchat-api.md` has it: `POST /sendMessage`, `POST
+//! /editMessageText`, `POST /editMessageReplyMarkup` and `POST /deleteMessage` (after the faults
+//! have had their say), `POST /answerCallbackQuery` and `GET /getUserByEmail`; everything under
+//! `/_sim/` goes to the control routes.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -36,14 +37,30 @@ impl State {
                 self.faulty_call(request, |state, body| state.edit_message(body))
                     .await
             }
+            "/editMessageReplyMarkup" if method == Method::POST => {
+                self.faulty_call(request, |state, body| state.edit_reply_markup(body))
+                    .await
+            }
+            "/deleteMessage" if method == Method::POST => {
+                self.faulty_call(request, |state, body| state.delete_message(body))
+                    .await
+            }
+            "/answerCallbackQuery" if method == Method::POST => {
+                Ok(self.answer_callback_query(request).await)
+            }
             "/getUserByEmail" if method == Method::GET => Ok(self.get_user_by_email(request).await),
-            "/sendMessage" | "/editMessageText" | "/getUserByEmail" => Ok(method_not_allowed()),
+            "/sendMessage"
+            | "/editMessageText"
+            | "/editMessageReplyMarkup"
+            | "/deleteMessage"
+            | "/answerCallbackQuery"
+            | "/getUserByEmail" => Ok(method_not_allowed()),
             _ if path.starts_with("/_sim/") => Ok(self.control(request, peer).await),
             _ => Ok(error(StatusCode::NOT_FOUND, "Not Found")),
         }
     }
 
-    fn authorized(&self, request: &Request<Incoming>) -> bool {
+    pub(crate) fn authorized(&self, request: &Request<Incoming>) -> bool {
         let Some(value) = request
             .headers()
             .get(AUTHORIZATION)
@@ -109,7 +126,7 @@ impl State {
                     let log = lock(&self.log);
                     log.messages
                         .iter()
-                        .any(|m| &m.message_id == id && m.chat_id == chat_id)
+                        .any(|m| &m.message_id == id && m.chat_id == chat_id && !m.deleted)
                         || log.actions.iter().any(|a| {
                             a.message_id.as_ref() == Some(id)
                                 && a.chat_id == chat_id
@@ -158,6 +175,8 @@ impl State {
             reply_to_message_id,
             edits: Vec::new(),
             edited_at_ms: None,
+            deleted: false,
+            deleted_at_ms: None,
         };
         let result = json!({
             "message_id": message.message_id,
@@ -191,7 +210,7 @@ impl State {
         let Some(message) = log
             .messages
             .iter_mut()
-            .find(|m| &m.message_id == message_id && m.chat_id == chat_id)
+            .find(|m| &m.message_id == message_id && m.chat_id == chat_id && !m.deleted)
         else {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -307,7 +326,7 @@ fn common_fields(state: &State, body: &[u8]) -> Result<Fields, Box<Answer>> {
     Ok((body, chat_id, text, reply_markup))
 }
 
-fn valid_reply_markup(markup: &Value) -> bool {
+pub(crate) fn valid_reply_markup(markup: &Value) -> bool {
     let Some(Value::Array(rows)) = markup.get("inline_keyboard") else {
         return false;
     };

@@ -20,7 +20,9 @@
 //!   [`UserAction`], [`ButtonRef`]);
 //! - `simulator`: the [`Simulator`] handle;
 //! - `state`: the shared state, its directory, group chats, record and id counters;
-//! - `bot_api`: FChat's bot API routes (`sendMessage`, `getUserByEmail`);
+//! - `bot_api`: FChat's bot API routes (`sendMessage`, `editMessageText`, `getUserByEmail`);
+//! - `conversation_api`: the routes of conversations (`editMessageReplyMarkup`,
+//!   `deleteMessage`, `answerCallbackQuery`);
 //! - `control`: the `/_sim/` control routes;
 //! - `act`: acting as a user (posting updates to the gateway);
 //! - `faults`: the fault switches ([`Faults`]);
@@ -34,6 +36,7 @@ pub mod receiver;
 mod act;
 mod bot_api;
 mod control;
+mod conversation_api;
 mod faults;
 mod http;
 mod model;
@@ -43,7 +46,9 @@ mod state;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use faults::Faults;
-pub use model::{ButtonRef, MessageVersion, ReceivedMessage, SimUser, SimulatorConfig, UserAction};
+pub use model::{
+    ButtonRef, ClickNotice, MessageVersion, ReceivedMessage, SimUser, SimulatorConfig, UserAction,
+};
 pub use simulator::Simulator;
 
 /// Locks through poisoning: state stays consistent between statements, and a panic in one

@@ -47,6 +47,11 @@ pub struct ReceivedMessage {
     pub edits: Vec<MessageVersion>,
     #[serde(default)]
     pub edited_at_ms: Option<u64>,
+    /// `deleteMessage` deleted it: the chat no longer shows it, the record keeps it.
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub deleted_at_ms: Option<u64>,
 }
 
 /// A version of a message that an edit replaced.
@@ -80,6 +85,22 @@ pub struct UserAction {
     /// The callback route's answer body.
     pub answer: Option<Value>,
     pub error: Option<String>,
+    /// A click's `callback_query.id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_query_id: Option<String>,
+    /// How the bot answered a click (`answerCallbackQuery`): what the clicker alone saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<ClickNotice>,
+}
+
+/// The bot's answer to a click: a notice shown to the clicker alone (empty: their client only
+/// stops waiting), or an alert they dismiss.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClickNotice {
+    pub text: String,
+    #[serde(default)]
+    pub show_alert: bool,
+    pub at_ms: u64,
 }
 
 /// Which button of a recorded message a user clicks.

@@ -44,6 +44,11 @@ const WEBHOOK_PATH: &str = "/webhook";
 
 /// Where the receiver lists what it received (`GET`, loopback only).
 pub const EVENTS_PATH: &str = "/_receiver/events";
+/// `PUT` `{"status": 200, "body": {...}}`: how every verified request is answered from now on
+/// (a click's `notice` and `edit`, say); `DELETE`: the default answer again. Loopback only.
+pub const ANSWER_PATH: &str = "/_receiver/answer";
+
+mod answer;
 
 /// What an app's name keeps unencoded in its path: URLs' unreserved characters (letters,
 /// digits, `-`, `.`, `_`, `~`). Everything else is percent-encoded. (`fchat-admin` refuses the
@@ -354,6 +359,9 @@ impl ReceiverState {
         if request.uri().path() == EVENTS_PATH {
             return self.list_events(&request, peer);
         }
+        if request.uri().path() == ANSWER_PATH {
+            return self.change_answer(request, peer).await;
+        }
         let Ok(app) = Self::app_of(request.uri().path()) else {
             return failure(StatusCode::NOT_FOUND, "not found");
         };
@@ -421,6 +429,13 @@ impl ReceiverState {
         }
         match lock(&self.answer).clone() {
             Some((status, body)) => (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
+            // `fchat-admin app test-webhook`'s ping: the verdict is echoed (null: not checked).
+            None if event.body["event"] == "ping" => (
+                StatusCode::OK,
+                Some(
+                    json!({"ok": true, "signature_verified": event.signature_checked.then_some(event.verified)}),
+                ),
+            ),
             None => match self.config.echo.then(|| echo(&event.body)).flatten() {
                 Some(reply) => (StatusCode::OK, Some(reply)),
                 None => (StatusCode::OK, Some(json!({"ok": true}))),

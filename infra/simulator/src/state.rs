@@ -169,8 +169,18 @@ impl State {
             status: None,
             answer: None,
             error: None,
+            callback_query_id: None,
+            notice: None,
         });
         id
+    }
+
+    /// Notes the `callback_query.id` of a recorded click, which the bot answers by.
+    pub(crate) fn record_query(&self, action: &str, query_id: &str) {
+        let mut log = lock(&self.log);
+        if let Some(click) = log.actions.iter_mut().find(|a| a.id == action) {
+            click.callback_query_id = Some(query_id.to_owned());
+        }
     }
 
     /// Adds the callback route's answer (or why there was none) to a recorded action.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::domain::conversation::Notice;
 use crate::domain::message::{Button, InlineKeyboard};
 use crate::logging::loggable;
 use crate::ports::{FChat, FChatError, FChatUser, MessageEdit, OutgoingMessage};
@@ -14,6 +15,8 @@ use crate::ports::{FChat, FChatError, FChatUser, MessageEdit, OutgoingMessage};
 const NOT_MODIFIED: &str = "message is not modified";
 /// FChat's descriptions of a message it will not edit: a new message replaces it.
 const CANNOT_EDIT: [&str; 2] = ["message can't be edited", "message to edit not found"];
+/// FChat's description of a deletion of a message that is gone already: done.
+const ALREADY_DELETED: &str = "message to delete not found";
 
 /// The most of an answer of FChat's that is read; its answers are small.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -89,6 +92,27 @@ impl FChatClient {
     }
 }
 
+impl FChatClient {
+    /// `editMessageText` or `editMessageReplyMarkup`: "not modified" is done; a message FChat
+    /// will not edit is [`FChatError::CannotEdit`].
+    async fn edit(&self, method: &str, body: &Value) -> Result<(), FChatError> {
+        let request = self
+            .http
+            .post(format!("{}/{method}", self.base_url))
+            .json_body(body);
+        match self.call(request).await {
+            Ok(_) => Ok(()),
+            Err(FChatError::Permanent { reason }) if reason.contains(NOT_MODIFIED) => Ok(()),
+            Err(FChatError::Permanent { reason } | FChatError::NotFound { reason })
+                if CANNOT_EDIT.iter().any(|words| reason.contains(words)) =>
+            {
+                Err(FChatError::CannotEdit { reason })
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Answer {
     ok: bool,
@@ -143,20 +167,50 @@ impl FChat for FChatClient {
             // An empty keyboard removes the buttons.
             "reply_markup": {"inline_keyboard": wire_keyboard(&edit.content.keyboard)},
         });
+        self.edit("editMessageText", &body).await
+    }
+
+    async fn edit_buttons(
+        &self,
+        chat_id: &str,
+        message_id: &str,
+        keyboard: &InlineKeyboard,
+    ) -> Result<(), FChatError> {
+        let body = json!({
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "reply_markup": {"inline_keyboard": wire_keyboard(keyboard)},
+        });
+        self.edit("editMessageReplyMarkup", &body).await
+    }
+
+    async fn delete_message(&self, chat_id: &str, message_id: &str) -> Result<(), FChatError> {
+        let body = json!({"chat_id": chat_id, "message_id": message_id});
         let request = self
             .http
-            .post(format!("{}/editMessageText", self.base_url))
+            .post(format!("{}/deleteMessage", self.base_url))
             .json_body(&body);
         match self.call(request).await {
             Ok(_) => Ok(()),
-            Err(FChatError::Permanent { reason }) if reason.contains(NOT_MODIFIED) => Ok(()),
             Err(FChatError::Permanent { reason } | FChatError::NotFound { reason })
-                if CANNOT_EDIT.iter().any(|words| reason.contains(words)) =>
+                if reason.contains(ALREADY_DELETED) =>
             {
-                Err(FChatError::CannotEdit { reason })
+                Ok(())
             }
             Err(error) => Err(error),
         }
+    }
+
+    async fn answer_click(&self, query_id: &str, notice: &Notice) -> Result<(), FChatError> {
+        let mut body = json!({"callback_query_id": query_id, "text": notice.text});
+        if notice.show_alert {
+            body["show_alert"] = Value::Bool(true);
+        }
+        let request = self
+            .http
+            .post(format!("{}/answerCallbackQuery", self.base_url))
+            .json_body(&body);
+        self.call(request).await.map(|_| ())
     }
 
     async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError> {
@@ -200,13 +254,10 @@ fn wire_button(button: &Button) -> Value {
     json!({"text": button.text, "callback_data": callback_data(&button.callback_data)})
 }
 
-/// What a click on a button with this `callbackData` sends back.
+/// What a click on a button with this `callbackData` sends back
+/// ([`crate::domain::message::click_data`]).
 pub fn callback_data(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    crate::domain::message::click_data(value)
 }
 
 fn transient(reason: String, retry_after: Option<u64>) -> FChatError {

@@ -1,10 +1,14 @@
 //! In-memory adapters of every port, for fast unit tests of the domain and for benchmarks.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+
+mod conversation;
+mod fchat;
+pub use fchat::MemoryFChat;
 
 use crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::job::Job;
@@ -15,9 +19,9 @@ use crate::domain::{
     UNDELIVERED_RETENTION_SECONDS,
 };
 use crate::ports::{
-    AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, FChatUser, GroupStore,
-    IdempotencyClaim, JobQueue, MessageEdit, OutgoingMessage, SendClaim, SilenceError,
-    SilenceRequest, Silencer, StoreError, UserStore, WebhookOutcome, WebhookSender,
+    AppStore, AttemptOutcome, Clock, ContextStore, GroupStore, IdempotencyClaim, JobQueue,
+    SendClaim, SilenceError, SilenceRequest, Silencer, StoreError, UserStore, WebhookOutcome,
+    WebhookSender,
 };
 
 #[derive(Default)]
@@ -556,114 +560,6 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> UnixTime {
         self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// FChat in memory: a directory of users, the messages it showed (once per
-/// `client_message_id`), and scripted failures.
-#[derive(Default)]
-pub struct MemoryFChat {
-    shown: Mutex<Vec<(String, OutgoingMessage)>>,
-    edits: Mutex<Vec<MessageEdit>>,
-    refuse_edits: AtomicBool,
-    users: Mutex<HashMap<String, FChatUser>>,
-    failures: Mutex<VecDeque<FChatError>>,
-    send_calls: AtomicUsize,
-    lookups: AtomicUsize,
-    unreachable: AtomicBool,
-}
-
-impl MemoryFChat {
-    pub fn add_user(&self, email: &str, id: &str) {
-        let user = FChatUser {
-            id: id.into(),
-            email: email.into(),
-            name: None,
-        };
-        self.users.lock().unwrap().insert(email.into(), user);
-    }
-
-    /// The next sends fail with these errors, in order.
-    pub fn fail_next(&self, errors: impl IntoIterator<Item = FChatError>) {
-        self.failures.lock().unwrap().extend(errors);
-    }
-
-    /// The messages FChat showed, with their message ids.
-    pub fn shown(&self) -> Vec<(String, OutgoingMessage)> {
-        self.shown.lock().unwrap().clone()
-    }
-
-    pub fn send_calls(&self) -> usize {
-        self.send_calls.load(Ordering::SeqCst)
-    }
-
-    pub fn lookups(&self) -> usize {
-        self.lookups.load(Ordering::SeqCst)
-    }
-
-    /// The edits FChat made, in order.
-    pub fn edits(&self) -> Vec<MessageEdit> {
-        self.edits.lock().unwrap().clone()
-    }
-
-    /// While set, edits fail as FChat's do for a message too old to edit.
-    pub fn set_refuse_edits(&self, refuse: bool) {
-        self.refuse_edits.store(refuse, Ordering::SeqCst);
-    }
-
-    /// While set, user lookups fail as if FChat could not be reached.
-    pub fn set_unreachable(&self, unreachable: bool) {
-        self.unreachable.store(unreachable, Ordering::SeqCst);
-    }
-}
-
-#[async_trait]
-impl FChat for MemoryFChat {
-    async fn send_message(&self, message: &OutgoingMessage) -> Result<String, FChatError> {
-        self.send_calls.fetch_add(1, Ordering::SeqCst);
-        if let Some(error) = self.failures.lock().unwrap().pop_front() {
-            return Err(error);
-        }
-        let mut shown = self.shown.lock().unwrap();
-        if let Some((id, _)) = shown
-            .iter()
-            .find(|(_, m)| m.client_message_id == message.client_message_id)
-        {
-            return Ok(id.clone());
-        }
-        let id = format!("m-{}", shown.len() + 1);
-        shown.push((id.clone(), message.clone()));
-        Ok(id)
-    }
-
-    async fn find_user(&self, email: &str) -> Result<Option<FChatUser>, FChatError> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        if self.unreachable.load(Ordering::SeqCst) {
-            return Err(FChatError::Transient {
-                reason: "could not connect".into(),
-                retry_after: None,
-            });
-        }
-        Ok(self.users.lock().unwrap().get(email).cloned())
-    }
-
-    async fn edit_message(&self, edit: &MessageEdit) -> Result<(), FChatError> {
-        if let Some(error) = self.failures.lock().unwrap().pop_front() {
-            return Err(error);
-        }
-        let known = self
-            .shown
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(id, m)| *id == edit.message_id && m.chat_id == edit.chat_id);
-        if !known || self.refuse_edits.load(Ordering::SeqCst) {
-            return Err(FChatError::CannotEdit {
-                reason: "400 Bad Request: message can't be edited".into(),
-            });
-        }
-        self.edits.lock().unwrap().push(edit.clone());
-        Ok(())
     }
 }
 

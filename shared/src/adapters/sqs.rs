@@ -118,6 +118,10 @@ pub fn jobs_from_event(event: SqsEvent) -> Vec<QueuedJob> {
             message_id: record.message_id.unwrap_or_default(),
             receipt_handle: record.receipt_handle.unwrap_or_default(),
             body: record.body.unwrap_or_default(),
+            sent_at_ms: record
+                .attributes
+                .get("SentTimestamp")
+                .and_then(|at| at.parse().ok()),
         })
         .collect()
 }

@@ -123,6 +123,26 @@ pub enum ApiError {
     #[error("Too Many Requests: the gateway is busy, please retry later")]
     SlowDown,
 
+    // --- The gateway's own: conversations (buttons, edits, deletions, clicks' answers) ---
+    #[error("Bad Request: singleUse must be true or false")]
+    SingleUseNotBoolean,
+    #[error("Bad Request: an edit needs text, message, reply_markup or buttons")]
+    EditEmpty,
+    #[error("Conflict: the message was not delivered, so it cannot change")]
+    MessageNotDelivered,
+    #[error("Conflict: an alert group's message changes with its alerts only")]
+    AlertMessageUnchangeable,
+    #[error("Gone: the message is deleted")]
+    MessageDeleted,
+    /// A webhook's answer to a click (never an HTTP answer: logged).
+    #[error("Bad Request: edit must be a dictionary")]
+    EditNotObject,
+    /// A webhook's answer to a click (never an HTTP answer: logged).
+    #[error(
+        "Bad Request: notice must be a string of at most 200 characters, or {{text, show_alert}}"
+    )]
+    NoticeInvalid,
+
     // --- Failures of the gateway itself (details are logged, never sent) ---
     #[error("Service Unavailable: the message could not be queued, please retry")]
     QueueUnavailable,
@@ -146,6 +166,8 @@ impl ApiError {
             MethodNotAllowed(_) => 405,
             CallbackUnauthorized | BearerTokenMissing | ApiKeyMissing => 401,
             SnsSignatureInvalid | SnsTopicNotAllowed => 403,
+            MessageNotDelivered | AlertMessageUnchangeable => 409,
+            MessageDeleted => 410,
             SlowDown => 429,
             SnsUnavailable => 503,
             BodyTooLarge | AlertBodyTooLarge | ParametersTooLarge | JobTooLarge => 413,
@@ -173,7 +195,11 @@ impl ApiError {
             | NotGrafanaPayload
             | NotSnsMessage
             | NotAnEvent
-            | MalformedRequest => 400,
+            | MalformedRequest
+            | SingleUseNotBoolean
+            | EditEmpty
+            | EditNotObject
+            | NoticeInvalid => 400,
         }
     }
 
@@ -278,6 +304,17 @@ mod tests {
         assert_eq!(ApiError::SlowDown.status(), 429);
         assert_eq!(ApiError::SlowDown.outcome(), "throttled");
         assert_eq!(ApiError::ApiKeyMissing.status(), 401);
+    }
+
+    #[test]
+    fn a_change_the_message_cannot_take_is_a_conflict_or_gone() {
+        assert_eq!(ApiError::MessageNotDelivered.status(), 409);
+        assert_eq!(ApiError::AlertMessageUnchangeable.status(), 409);
+        assert_eq!(ApiError::MessageDeleted.status(), 410);
+        assert_eq!(ApiError::MessageDeleted.outcome(), "invalid");
+        assert!(ApiError::NoticeInvalid
+            .to_string()
+            .contains(&crate::domain::conversation::MAX_NOTICE_CHARS.to_string()));
     }
 
     #[test]

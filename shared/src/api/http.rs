@@ -76,6 +76,20 @@ impl HttpResponse {
 }
 
 impl HttpResponse {
+    /// The answer to an accepted edit or deletion: queued, to be applied after the send and
+    /// the app's earlier changes (the status route shows when it is).
+    pub fn change_accepted(context_id: &str, delete: bool) -> Self {
+        Self::json(
+            200,
+            &serde_json::json!({
+                "ok": true,
+                "error_code": 200,
+                "description": if delete { "Deletion sent to queue" } else { "Edit sent to queue" },
+                "context": {"id": context_id},
+            }),
+        )
+    }
+
     /// The answer of the status route. A message still waiting when its context expired
     /// reads `expired`; `sending` is reported as `queued`.
     pub fn status(context: &Context, now: UnixTime) -> Self {
@@ -102,6 +116,10 @@ impl HttpResponse {
                     "deliver_by": context.deliver_by,
                     "expires_at": context.expires_at,
                     "parameters": context.parameters,
+                    "version": context.conversation.version(),
+                    "deleted": context.conversation.deleted,
+                    "changes_pending": context.conversation.pending_changes(),
+                    "change_error": context.conversation.change_error,
                 }
             }),
         )
@@ -131,6 +149,10 @@ pub enum Route {
     UserMessage { token: String },
     /// `GET /{token}/messages/{context_id}`
     MessageStatus { token: String, context_id: String },
+    /// `PATCH /{token}/messages/{context_id}`: edits the message.
+    EditMessage { token: String, context_id: String },
+    /// `DELETE /{token}/messages/{context_id}`: deletes the message.
+    DeleteMessage { token: String, context_id: String },
     /// `POST /{app_name}/{token}/{source}`, or `POST /{app_name}/{source}` with the token in
     /// `Authorization: Bearer` (`token` is `None`): an alert notification in the source's own
     /// format. A source's name is never a token, so these never shadow the routes above.
@@ -155,13 +177,13 @@ impl Route {
         }
         let route = match segments.as_slice() {
             [token, "messages", id] if !token.is_empty() && !id.is_empty() => {
-                if !method.eq_ignore_ascii_case("GET") {
-                    return Err(ApiError::MethodNotAllowed("GET"));
-                }
-                return Ok(Route::MessageStatus {
-                    token: (*token).to_owned(),
-                    context_id: (*id).to_owned(),
-                });
+                let (token, context_id) = ((*token).to_owned(), (*id).to_owned());
+                return match method.to_ascii_uppercase().as_str() {
+                    "GET" => Ok(Route::MessageStatus { token, context_id }),
+                    "PATCH" => Ok(Route::EditMessage { token, context_id }),
+                    "DELETE" => Ok(Route::DeleteMessage { token, context_id }),
+                    _ => Err(ApiError::MethodNotAllowed(MESSAGE_METHODS)),
+                };
             }
             [token, "fchat"] if !token.is_empty() => Route::UserMessage {
                 token: (*token).to_owned(),
@@ -209,6 +231,8 @@ impl Route {
             Route::GroupMessage { .. } => "group_message",
             Route::UserMessage { .. } => "user_message",
             Route::MessageStatus { .. } => "message_status",
+            Route::EditMessage { .. } => "message_edit",
+            Route::DeleteMessage { .. } => "message_delete",
             Route::Alerts {
                 source: AlertSource::Alertmanager,
                 ..
@@ -234,6 +258,9 @@ fn aws_route(app: &str, token: Option<&str>, last: &str) -> Route {
 
 /// The contract's base URL ends in `/webhooks`; deployments may keep it or not.
 const BASE_PATH_SEGMENT: &str = "webhooks";
+
+/// The methods of `/{token}/messages/{id}` (its `Allow` header).
+pub const MESSAGE_METHODS: &str = "GET, PATCH, DELETE";
 
 #[cfg(test)]
 mod tests {
@@ -290,8 +317,29 @@ mod tests {
         );
         assert_eq!(
             Route::parse("POST", "/T/messages/c1"),
-            Err(ApiError::MethodNotAllowed("GET"))
+            Err(ApiError::MethodNotAllowed(MESSAGE_METHODS))
         );
+        assert_eq!(
+            Route::parse("patch", "/webhooks/T/messages/c1"),
+            Ok(Route::EditMessage {
+                token: "T".into(),
+                context_id: "c1".into()
+            })
+        );
+        assert_eq!(
+            Route::parse("DELETE", "/T/messages/c1"),
+            Ok(Route::DeleteMessage {
+                token: "T".into(),
+                context_id: "c1".into()
+            })
+        );
+        let refused = HttpResponse::error(&ApiError::MethodNotAllowed(MESSAGE_METHODS));
+        assert!(refused
+            .headers
+            .contains(&("allow".into(), "GET, PATCH, DELETE".into())));
+        assert!(refused
+            .body
+            .contains("this route accepts GET, PATCH, DELETE only"));
         for path in [
             "/",
             "/one",

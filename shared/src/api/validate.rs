@@ -7,23 +7,21 @@
 use serde_json::{Map, Value};
 
 use crate::api::error::{ApiError, MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES, MAX_PARAMETERS_BYTES};
+use crate::api::markup::{keyboard, single_use};
 use crate::domain::alerts::{AlertNotification, AlertSource, PayloadError};
-use crate::domain::message::{
-    BotReply, Button, GroupMessage, InlineKeyboard, MessageContent, UserMessage, MAX_BUTTONS,
-    MAX_TEXT_CHARS,
-};
+use crate::domain::message::{BotReply, GroupMessage, MessageContent, UserMessage, MAX_TEXT_CHARS};
 
-/// Parses the group route's body. The group route carries text only: the contract gives it no
-/// buttons, so `reply_markup` and `buttons` are ignored there.
+/// Parses the group route's body. The contract's group route lists `text` and `message`; as
+/// an extension that every contract example still satisfies, it takes `reply_markup` and
+/// `buttons` with the user route's rules.
 pub fn parse_group_message(body: &[u8]) -> Result<GroupMessage, ApiError> {
     let object = parse_object(body)?;
     let text = message_text(&object)?;
+    let keyboard = keyboard(&object)?;
     Ok(GroupMessage {
-        content: MessageContent {
-            text,
-            keyboard: Vec::new(),
-        },
+        content: MessageContent { text, keyboard },
         parameters: parameters(&object)?,
+        single_use: single_use(&object)?,
     })
 }
 
@@ -37,6 +35,7 @@ pub fn parse_user_message(body: &[u8]) -> Result<UserMessage, ApiError> {
         email,
         content: MessageContent { text, keyboard },
         parameters: parameters(&object)?,
+        single_use: single_use(&object)?,
     })
 }
 
@@ -70,6 +69,7 @@ pub fn parse_bot_reply(answer: &Value) -> Result<BotReply, ApiError> {
         return Ok(BotReply {
             content: None,
             to_bot_state,
+            single_use: false,
         });
     };
     if text.chars().count() > MAX_TEXT_CHARS {
@@ -81,25 +81,8 @@ pub fn parse_bot_reply(answer: &Value) -> Result<BotReply, ApiError> {
             keyboard: keyboard(object)?,
         }),
         to_bot_state,
+        single_use: single_use(object)?,
     })
-}
-
-/// `reply_markup.inlineKeyboard` and the legacy `buttons`, together at most 30 buttons.
-fn keyboard(object: &Map<String, Value>) -> Result<InlineKeyboard, ApiError> {
-    let mut keyboard = match object.get("reply_markup") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(markup)) => inline_keyboard(markup)?,
-        Some(_) => return Err(ApiError::ReplyMarkupNotObject),
-    };
-    match object.get("buttons") {
-        None | Some(Value::Null) => {}
-        Some(value) => keyboard.extend(legacy_buttons(value)?),
-    }
-    let count: usize = keyboard.iter().map(Vec::len).sum();
-    if count > MAX_BUTTONS {
-        return Err(ApiError::TooManyButtons);
-    }
-    Ok(keyboard)
 }
 
 /// Parses an alert route's body as a notification of `source`.
@@ -144,7 +127,7 @@ pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
     }
 }
 
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::BodyTooLarge);
     }
@@ -156,7 +139,7 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// `text` or `message`; `text` wins when both carry something.
-fn message_text(object: &Map<String, Value>) -> Result<String, ApiError> {
+pub(crate) fn message_text(object: &Map<String, Value>) -> Result<String, ApiError> {
     let text = optional_string(object, "text")?;
     let message = optional_string(object, "message")?;
     let chosen = [text, message]
@@ -207,66 +190,6 @@ pub fn is_valid_email(email: &str) -> bool {
         && labels_ok
 }
 
-fn inline_keyboard(markup: &Map<String, Value>) -> Result<InlineKeyboard, ApiError> {
-    let Some(Value::Array(rows)) = markup.get("inlineKeyboard") else {
-        return Err(ApiError::InlineKeyboardMalformed);
-    };
-    rows.iter()
-        .map(|row| {
-            let Value::Array(buttons) = row else {
-                return Err(ApiError::InlineKeyboardMalformed);
-            };
-            buttons
-                .iter()
-                .map(|button| match button {
-                    Value::Object(button) => keyboard_button(button),
-                    _ => Err(ApiError::InlineKeyboardMalformed),
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn keyboard_button(button: &Map<String, Value>) -> Result<Button, ApiError> {
-    let text = button_text(button, "text")?;
-    Ok(Button {
-        text,
-        callback_data: button.get("callbackData").cloned().unwrap_or(Value::Null),
-    })
-}
-
-/// The legacy `buttons: [{title, payload}]` list becomes one row per button.
-fn legacy_buttons(value: &Value) -> Result<InlineKeyboard, ApiError> {
-    let Value::Array(buttons) = value else {
-        return Err(ApiError::InvalidRequest);
-    };
-    buttons
-        .iter()
-        .map(|button| {
-            let Value::Object(button) = button else {
-                return Err(ApiError::InvalidRequest);
-            };
-            let text = button_text(button, "title")?;
-            Ok(vec![Button {
-                text,
-                callback_data: button.get("payload").cloned().unwrap_or(Value::Null),
-            }])
-        })
-        .collect()
-}
-
-fn button_text(button: &Map<String, Value>, field: &'static str) -> Result<String, ApiError> {
-    match button.get(field) {
-        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.clone()),
-        None | Some(Value::Null) | Some(Value::String(_)) => Err(ApiError::ButtonTextEmpty),
-        Some(_) => Err(ApiError::FieldNotString(if field == "text" {
-            "button text"
-        } else {
-            "button title"
-        })),
-    }
-}
-
 /// `parameters`, at most [`MAX_PARAMETERS_BYTES`] as they will be stored.
 fn parameters(object: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     match object.get("parameters") {
@@ -282,7 +205,7 @@ fn parameters(object: &Map<String, Value>) -> Result<Map<String, Value>, ApiErro
     }
 }
 
-fn optional_string<'a>(
+pub(crate) fn optional_string<'a>(
     object: &'a Map<String, Value>,
     field: &'static str,
 ) -> Result<Option<&'a str>, ApiError> {
@@ -296,6 +219,7 @@ fn optional_string<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::message::Button;
     use serde_json::json;
 
     fn group(body: Value) -> Result<GroupMessage, ApiError> {
@@ -628,9 +552,28 @@ mod tests {
     }
 
     #[test]
-    fn group_route_ignores_buttons() {
-        let m = group(json!({"text": "x", "reply_markup": "junk", "buttons": 3})).unwrap();
-        assert!(m.content.keyboard.is_empty());
+    fn group_route_takes_buttons_with_the_user_routes_rules() {
+        let m = group(
+            json!({"text": "x", "reply_markup": {"inlineKeyboard": [buttons(2)], "singleUse": true},
+            "buttons": [{"title": "t", "payload": 1}]}),
+        )
+        .unwrap();
+        assert_eq!(m.content.keyboard.len(), 2);
+        assert!(m.single_use);
+        assert!(!group(json!({"text": "x"})).unwrap().single_use);
+        assert_eq!(
+            group(json!({"text": "x", "reply_markup": "junk"})),
+            Err(ApiError::ReplyMarkupNotObject)
+        );
+        assert_eq!(
+            group(json!({"text": "x", "reply_markup": {"inlineKeyboard": [buttons(31)]}})),
+            Err(ApiError::TooManyButtons)
+        );
+        assert_eq!(
+            user(json!({"email": "a@b.co", "text": "x", "reply_markup": {"inlineKeyboard": [], "singleUse": "yes"}}))
+                .unwrap_err(),
+            ApiError::SingleUseNotBoolean
+        );
     }
 
     #[test]

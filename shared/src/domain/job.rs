@@ -57,6 +57,34 @@ pub enum JobKind {
     Forward(Forward),
     /// Silence an alert group in its app's Alertmanager, as a user asked from the chat.
     Silence(SilenceJob),
+    /// Edit or delete a message that was sent (`crate::domain::conversation`).
+    Change(ChangeJob),
+}
+
+/// A change to a sent message: one of its app's (`PATCH` or `DELETE` of the send API), or
+/// one a click made that FChat could not take at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeJob {
+    pub context_id: String,
+    pub app: String,
+    /// Its place among the app's changes of the message, from 1: they apply in this order,
+    /// after the send. `None`: a click's change, applied on top of what the message shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u32>,
+    pub change: crate::domain::conversation::MessageChange,
+}
+
+/// The click a forwarded event is: its message, and FChat's callback query while it waits
+/// for its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClickRef {
+    pub context_id: String,
+    /// The clicked message, and its chat.
+    pub message_id: String,
+    /// FChat's `callback_query.id`, until the click is answered: the first attempt answers
+    /// it (with the webhook's notice); a retried forward finds it answered already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<String>,
 }
 
 /// A click on a silence button of an alert group's message.
@@ -85,6 +113,9 @@ pub struct Forward {
     /// Where a bot reply is sent.
     pub reply_to: Option<crate::domain::Target>,
     pub payload: serde_json::Value,
+    /// For a click: what its answer (`notice`, `edit`) acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub click: Option<ClickRef>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +140,7 @@ impl Job {
             JobKind::SendGroup { context_id, .. }
             | JobKind::SendUser { context_id, .. }
             | JobKind::SendAlert { context_id, .. } => Some(context_id),
-            JobKind::Forward(_) | JobKind::Silence(_) => None,
+            JobKind::Forward(_) | JobKind::Silence(_) | JobKind::Change(_) => None,
         }
     }
 
@@ -163,6 +194,7 @@ mod tests {
             chat_id: "fchat-1".into(),
             reply_to: Some(crate::domain::Target::User("u@x.io".into())),
             payload: json!({"event": "message", "message": {"text": "hi"}}),
+            click: None,
         }));
         let value: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
         assert_eq!(value["kind"], "forward");

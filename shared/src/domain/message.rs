@@ -24,6 +24,16 @@ pub struct Button {
 /// Rows of buttons, as FChat shows them.
 pub type InlineKeyboard = Vec<Vec<Button>>;
 
+/// What a click on a button with this `callbackData` sends back (the contract's
+/// `callback_query.data`): the sender's string as is, or the JSON text of any other value.
+pub fn click_data(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// What is sent: the text and, on the user route, an optional keyboard.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessageContent {
@@ -37,6 +47,8 @@ pub struct MessageContent {
 pub struct GroupMessage {
     pub content: MessageContent,
     pub parameters: Map<String, Value>,
+    /// `reply_markup.singleUse`: the first click answers the buttons for everyone.
+    pub single_use: bool,
 }
 
 /// A valid body of `POST /{token}/fchat`.
@@ -46,6 +58,8 @@ pub struct UserMessage {
     pub email: String,
     pub content: MessageContent,
     pub parameters: Map<String, Value>,
+    /// `reply_markup.singleUse`.
+    pub single_use: bool,
 }
 
 /// What an app's webhook answered: a message to send back into the chat, and the chat's
@@ -55,4 +69,6 @@ pub struct BotReply {
     pub content: Option<MessageContent>,
     /// `None`: leave the state as it is; `Some(None)`: clear it.
     pub to_bot_state: Option<Option<String>>,
+    /// The reply's `reply_markup.singleUse`.
+    pub single_use: bool,
 }

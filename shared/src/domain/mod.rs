@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod aws_events;
+pub mod conversation;
 pub mod credentials;
 pub mod job;
 pub mod message;
@@ -215,6 +216,8 @@ pub struct Context {
     pub reply_window_seconds: u64,
     /// While `sending`: when the attempt's lease runs out.
     pub lease_until: Option<UnixTime>,
+    /// What it shows, its first answer and the app's changes to it.
+    pub conversation: conversation::Conversation,
 }
 
 impl Context {
@@ -240,6 +243,7 @@ impl Context {
             deliver_by: now + app.delivery_window_seconds,
             reply_window_seconds: app.context_ttl_seconds,
             lease_until: None,
+            conversation: conversation::Conversation::default(),
         }
     }
 

@@ -4,6 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+pub mod conversation;
+pub use conversation::{AcceptedChange, ConversationStore, RecordedChange};
+
 use crate::domain::job::Job;
 use crate::domain::thread::AlertThread;
 use crate::domain::{
@@ -62,8 +65,10 @@ pub enum IdempotencyClaim {
     Existing(IdempotencyRecord),
 }
 
+/// The contexts table: contexts and what shares it. A context's conversation
+/// ([`ConversationStore`]) is part of it.
 #[async_trait]
-pub trait ContextStore: Send + Sync {
+pub trait ContextStore: ConversationStore + Send + Sync {
     async fn create_context(&self, context: &Context) -> Result<(), StoreError>;
     /// The context, or `None` if it does not exist or expired before `now`.
     async fn context(&self, id: &str, now: UnixTime) -> Result<Option<Context>, StoreError>;
@@ -231,6 +236,8 @@ pub struct QueuedJob {
     pub receive_count: u32,
     pub receipt_handle: String,
     pub body: String,
+    /// When it was queued (SQS's `SentTimestamp`, in ms): the delivery latency's start.
+    pub sent_at_ms: Option<u64>,
 }
 
 /// What becomes of a received message that is not done (SQS: its visibility timeout, a new
@@ -347,6 +354,23 @@ pub trait FChat: Send + Sync {
     /// Replaces a message's text and buttons. An edit to what the message already shows
     /// succeeds.
     async fn edit_message(&self, edit: &MessageEdit) -> Result<(), FChatError>;
+    /// Replaces a message's buttons alone (none: `keyboard` empty), its text as it is. An
+    /// edit to what the message already shows succeeds.
+    async fn edit_buttons(
+        &self,
+        chat_id: &str,
+        message_id: &str,
+        keyboard: &crate::domain::message::InlineKeyboard,
+    ) -> Result<(), FChatError>;
+    /// Deletes a message the bot sent; deleting one that is gone already succeeds.
+    async fn delete_message(&self, chat_id: &str, message_id: &str) -> Result<(), FChatError>;
+    /// Answers a button click (its `callback_query.id`) with a notice shown to the clicker
+    /// alone; an empty notice only tells their client the click was taken.
+    async fn answer_click(
+        &self,
+        query_id: &str,
+        notice: &crate::domain::conversation::Notice,
+    ) -> Result<(), FChatError>;
 }
 
 /// A silence for an app's Alertmanager (its API v2).

@@ -74,6 +74,7 @@ impl Ingest {
                     .await
                     .map_err(|refusal| sns_error(refusal, &topic))?;
                 tracing::info!(app = %app.name, %topic, "SNS subscription confirmed");
+                crate::metrics::events::sns_confirmed(&app.name);
                 Ok(answer("Subscription confirmed"))
             }
             SnsType::UnsubscribeConfirmation => {
@@ -184,6 +185,7 @@ impl Ingest {
             },
             parameters: Map::new(),
             thread,
+            single_use: false,
         };
         let key = (!key.is_empty()).then_some(key);
         self.accept(app, pending, key, request, log).await

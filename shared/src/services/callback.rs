@@ -17,9 +17,8 @@ use subtle::ConstantTimeEq;
 
 use crate::api::error::{ApiError, MAX_BODY_BYTES};
 use crate::api::http::{HttpRequest, HttpResponse};
-use crate::domain::alerts::silence_request;
 use crate::domain::credentials::{mask_email, sha256_hex};
-use crate::domain::job::{Forward, Job, JobKind, SilenceJob};
+use crate::domain::job::Forward;
 use crate::domain::message::MessageContent;
 use crate::domain::{Context, Target};
 use crate::logging::loggable;
@@ -27,6 +26,8 @@ use crate::ports::{
     AppStore, Clock, ContextStore, FChat, GroupStore, OutgoingMessage, StoreError, UserStore,
 };
 use crate::services::forwarding::{Forwarded, Forwarder};
+
+mod clicks;
 
 pub const SECRET_HEADER: &str = "X-FChat-Secret";
 /// How long an update id is remembered, to forward a repeated update once.
@@ -134,49 +135,7 @@ impl Callback {
     async fn route(&self, update: &Update) -> Result<&'static str, StoreError> {
         let now = self.clock.now();
         match &update.kind {
-            UpdateKind::Click {
-                chat_id,
-                message_id,
-                data,
-                email,
-            } => {
-                if let Some((group, seconds)) = silence_request(data) {
-                    // The gateway's own button: a silence in the app's Alertmanager.
-                    let user = match (email, user_id(&update.raw)) {
-                        (Some(email), _) => email.clone(),
-                        (None, Some(id)) => format!("FChat user {id}"),
-                        (None, None) => "an FChat user".to_owned(),
-                    };
-                    let job = Job::new(JobKind::Silence(SilenceJob {
-                        group,
-                        seconds,
-                        update_id: update.id.clone(),
-                        user: user.chars().take(200).collect(),
-                        message_id: message_id.clone(),
-                        chat_id: chat_id.clone(),
-                    }));
-                    self.forwarder.queue.enqueue(&job).await?;
-                    tracing::info!(update_id = %loggable(&update.id), "silence queued");
-                    return Ok("silence");
-                }
-                let Some(context) = self.contexts.context_by_message_id(message_id).await? else {
-                    return Ok(self.unclaimed(update, "no context for the clicked message"));
-                };
-                if context.expired(now) {
-                    self.tell_expired(chat_id, &update.id).await;
-                    return Ok("expired");
-                }
-                let reply_to = context.target.clone();
-                self.forward(
-                    update,
-                    &context.app,
-                    Some(&context),
-                    "callback_query",
-                    chat_id,
-                    Some(reply_to),
-                )
-                .await
-            }
+            UpdateKind::Click { .. } => self.click(update).await,
             UpdateKind::Text {
                 email,
                 chat_id,
@@ -277,6 +236,7 @@ impl Callback {
             chat_id: chat_id.to_owned(),
             reply_to,
             payload: Value::Object(payload),
+            click: clicks::click_ref(update, context),
         };
         Ok(match self.forwarder.forward_or_queue(forward).await? {
             Forwarded::Delivered => "forwarded",
@@ -466,6 +426,7 @@ mod tests {
             queue: queue.clone(),
             webhooks: webhooks.clone(),
             clock: clock.clone(),
+            fchat: fchat.clone(),
         };
         let callback = Callback {
             apps: store.clone(),

@@ -129,6 +129,7 @@ impl Delivery {
             Ok(job) => job,
             Err(error) => {
                 tracing::error!(%error, "a job that cannot be read goes to the DLQ");
+                crate::metrics::events::dead_lettered("unreadable", None);
                 return JobOutcome::DeadLetter(error.to_string());
             }
         };
@@ -154,6 +155,7 @@ impl Delivery {
             } => (context_id, target, content, Some(thread)),
             JobKind::Forward(forward) => return self.forward(forward, receive_count).await,
             JobKind::Silence(job) => return self.silence(job, receive_count).await,
+            JobKind::Change(job) => return self.change(job, receive_count).await,
         };
         let outcome = self
             .deliver_message(&context_id, target, content, thread)
@@ -188,6 +190,7 @@ impl Delivery {
             }
             Ok(Forwarded::Failed(reason)) if receive_count >= FORWARD_MAX_ATTEMPTS => {
                 tracing::warn!(app = %forward.app, webhook_id = %loggable(&forward.webhook_id), reason, receive_count, "forward failed for the last time");
+                crate::metrics::events::dead_lettered("forward_exhausted", Some(&forward.app));
                 JobOutcome::DeadLetter(reason)
             }
             Ok(Forwarded::Failed(reason)) => {
@@ -241,6 +244,7 @@ impl Delivery {
                 return JobOutcome::RetryAfter(retry_delay(1, None, self.max_retry_delay));
             }
         };
+        let source = crate::metrics::events::source(&target, thread.is_some());
         let attempt = self
             .attempt(&target, content, context_id, &context.app, thread)
             .await;
@@ -251,6 +255,12 @@ impl Delivery {
                 clickable,
             }) => {
                 tracing::info!(context_id, fchat_message_id = %message_id, attempts = context.attempts, "sent");
+                crate::metrics::events::delivered(
+                    source,
+                    context.created_at,
+                    &context.app,
+                    context_id,
+                );
                 if let Target::User(email) = &target {
                     // The user's replies now belong to this conversation.
                     if let Err(error) = self.users.set_last_context(email, context_id).await {
@@ -268,6 +278,12 @@ impl Delivery {
                 )
             }
             Err(Stop::Retry { error, retry_after }) => {
+                crate::metrics::events::will_retry(
+                    retry_after.is_some(),
+                    error == STORAGE_UNAVAILABLE,
+                    &context.app,
+                    context_id,
+                );
                 let delay = self.next_attempt_in(&context, retry_after, now);
                 (
                     AttemptOutcome::WillRetry { error },
@@ -276,6 +292,7 @@ impl Delivery {
             }
             Err(Stop::Fail(error)) => {
                 tracing::warn!(context_id, error, "delivery failed for good");
+                crate::metrics::events::failed(&context.app, context_id);
                 (AttemptOutcome::Failed { error }, JobOutcome::Done)
             }
         };
@@ -329,7 +346,10 @@ impl Delivery {
             )
             .await
         {
-            Ok(true) => JobOutcome::DeadLetter(error),
+            Ok(true) => {
+                crate::metrics::events::expired(&context.app, &context.id);
+                JobOutcome::DeadLetter(error)
+            }
             // Another attempt settled it meanwhile: nothing is left to park.
             Ok(false) => JobOutcome::Done,
             Err(error) => {
@@ -444,6 +464,7 @@ impl Delivery {
             keyboard: Vec::new(),
         };
         let action = step.action(before.as_ref(), chat_id);
+        crate::metrics::events::alert_action(&action);
         let message_id = match (&action, &before) {
             (ThreadAction::Post, _) | (_, None) => {
                 send(content.clone(), context_id.to_owned(), None).await?
@@ -610,7 +631,8 @@ async fn settle(
     redelivery: &dyn Redelivery,
     job: &QueuedJob,
 ) -> Option<String> {
-    match delivery.deliver(&job.body, job.receive_count).await {
+    let delivered = delivery.deliver(&job.body, job.receive_count);
+    match crate::metrics::with_queued_at(job.sent_at_ms, delivered).await {
         JobOutcome::Done => None,
         JobOutcome::RetryAfter(delay) => {
             let delay = delay.min(MAX_VISIBILITY_DELAY);
@@ -733,6 +755,7 @@ mod tests {
             queue: Arc::new(crate::adapters::memory::MemoryQueue::default()),
             webhooks: Arc::new(crate::adapters::memory::MemoryWebhooks::default()),
             clock: clock.clone(),
+            fchat: fchat.clone(),
         };
         let delivery = Delivery {
             contexts: store.clone(),
@@ -772,6 +795,7 @@ mod tests {
                 deliver_by: NOW + WINDOW,
                 reply_window_seconds: REPLY_WINDOW,
                 lease_until: None,
+                conversation: Default::default(),
             };
             self.store.create_context(&context).await.unwrap();
             let content = MessageContent {
@@ -1138,6 +1162,7 @@ mod tests {
             receive_count,
             receipt_handle: "r-1".into(),
             body: job.clone(),
+            sent_at_ms: None,
         };
         let delays = Delays::default();
         assert_eq!(
@@ -1169,6 +1194,7 @@ mod tests {
             receive_count: 1,
             receipt_handle: format!("r-{id}"),
             body: body.into(),
+            sent_at_ms: None,
         };
         let batch = [
             job("1", &good),

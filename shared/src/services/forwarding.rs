@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::Map;
 
 use crate::api::validate::parse_bot_reply;
+use crate::domain::conversation::Conversation;
 use crate::domain::job::{Forward, Job, JobKind, MAX_JOB_BYTES};
 use crate::domain::Context;
 use crate::ports::{
-    AppStore, Clock, ContextStore, JobQueue, StoreError, WebhookOutcome, WebhookSender,
+    AppStore, Clock, ContextStore, FChat, JobQueue, StoreError, WebhookOutcome, WebhookSender,
 };
 use crate::services::outbox::{self, queue_message};
 
@@ -56,6 +57,8 @@ pub struct Forwarder {
     pub queue: Arc<dyn JobQueue>,
     pub webhooks: Arc<dyn WebhookSender>,
     pub clock: Arc<dyn Clock>,
+    /// A click's answer: its notice, and its edit of the clicked message.
+    pub fchat: Arc<dyn FChat>,
 }
 
 impl Forwarder {
@@ -65,6 +68,11 @@ impl Forwarder {
         if let Forwarded::Failed(reason) = &outcome {
             let app = forward.app.clone();
             let webhook_id = crate::logging::loggable(&forward.webhook_id);
+            let mut forward = forward;
+            if let Some(click) = &mut forward.click {
+                // The callback answers the click now; a retry cannot show a notice.
+                click.query_id = None;
+            }
             let job = Job::new(JobKind::Forward(forward));
             // The event, its context's parameters and the chat's bot state: bounded by the
             // callback's and the webhook answer's limits, but not below the queue's in every
@@ -102,7 +110,8 @@ impl Forwarder {
             )));
         };
         let body = serde_json::to_vec(&forward.payload).expect("a JSON value always serialises");
-        match self
+        let started = std::time::Instant::now();
+        let outcome = self
             .webhooks
             .post(
                 url,
@@ -110,8 +119,9 @@ impl Forwarder {
                 &forward.webhook_id,
                 &body,
             )
-            .await
-        {
+            .await;
+        crate::metrics::events::webhook(&outcome, started.elapsed(), &app.name);
+        match outcome {
             WebhookOutcome::Delivered { body, .. } => {
                 self.act_on_reply(&app, forward, &body).await?;
                 Ok(Forwarded::Delivered)
@@ -130,6 +140,8 @@ impl Forwarder {
         forward: &Forward,
         answer: &[u8],
     ) -> Result<(), StoreError> {
+        // A click's answer first: its notice at once, its edit before any reply.
+        self.act_on_click_answer(&app.name, forward, answer).await?;
         let Ok(answer) = serde_json::from_slice(answer) else {
             return Ok(());
         };
@@ -146,7 +158,8 @@ impl Forwarder {
                 .await?;
         }
         if let (Some(content), Some(target)) = (reply.content, &forward.reply_to) {
-            let context = Context::queued(app, target.clone(), Map::new(), self.clock.now());
+            let mut context = Context::queued(app, target.clone(), Map::new(), self.clock.now());
+            context.conversation = Conversation::new(&content, reply.single_use, false);
             let job = match outbox::job(&context, content, None) {
                 Ok(job) => job,
                 Err(error) => {
@@ -156,7 +169,8 @@ impl Forwarder {
             };
             match queue_message(self.contexts.as_ref(), self.queue.as_ref(), &context, job).await {
                 Ok(()) => {
-                    tracing::info!(app = %app.name, context_id = %context.id, "bot reply queued")
+                    tracing::info!(app = %app.name, context_id = %context.id, "bot reply queued");
+                    crate::metrics::events::bot_reply(&app.name);
                 }
                 Err(error) => {
                     return Err(StoreError::Unavailable(format!(

@@ -14,6 +14,7 @@ use crate::api::validate::{
     alert_recipient, bearer_token, parse_alerts, parse_group_message, parse_user_message,
 };
 use crate::domain::alerts;
+use crate::domain::conversation::Conversation;
 use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::message::MessageContent;
 use crate::domain::thread::ThreadStep;
@@ -26,6 +27,7 @@ use crate::services::outbox::{self, queue_message};
 
 #[path = "aws_sources.rs"]
 mod aws_sources;
+mod message_changes;
 pub use aws_sources::API_KEY_HEADER;
 
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -82,6 +84,10 @@ impl Ingest {
                 log.route = "sns";
                 self.sns(&app, &token, request, &mut log).await
             }
+            Ok(route @ (Route::EditMessage { .. } | Route::DeleteMessage { .. })) => {
+                log.route = route.name();
+                self.change(route, request, &mut log).await
+            }
             Ok(route) => {
                 log.route = route.name();
                 self.send(route, request, &mut log).await.map(|accepted| {
@@ -105,6 +111,12 @@ impl Ingest {
             Ok(_) => "queued",
             Err(error) => error.outcome(),
         };
+        crate::metrics::events::request(
+            log.route,
+            outcome,
+            result.as_ref().err(),
+            log.app.as_deref(),
+        );
         let response = result.unwrap_or_else(|error| HttpResponse::error(&error));
         tracing::info!(
             route = log.route,
@@ -137,6 +149,7 @@ impl Ingest {
                     content: message.content,
                     parameters: message.parameters,
                     thread: None,
+                    single_use: message.single_use,
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
@@ -155,6 +168,7 @@ impl Ingest {
                     content: message.content,
                     parameters: message.parameters,
                     thread: None,
+                    single_use: message.single_use,
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
@@ -195,12 +209,16 @@ impl Ingest {
                     },
                     parameters: Map::new(),
                     thread,
+                    single_use: false,
                 };
                 self.accept(&app, pending, idempotency_key, request, log)
                     .await
             }
             Route::Events { app, token } => self.events(&app, &token, request, log).await,
-            Route::MessageStatus { .. } | Route::Sns { .. } => Err(ApiError::RouteNotFound),
+            Route::MessageStatus { .. }
+            | Route::Sns { .. }
+            | Route::EditMessage { .. }
+            | Route::DeleteMessage { .. } => Err(ApiError::RouteNotFound),
         }
     }
 
@@ -310,7 +328,12 @@ impl Ingest {
         log: &mut RequestLog,
     ) -> Result<Accepted, ApiError> {
         let now = self.clock.now();
-        let context = Context::queued(app, pending.target, pending.parameters, now);
+        let mut context = Context::queued(app, pending.target, pending.parameters, now);
+        context.conversation = Conversation::new(
+            &pending.content,
+            pending.single_use,
+            pending.thread.is_some(),
+        );
         // A message the queue could not take is refused before anything is written.
         let job = outbox::job(&context, pending.content, pending.thread)?;
         let claim = match idempotency_key {
@@ -375,6 +398,8 @@ struct Pending {
     parameters: Map<String, Value>,
     /// For an alert notification with a group key: how it moves its group's message.
     thread: Option<ThreadStep>,
+    /// `reply_markup.singleUse`: the first click answers the buttons for everyone.
+    single_use: bool,
 }
 
 /// The buttons of an alert group's message: "Silence 1h" and "Silence 24h" while it fires,

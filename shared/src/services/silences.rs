@@ -111,6 +111,7 @@ impl Delivery {
                     }
                 };
                 tracing::info!(group = %job.group, silence_id = %loggable(&id), "silence created");
+                crate::metrics::events::silence_created();
                 ChatSilence {
                     silence_id: id,
                     update_id: job.update_id.clone(),

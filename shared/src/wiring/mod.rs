@@ -12,7 +12,7 @@ use crate::adapters::sns::SnsClient;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::webhook::guard::OutboundPolicy;
 use crate::adapters::webhook::sender::HttpWebhooks;
-use crate::ports::SystemClock;
+use crate::ports::{FChat, SystemClock};
 use crate::services::callback::Callback;
 use crate::services::delivery::Delivery;
 use crate::services::forwarding::{Forwarder, WEBHOOK_TIMEOUT};
@@ -130,24 +130,31 @@ pub async fn delivery(
     let policy = OutboundPolicy {
         allow_loopback: config.webhook_allow_loopback,
     };
+    let fchat: Arc<dyn FChat> = Arc::new(fchat);
     let delivery = Delivery {
         contexts: store.clone(),
         groups: store.clone(),
         users: store.clone(),
         apps: store.clone(),
-        fchat: Arc::new(fchat),
+        fchat: fchat.clone(),
         silencer: Arc::new(HttpSilencer::new(policy, WEBHOOK_TIMEOUT)),
         clock: Arc::new(SystemClock),
         lease: config.delivery_lease,
         max_retry_delay: config.max_retry_delay,
-        forwarder: forwarder(store, &queue, config),
+        forwarder: forwarder(store, &queue, fchat, config),
         max_forward_delay: config.max_forward_delay,
     };
     Ok((delivery, queue))
 }
 
-/// Posting events to apps' webhooks: signed, through the SSRF guard, 5 s at most.
-pub fn forwarder(store: Arc<DynamoStore>, queue: &SqsQueue, config: &Config) -> Forwarder {
+/// Posting events to apps' webhooks: signed, through the SSRF guard, 5 s at most; a click's
+/// answer acted on through `fchat`.
+pub fn forwarder(
+    store: Arc<DynamoStore>,
+    queue: &SqsQueue,
+    fchat: Arc<dyn FChat>,
+    config: &Config,
+) -> Forwarder {
     let policy = OutboundPolicy {
         allow_loopback: config.webhook_allow_loopback,
     };
@@ -157,6 +164,7 @@ pub fn forwarder(store: Arc<DynamoStore>, queue: &SqsQueue, config: &Config) -> 
         queue: Arc::new(queue.clone()),
         webhooks: Arc::new(HttpWebhooks::new(policy, WEBHOOK_TIMEOUT)),
         clock: Arc::new(SystemClock),
+        fchat,
     }
 }
 
@@ -174,14 +182,18 @@ pub async fn callback(
         aws_sdk_sqs::Client::new(sdk),
         config.delivery_queue_url.clone(),
     );
-    let fchat = FChatClient::new(&config.fchat.api_url, token.expose(), USER_LOOKUP_TIMEOUT)?;
+    let fchat: Arc<dyn FChat> = Arc::new(FChatClient::new(
+        &config.fchat.api_url,
+        token.expose(),
+        USER_LOOKUP_TIMEOUT,
+    )?);
     Ok(Callback {
         apps: store.clone(),
         groups: store.clone(),
         users: store.clone(),
         contexts: store.clone(),
-        fchat: Arc::new(fchat),
-        forwarder: forwarder(store, &queue, config),
+        fchat: fchat.clone(),
+        forwarder: forwarder(store, &queue, fchat, config),
         clock: Arc::new(SystemClock),
         secret: secret.expose().to_owned(),
         expired_text: config.expired_text.clone(),

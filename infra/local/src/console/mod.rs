@@ -15,11 +15,13 @@
 //! | `POST /_console/api/send` | a message through the send API, with a known app's token |
 //! | `POST /_console/api/act/{text,click,room}` | acting as a user, through the simulator |
 //! | `PUT`, `DELETE /_console/api/faults` | FChat's fault switches |
+//! | `GET /_console/api/metrics` | the functions' EMF metrics as series (`metrics`) |
 //!
 //! - `upstream`: the small HTTP client to the simulator, the receiver and the gateway;
 //! - `inspect`: signatures checked with the gateway's own signer, and delivery statuses.
 
 mod inspect;
+mod metrics;
 mod upstream;
 
 use std::collections::HashMap;
@@ -77,6 +79,9 @@ pub struct ConsoleConfig {
     pub simulator: String,
     /// The demo webhook receiver, e.g. `http://127.0.0.1:9002`; none: no inspector.
     pub receiver: Option<String>,
+    /// `fchat-local functions`' Invoke API, e.g. `http://127.0.0.1:9010`, whose
+    /// `GET /_local/metrics` has the functions' EMF documents; none: no metrics.
+    pub functions: Option<String>,
     pub apps: Vec<ConsoleApp>,
 }
 
@@ -188,6 +193,7 @@ impl ConsoleState {
             ("/console.css", &Method::GET) => asset(CONSOLE_CSS, "text/css; charset=utf-8"),
             ("/console.js", &Method::GET) => asset(CONSOLE_JS, "text/javascript; charset=utf-8"),
             ("/api/state", &Method::GET) => self.state().await,
+            ("/api/metrics", &Method::GET) => self.metrics().await,
             ("/api/send", &Method::POST) => match read_json::<SendRequest>(request).await {
                 Ok(send) => self.send(send).await,
                 Err(answer) => answer,
@@ -215,11 +221,30 @@ impl ConsoleState {
             }
             (
                 "" | "/" | "/index.html" | "/console.css" | "/console.js" | "/api/state"
-                | "/api/send" | "/api/act/text" | "/api/act/click" | "/api/act/room"
-                | "/api/faults",
+                | "/api/metrics" | "/api/send" | "/api/act/text" | "/api/act/click"
+                | "/api/act/room" | "/api/faults",
                 _,
             ) => error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),
+        }
+    }
+
+    /// `GET /_console/api/metrics`: the functions' EMF documents, as series
+    /// ([`metrics::aggregate`]).
+    async fn metrics(&self) -> Answer {
+        let Some(functions) = &self.config.functions else {
+            return json_answer(StatusCode::OK, &metrics::aggregate(&[]));
+        };
+        let url = format!("{functions}{}", crate::runtime::METRICS_PATH);
+        match self.upstream.get(url).await {
+            Ok(Value::Array(documents)) => {
+                json_answer(StatusCode::OK, &metrics::aggregate(&documents))
+            }
+            Ok(other) => error(
+                StatusCode::BAD_GATEWAY,
+                &format!("the functions' metrics are not a list: {other}"),
+            ),
+            Err(why) => error(StatusCode::BAD_GATEWAY, &why),
         }
     }
 
@@ -373,15 +398,16 @@ impl ConsoleState {
             .as_deref()
             .map(str::trim)
             .filter(|e| !e.is_empty());
+        // Buttons go to a user or to the group (the group route's extension).
+        if !send.buttons.is_empty() {
+            body.insert(
+                "reply_markup".into(),
+                json!({"inlineKeyboard": send.buttons, "singleUse": send.single_use}),
+            );
+        }
         let url = match email {
             Some(email) => {
                 body.insert("email".into(), json!(email));
-                if !send.buttons.is_empty() {
-                    body.insert(
-                        "reply_markup".into(),
-                        json!({"inlineKeyboard": send.buttons}),
-                    );
-                }
                 format!("{api}/webhooks/{token_segment}/fchat")
             }
             None => format!(
@@ -424,6 +450,9 @@ struct SendRequest {
     /// Rows of `{text, callbackData}` buttons, as the send API takes them.
     #[serde(default)]
     buttons: Vec<Vec<Value>>,
+    /// The buttons are single-use: the first click answers them for everyone.
+    #[serde(default, rename = "singleUse")]
+    single_use: bool,
     #[serde(default)]
     parameters: Option<Value>,
 }

@@ -34,6 +34,9 @@ pub(super) struct Function {
     pub(super) durations: Mutex<Vec<Duration>>,
     /// Bytes the function has written to its standard output (its logs).
     pub(super) output_bytes: AtomicU64,
+    /// The latest EMF documents of its output (CloudWatch's metrics), at most
+    /// [`super::host::KEPT_METRIC_LINES`].
+    pub(super) metric_lines: Mutex<std::collections::VecDeque<String>>,
     /// When the function last started or finished an invocation (or an instance started).
     pub(super) last_progress: Mutex<Instant>,
     pub(super) completed: AtomicU64,
@@ -63,6 +66,7 @@ impl Function {
             last_exit: Mutex::new(None),
             durations: Mutex::new(Vec::new()),
             output_bytes: AtomicU64::new(0),
+            metric_lines: Mutex::new(std::collections::VecDeque::new()),
             last_progress: Mutex::new(Instant::now()),
             completed: AtomicU64::new(0),
             spec,

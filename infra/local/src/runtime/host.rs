@@ -18,6 +18,11 @@ use super::invoke_api::invoke_api;
 use super::lock;
 use super::spec::FunctionSpec;
 
+/// How many EMF documents a function's output keeps (the latest).
+pub const KEPT_METRIC_LINES: usize = 5_000;
+/// The longest line read as an EMF document (a CloudWatch Logs event's limit).
+pub const MAX_METRIC_LINE_BYTES: usize = 256 * 1024;
+
 /// Runs function binaries against an emulated Runtime API; see the [module docs](super).
 ///
 /// Dropping the host kills the function processes and stops their Runtime API listeners.
@@ -226,6 +231,22 @@ impl LambdaHost {
                 .output_bytes
                 .load(Ordering::Relaxed),
         )
+    }
+
+    /// The EMF documents (metrics) the functions wrote lately, each function's in order, with
+    /// its name: what CloudWatch would extract.
+    pub fn metric_lines(&self) -> Vec<(String, String)> {
+        let mut names: Vec<&String> = self.functions.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .flat_map(|name| {
+                lock(&self.functions[name].metric_lines)
+                    .iter()
+                    .map(|line| (name.clone(), line.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// The address of the Runtime API listener of a function's longest-running instance.

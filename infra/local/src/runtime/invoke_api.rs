@@ -15,12 +15,30 @@ use super::http::{bytes_response, header_text, json_error, text};
 use super::ids::request_id;
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+/// `GET`: the EMF documents the functions wrote lately (not Lambda's; the local stack's own).
+pub const METRICS_PATH: &str = "/_local/metrics";
 
 pub(super) async fn invoke_api(
     host: Arc<LambdaHost>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
+    // The local stack's own: the EMF documents the functions wrote (the console's Metrics).
+    if path == METRICS_PATH && req.method() == Method::GET {
+        let documents: Vec<serde_json::Value> = host
+            .metric_lines()
+            .into_iter()
+            .filter_map(|(_, line)| serde_json::from_str(&line).ok())
+            .collect();
+        let mut response = Response::new(Full::new(Bytes::from(
+            serde_json::Value::Array(documents).to_string(),
+        )));
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        return response;
+    }
     let Some(name) = path
         .strip_prefix(INVOKE_PREFIX)
         .and_then(|rest| rest.strip_suffix("/invocations"))

@@ -64,6 +64,7 @@ use std::sync::Mutex;
 pub use error::{InvokeError, MAX_REQUEST_PAYLOAD, MAX_RESPONSE_PAYLOAD};
 pub use function::INIT_LIMIT;
 pub use host::LambdaHost;
+pub use invoke_api::METRICS_PATH;
 pub use spec::{function_arn, FunctionSpec, ACCOUNT_ID, DEFAULT_REGION, DEFAULT_TIMEOUT};
 
 /// Locks through poisoning: the state stays consistent between statements.

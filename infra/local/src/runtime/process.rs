@@ -80,11 +80,13 @@ impl Function {
 }
 
 /// Passes a function's standard output on to ours, counting its bytes as CloudWatch Logs
-/// would ingest them.
+/// would ingest them, and keeping its EMF documents (lines with `_aws` at the root) as
+/// CloudWatch would extract their metrics.
 async fn relay_output(function: Arc<Function>, mut output: tokio::process::ChildStdout) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stdout = tokio::io::stdout();
     let mut buffer = vec![0u8; 16 * 1024];
+    let mut line: Vec<u8> = Vec::new();
     loop {
         match output.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
@@ -92,8 +94,35 @@ async fn relay_output(function: Arc<Function>, mut output: tokio::process::Child
                 function.output_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 let _ = stdout.write_all(&buffer[..n]).await;
                 let _ = stdout.flush().await;
+                for byte in &buffer[..n] {
+                    if *byte == b'\n' {
+                        keep_metric_line(&function, &line);
+                        line.clear();
+                    } else if line.len() <= super::host::MAX_METRIC_LINE_BYTES {
+                        line.push(*byte);
+                    }
+                }
             }
         }
+    }
+}
+
+/// Keeps a line that is an EMF document: a JSON object with `_aws` at its root.
+fn keep_metric_line(function: &Function, line: &[u8]) {
+    if !line.starts_with(b"{") || line.len() > super::host::MAX_METRIC_LINE_BYTES {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        return;
+    };
+    let is_document = serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|value| value.get("_aws").is_some_and(serde_json::Value::is_object));
+    if is_document {
+        let mut kept = lock(&function.metric_lines);
+        if kept.len() == super::host::KEPT_METRIC_LINES {
+            kept.pop_front();
+        }
+        kept.push_back(text.to_owned());
     }
 }
 

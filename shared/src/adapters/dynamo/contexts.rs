@@ -33,6 +33,7 @@ impl ContextStore for DynamoStore {
         item.insert(EXPIRY_ATTRIBUTE.into(), n(context.expires_at));
         item.insert(DELIVER_BY.into(), n(context.deliver_by));
         item.insert(REPLY_WINDOW.into(), n(context.reply_window_seconds));
+        super::conversations::put_conversation(&mut item, &context.conversation);
         self.put(&self.tables.contexts, item).await
     }
 
@@ -530,7 +531,7 @@ impl DynamoStore {
     }
 }
 
-fn context_from_item(item: &Item) -> Result<Context, StoreError> {
+pub(super) fn context_from_item(item: &Item) -> Result<Context, StoreError> {
     let target_id = text(item, "target_id")?;
     let target = match text(item, "target_kind")?.as_str() {
         "group" => Target::Group(target_id),
@@ -556,6 +557,7 @@ fn context_from_item(item: &Item) -> Result<Context, StoreError> {
         reply_window_seconds: optional_number(item, REPLY_WINDOW)?
             .unwrap_or(DEFAULT_CONTEXT_TTL_SECONDS),
         lease_until: optional_number(item, "lease_until")?,
+        conversation: super::conversations::conversation_from_item(item)?,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod apps;
 mod contexts;
+mod conversations;
 mod groups;
 pub mod tables;
 mod users;

@@ -25,7 +25,6 @@ impl HttpWebhooks {
             policy,
         }
     }
-
 }
 
 #[async_trait]

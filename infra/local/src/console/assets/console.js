@@ -102,7 +102,7 @@ function chats() {
 
 function preview(item) {
   if (!item) return "no messages yet";
-  if (item.type === "bot") return item.m.text;
+  if (item.type === "bot") return item.m.deleted ? "(deleted)" : item.m.text;
   if (item.type === "pending") return `(${(item.d.context || {}).status || "sending"}) ${item.d.text}`;
   const a = item.a;
   return `${userName(a.user)}: ${describeAction(a)}`;
@@ -128,6 +128,15 @@ function statusChip(context) {
   const bits = [context.status];
   if (context.attempts) bits.push(`${context.attempts} ${context.attempts === 1 ? "try" : "tries"}`);
   return h("span", { class: `status ${context.status}`, title: context.last_error || "" }, bits.join(" · "));
+}
+
+// The bot's answer to a click, which only the clicker saw.
+function noticeNote(a) {
+  if (!a.notice) return a.kind === "click" && a.status ? h("span", { class: "notice none" }, " · not answered") : null;
+  const shown = a.notice.text ? `“${a.notice.text}”` : "(no notice: the spinner stopped)";
+  return h("span", { class: `notice${a.notice.show_alert ? " alert" : ""}`, "data-notice": a.id,
+    title: `answered at ${time(a.notice.at_ms)}` },
+  ` · ${a.notice.show_alert ? "alert" : "notice"} to ${userName(a.user)}: ${shown}`);
 }
 
 function answerNote(a) {
@@ -171,6 +180,16 @@ function drawBotMessage(chat, m) {
   const rows = (m.reply_markup && m.reply_markup.inline_keyboard) || [];
   let index = 0;
   const quoted = m.reply_to_message_id ? findQuoted(chat, m.reply_to_message_id) : null;
+  if (m.deleted) {
+    // FChat no longer shows it; the record does.
+    return h("li", { class: "msg deleted", "data-message-id": m.message_id, "data-deleted": "true" },
+      h("div", { class: "who" }, d && d.app ? `Bot · ${d.app}` : "Bot"),
+      h("p", { class: "text" }, "This message was deleted."),
+      h("details", {}, h("summary", {}, "what it said"), h("p", {}, m.text)),
+      h("div", { class: "meta" }, h("span", {}, time(m.received_at_ms)),
+        h("span", { class: "edited", title: `deleted at ${time(m.deleted_at_ms)}` }, "deleted"),
+        h("code", {}, m.message_id), statusChip(context)));
+  }
   return h("li", { class: "msg", "data-message-id": m.message_id },
     m.reply_to_message_id ? h("div", { class: "quote" },
       h("b", {}, quoted ? quoted.who : "Reply"),
@@ -217,7 +236,8 @@ function drawAction(a) {
         h("div", { class: "meta" }, h("span", {}, time(a.at_ms)), a.message_id ? h("code", {}, a.message_id) : null, answerNote(a)));
     case "click":
       return h("li", { class: "click-note", "data-action": a.id },
-        `${userName(a.user)} clicked “${a.text}” on ${a.message_id} · `, answerNote(a));
+        `${userName(a.user)} clicked “${a.text}” on ${a.message_id} · `, answerNote(a),
+        noticeNote(a));
     default:
       return h("li", { class: "room-event", "data-action": a.id },
         `${userName(a.user)} ${describeAction(a)} · ${time(a.at_ms)} · `, answerNote(a));
@@ -467,10 +487,10 @@ async function send(event) {
   };
   if (!known) body.token = $("send-token").value;
   const toUser = $("send-to-user").checked;
-  if (toUser) {
-    body.email = $("send-email").value.trim();
-    body.buttons = buttonsFrom($("send-buttons").value, $("send-action").value.trim());
-  }
+  if (toUser) body.email = $("send-email").value.trim();
+  // Buttons go to a user or to the group alike (the group route's extension).
+  body.buttons = buttonsFrom($("send-buttons").value, $("send-action").value.trim());
+  if ($("send-single-use").checked) body.singleUse = true;
   if ($("send-parameters").value.trim()) {
     try { body.parameters = JSON.parse($("send-parameters").value); } catch (error) {
       report(result, `Parameters are not JSON: ${error.message}`, true);
@@ -534,6 +554,32 @@ function setupTabs() {
   });
 }
 
+// ---- metrics: the functions' EMF documents as series ----------------------------------
+
+function drawMetrics(view) {
+  const rows = $("metrics-rows");
+  rows.replaceChildren();
+  const number = (value) => (value === undefined ? "" : String(Math.round(value * 10) / 10));
+  for (const series of view.series || []) {
+    const tr = document.createElement("tr");
+    const unit = series.unit === "Milliseconds" ? " (ms)" : "";
+    for (const text of [series.metric + unit, series.dimensions, series.samples,
+      number(series.sum), number(series.p50), number(series.p90), number(series.p99)]) {
+      const td = document.createElement("td");
+      td.textContent = String(text);
+      tr.append(td);
+    }
+    rows.append(tr);
+  }
+  const refused = view.refused ? `; ${view.refused} refused by the EMF check: ${view.first_refusal}` : "";
+  $("metrics-summary").textContent = `${view.documents || 0} documents${refused}`;
+}
+
+async function pollMetrics() {
+  const answer = await call("GET", "/_console/api/metrics");
+  if (answer.status === 200 && answer.json) drawMetrics(answer.json);
+}
+
 // ---- polling -------------------------------------------------------------------------
 
 let polling = false;
@@ -544,6 +590,7 @@ async function poll() {
     const answer = await call("GET", "/_console/api/state");
     if (answer.status !== 200 || !answer.json) throw new Error(`state answered ${answer.status}`);
     state = answer.json;
+    if (!$("panel-metrics").hidden) await pollMetrics();
     $("live").textContent = `live · ${time(Date.now())}`;
     $("live").classList.add("on");
     draw();
@@ -559,6 +606,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // A link to a chat: /_console#chat=<chat id>.
   if (location.hash.startsWith("#chat=")) selected = decodeURIComponent(location.hash.slice(6));
   setupTabs();
+  $("tab-metrics").addEventListener("click", pollMetrics);
   $("composer").addEventListener("submit", compose);
   $("send-form").addEventListener("submit", send);
   $("send-app").addEventListener("change", () => { $("send-other").hidden = $("send-app").value !== ""; });

@@ -1,0 +1,12 @@
+//! `dlq ...`
+
+mod list;
+mod redrive;
+
+super::commands! {
+    /// What `dlq` does.
+    DlqCommand {
+        List(list::List),
+        Redrive(redrive::Redrive),
+    }
+}

@@ -1,0 +1,10 @@
+//! `message ...`
+
+mod status;
+
+super::commands! {
+    /// What `message` does.
+    MessageCommand {
+        Status(status::Status),
+    }
+}

@@ -1,0 +1,10 @@
+//! `user ...`
+
+mod list;
+
+super::commands! {
+    /// What `user` does.
+    UserCommand {
+        List(list::List),
+    }
+}
