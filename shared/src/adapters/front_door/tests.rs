@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 use super::*;
 use crate::api::error::ApiError;
 
-const HTTP_API: &str = include_str!("../../tests/fixtures/http-api-user-message.json");
-const REST_API: &str = include_str!("../../tests/fixtures/rest-api-user-message.json");
-const ALB: &str = include_str!("../../tests/fixtures/alb-user-message.json");
-const FUNCTION_URL: &str = include_str!("../../tests/fixtures/function-url-user-message.json");
+const HTTP_API: &str = include_str!("../../../tests/fixtures/http-api-user-message.json");
+const REST_API: &str = include_str!("../../../tests/fixtures/rest-api-user-message.json");
+const ALB: &str = include_str!("../../../tests/fixtures/alb-user-message.json");
+const FUNCTION_URL: &str = include_str!("../../../tests/fixtures/function-url-user-message.json");
 
 /// The same request through each door: the HTTP API (base64 body), a REST API on a named
 /// stage, an ALB (base64 body) and a function URL.
