@@ -7,4 +7,3 @@ pub mod delivery;
 pub mod forwarding;
 pub mod ingest;
 pub mod outbox;
-pub mod silences;

@@ -24,7 +24,6 @@ use crate::ports::{
 };
 use crate::services::outbox::{self, queue_message};
 
-#[path = "aws_sources.rs"]
 mod aws_sources;
 pub use aws_sources::API_KEY_HEADER;
 
