@@ -20,7 +20,7 @@ pub mod services;
 pub mod wiring;
 
 pub use adapters::dynamo::tables;
-pub use adapters::{dynamo, fchat, front_door, memory, secrets, sqs, tls};
+pub use adapters::{dynamo, fchat, front_door, memory, sqs, ssm, trust};
 pub use api::{error, http};
 pub use domain::{credentials, job, message};
 pub use services::{callback, delivery, ingest};

@@ -4,7 +4,7 @@
 use aws_sdk_ssm::types::ParameterType;
 use fchat_local::harness::{LocalAws, LOCAL_BOT_TOKEN, LOCAL_CALLBACK_SECRET};
 use gateway::config::{BOT_TOKEN_PARAMETER, CALLBACK_SECRET_PARAMETER};
-use gateway::secrets::{read_secret, SecretError};
+use gateway::ssm::{read_secret, SecretError};
 
 mod common;
 use common::moto;

@@ -36,7 +36,7 @@ impl FChatClient {
             .connect_timeout(timeout / 2)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .tls_certs_only(crate::adapters::tls::reqwest_roots())
+            .tls_certs_only(crate::adapters::trust::reqwest_roots())
             .build()?;
         Ok(FChatClient {
             http,

@@ -1,13 +1,13 @@
 //! The ports' adapters: DynamoDB, SQS, FChat, SSM, apps' webhooks, and in memory for tests; and
 //! the HTTP functions' front doors (`lambda_http`).
 
-pub mod alertmanager;
+pub mod alertmanager_silences;
 pub mod dynamo;
 pub mod fchat;
 pub mod front_door;
 pub mod memory;
-pub mod secrets;
+pub mod ssm;
 pub mod sns;
 pub mod sqs;
-pub mod tls;
+pub mod trust;
 pub mod webhook;

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod job;
 pub mod message;
 pub mod sns;
+pub mod template;
 pub mod thread;
 
 use serde::{Deserialize, Serialize};

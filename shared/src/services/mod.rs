@@ -9,4 +9,3 @@ pub mod delivery;
 pub mod forwarding;
 pub mod ingest;
 pub mod outbox;
-pub mod silences;

@@ -4,10 +4,10 @@ pub mod config;
 
 use std::sync::Arc;
 
-use crate::adapters::alertmanager::HttpSilencer;
+use crate::adapters::alertmanager_silences::HttpSilencer;
 use crate::adapters::dynamo::DynamoStore;
 use crate::adapters::fchat::FChatClient;
-use crate::adapters::secrets::{read_secret, read_secrets, Secret, SecretError};
+use crate::adapters::ssm::{read_secret, read_secrets, Secret, SecretError};
 use crate::adapters::sns::SnsClient;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::webhook::guard::OutboundPolicy;
@@ -75,7 +75,7 @@ pub async fn callback_secrets(
 /// `AWS_ENDPOINT_URL` for the local stack), with the compiled-in roots of trust.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::adapters::tls::aws_http_client())
+        .http_client(crate::adapters::trust::aws_http_client())
         .load()
         .await
 }

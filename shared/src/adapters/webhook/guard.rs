@@ -200,7 +200,7 @@ pub fn webhook_client_with(
         .dns_resolver(GuardedResolver { lookup, policy })
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .tls_certs_only(crate::adapters::tls::reqwest_roots())
+        .tls_certs_only(crate::adapters::trust::reqwest_roots())
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .timeout(timeout)
         .build()

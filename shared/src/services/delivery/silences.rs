@@ -11,7 +11,7 @@ use crate::domain::thread::ChatSilence;
 use crate::domain::UnixTime;
 use crate::logging::loggable;
 use crate::ports::{FChatError, MessageEdit, OutgoingMessage, SilenceError, SilenceRequest};
-use crate::services::delivery::{retry_delay, Delivery, JobOutcome};
+use super::{retry_delay, Delivery, JobOutcome};
 
 /// How often a silence is attempted before the user is told it failed.
 pub const SILENCE_MAX_ATTEMPTS: u32 = 8;

@@ -25,7 +25,6 @@ use crate::ports::{
 };
 use crate::services::outbox::{self, queue_message};
 
-#[path = "aws_sources.rs"]
 mod aws_sources;
 mod message_changes;
 pub use aws_sources::API_KEY_HEADER;

@@ -686,6 +686,8 @@ pub fn retry_delay(attempts: u32, retry_after: Option<u64>, max: Duration) -> Du
     jittered.max(floor).max(Duration::from_secs(1))
 }
 
+mod silences;
+
 #[cfg(test)]
 mod tests {
     use super::*;
