@@ -3,6 +3,7 @@
 //! matchers and the clicking user as its author, then edits the message to say who silenced
 //! it and for how long, without the silence buttons.
 
+use super::{retry_delay, Delivery, JobOutcome};
 use crate::domain::alerts::{human_duration, is_silence_button};
 use crate::domain::credentials::sha256_hex;
 use crate::domain::job::SilenceJob;
@@ -11,7 +12,6 @@ use crate::domain::thread::ChatSilence;
 use crate::domain::UnixTime;
 use crate::logging::loggable;
 use crate::ports::{FChatError, MessageEdit, OutgoingMessage, SilenceError, SilenceRequest};
-use super::{retry_delay, Delivery, JobOutcome};
 
 /// How often a silence is attempted before the user is told it failed.
 pub const SILENCE_MAX_ATTEMPTS: u32 = 8;
