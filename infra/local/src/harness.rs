@@ -290,6 +290,18 @@ impl Stack {
         Ok(stack)
     }
 
+    /// The whole product: [`Stack::start`] with the `ingest`, `delivery` and `callback`
+    /// binaries built beside `built` (see [`sibling_binary`]), the simulator's users acting
+    /// towards the callback route.
+    pub async fn start_all(built: &std::path::Path, seed: &Seed) -> Result<Stack> {
+        let functions = ["ingest", "delivery", "callback"].map(|f| (f, sibling_binary(built, f)));
+        let functions: Vec<(&str, &std::path::Path)> =
+            functions.iter().map(|(f, p)| (*f, p.as_path())).collect();
+        let stack = Self::start(&functions, seed).await?;
+        stack.route_callbacks_here();
+        Ok(stack)
+    }
+
     /// Makes the simulator's users act towards this stack's callback route, with the local
     /// callback secret, as `make dev` has them.
     pub fn route_callbacks_here(&self) {

@@ -18,7 +18,7 @@ use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::Page;
 use fchat_local::console::{Console, ConsoleApp, ConsoleConfig};
-use fchat_local::harness::{sibling_binary, Stack};
+use fchat_local::harness::Stack;
 use fchat_local::seed::{Seed, SeedApp, SeedGroup, SeedUser};
 use fchat_simulator::receiver::{Receiver, ReceiverApp, ReceiverConfig};
 use futures_util::StreamExt;
@@ -169,22 +169,9 @@ async fn round_trip() {
     };
     // AND the whole stack, with its delivery queue polled, and the console in front of it.
     let built = Path::new(env!("CARGO_BIN_EXE_fchat-local"));
-    let (aws, fchat) = Stack::start_services(&seed)
+    let stack = Stack::start_all(built, &seed)
         .await
         .expect("the local stack starts (run `make venv` first)");
-    let stack = Stack::start_functions(
-        aws,
-        fchat,
-        &[
-            ("ingest", &sibling_binary(built, "ingest")),
-            ("delivery", &sibling_binary(built, "delivery")),
-            ("callback", &sibling_binary(built, "callback")),
-        ],
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    stack.route_callbacks_here();
     let poller = tokio::spawn(stack.delivery_poller().await.run());
     let console = Console::start(
         ([127, 0, 0, 1], 0).into(),
