@@ -172,6 +172,7 @@ impl IamGate {
             identities,
             denials: denials.clone(),
             client,
+            usage: std::env::var_os("FCHAT_IAM_USAGE").map(std::path::PathBuf::from),
         });
         let server = fchat_loopback::spawn(listener, move |request, _peer| {
             let shared = shared.clone();
@@ -205,6 +206,8 @@ struct Shared {
     identities: Identities,
     denials: Arc<Mutex<Vec<Denial>>>,
     client: crate::relay::Client,
+    /// `FCHAT_IAM_USAGE`, read once when the gate starts.
+    usage: Option<std::path::PathBuf>,
 }
 
 impl Shared {
@@ -217,7 +220,7 @@ impl Shared {
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let call = classify(header("x-amz-target"), header("authorization"), &body);
         match judge(&self.identities, &call) {
-            Verdict::Allowed => record_use(&self.identities, &call),
+            Verdict::Allowed => record_use(self.usage.as_deref(), &self.identities, &call),
             Verdict::UnknownKey => return Ok(unknown_key(call.protocol)),
             Verdict::Denied(denial) => {
                 eprintln!(
@@ -241,8 +244,8 @@ impl Shared {
 /// With `FCHAT_IAM_USAGE=FILE`, each allowed call of a role is appended to FILE as
 /// `role action resource`: after a test run, `sort -u` of it against the template's grants
 /// shows a grant no code uses (docs/iam.md).
-fn record_use(identities: &Identities, call: &Call) {
-    let Some(path) = std::env::var_os("FCHAT_IAM_USAGE") else {
+fn record_use(path: Option<&std::path::Path>, identities: &Identities, call: &Call) {
+    let Some(path) = path else {
         return;
     };
     let Some(principal) = call.access_key.as_deref().and_then(|k| identities.get(k)) else {
@@ -256,7 +259,7 @@ fn record_use(identities: &Identities, call: &Call) {
     let appended = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&path)
+        .open(path)
         .and_then(|mut file| std::io::Write::write_all(&mut file, lines.as_bytes()));
     if let Err(error) = appended {
         eprintln!(
