@@ -60,6 +60,7 @@ fn app(name: &str, token: &str, group: &str) -> App {
         alert_templates: Default::default(),
         alerting: Default::default(),
         sns: Default::default(),
+        hooks: Default::default(),
     }
 }
 

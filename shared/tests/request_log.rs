@@ -45,6 +45,7 @@ async fn each_request_is_logged_once_as_json_without_the_token_and_with_the_emai
             alert_templates: Default::default(),
             alerting: Default::default(),
             sns: Default::default(),
+            hooks: Default::default(),
         })
         .await
         .unwrap();

@@ -92,6 +92,24 @@ async fn every_answer_of_the_running_api_is_one_its_openapi_document_gives() {
     .await
     .expect("the local stack starts (run `make venv` first)");
 
+    // The app has one custom source, as `app add-source` makes it: any JSON object renders.
+    let source = format!("src-{}", random(6).to_lowercase());
+    let store = stack.aws.store();
+    let mut stored = store.app_by_name(&app).await.unwrap().unwrap();
+    stored.hooks.insert(
+        source.clone(),
+        gateway::domain::hooks::HookSource {
+            name: source.clone(),
+            template: "{{ body | tojson }}".into(),
+            verify: None,
+            group_by: None,
+            resolved_when: None,
+        },
+    );
+    gateway::ports::AppStore::put_app(&store, &stored)
+        .await
+        .unwrap();
+
     // schemathesis sends as that app (its name and token in every path that has them), gives
     // the callback route its secret, and sometimes sends to the user FChat knows.
     let dir = std::env::temp_dir().join(format!("fchat-openapi-{}", random(12)));
@@ -103,6 +121,7 @@ async fn every_answer_of_the_running_api_is_one_its_openapi_document_gives() {
 [parameters]
 "path.app_name" = {app}
 "path.token" = {token}
+"path.source" = {source}
 "header.x-api-key" = {token}
 "body.email" = {{ dictionary = "emails", probability = 0.5 }}
 
@@ -134,6 +153,7 @@ phases.coverage.unexpected-methods = []
         hooks = toml_string(&hooks.display().to_string()),
         app = toml_string(&app),
         token = toml_string(&token),
+        source = toml_string(&source),
         email = toml_string(&email),
         secret = toml_string(LOCAL_CALLBACK_SECRET),
     );

@@ -111,8 +111,8 @@ pub async fn create_app(
     {
         bail!("an app's name and token must be non-empty and contain no '/' (nor be . or ..)");
     }
-    if gateway::domain::alerts::is_source_name(token) {
-        bail!("{token:?} names an alert route and cannot be a token");
+    if gateway::api::sources::is_source_segment(token) {
+        bail!("{token:?} names a source's route and cannot be a token");
     }
     if apps.app_by_name(&new.name).await?.is_some() {
         bail!("app {} exists already", new.name);
@@ -146,6 +146,7 @@ pub async fn create_app(
         alert_templates: Default::default(),
         alerting: Default::default(),
         sns: Default::default(),
+        hooks: Default::default(),
     };
     apps.put_app(&app).await?;
     Ok(app)

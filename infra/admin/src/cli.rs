@@ -93,6 +93,17 @@ fn explain(error: &clap::Error) -> anyhow::Error {
             .collect::<Vec<_>>()
             .join("; "),
         ErrorKind::MissingSubcommand => "which command?".to_owned(),
+        ErrorKind::InvalidValue => {
+            let rendered = error.render().to_string();
+            let line = rendered.lines().next().unwrap_or_default();
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            match error.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(values)) => {
+                    format!("{line}: one of {}", values.join(", "))
+                }
+                _ => line.to_owned(),
+            }
+        }
         _ => {
             let rendered = error.render().to_string();
             let line = rendered.lines().next().unwrap_or_default();
@@ -139,11 +150,23 @@ pub fn seconds(value: &str) -> Result<u64, String> {
         .map_err(|_| "how many seconds? (a whole number)".to_owned())
 }
 
-/// A template's SOURCE: an alert source or an AWS event kind.
-pub fn template_kind(value: &str) -> Result<gateway::domain::aws_events::TemplateKind, String> {
+/// A template's SOURCE: the template kinds of the sources registry, which `--help` lists.
+pub fn template_kind(
+) -> impl clap::builder::TypedValueParser<Value = gateway::domain::aws_events::TemplateKind> {
     use gateway::domain::aws_events::TemplateKind;
-    TemplateKind::from_name(value)
-        .ok_or_else(|| format!("no template source: {}", TemplateKind::names().join(", ")))
+    let mut names: Vec<&'static str> = Vec::new();
+    for kind in gateway::api::sources::SOURCES
+        .iter()
+        .flat_map(|source| source.template_kinds())
+    {
+        if !names.contains(&kind) {
+            names.push(kind);
+        }
+    }
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names).map(|name: String| {
+        TemplateKind::from_name(&name).expect("the registry names template kinds only")
+    })
 }
 
 /// An SNS topic's ARN.
@@ -198,6 +221,22 @@ mod tests {
             error.contains("<SOURCE>") && error.contains("aws-cloudwatch-alarm"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_template_commands_list_every_template_kind_of_the_registry() {
+        for command in ["set-template", "clear-template", "render-template"] {
+            let Ok(Parsed::Help(text)) = parse(&["app".into(), command.into(), "--help".into()])
+            else {
+                panic!("app {command} shows no help");
+            };
+            for kind in gateway::domain::aws_events::TemplateKind::names() {
+                assert!(
+                    text.contains(kind),
+                    "app {command} --help never names {kind}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -39,6 +39,14 @@ pub fn app_view(app: &App, unsubscribed: &BTreeMap<String, UnixTime>, now: UnixT
         })),
         "sns_topics": app.sns.allowed_topics,
         "sns_unsubscribed": unsubscribed,
+        // Custom sources: their settings, never their secrets.
+        "sources": app.hooks.values().map(|hook| json!({
+            "name": hook.name,
+            "verify": hook.verify.as_ref().map(|v| v.describe()),
+            "group_by": hook.group_by,
+            "resolved_when": hook.resolved_when,
+            "template_bytes": hook.template.len(),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -35,6 +35,7 @@ pub fn app(webhook_url: Option<String>) -> App {
         alert_templates: Default::default(),
         alerting: Default::default(),
         sns: Default::default(),
+        hooks: Default::default(),
     }
 }
 

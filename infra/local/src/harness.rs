@@ -479,6 +479,20 @@ impl Stack {
         body: Option<&serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> Result<(u16, serde_json::Value, hyper::HeaderMap)> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.request_bytes(method, path, body.as_bytes(), headers)
+            .await
+    }
+
+    /// As [`Stack::request`], with the body's bytes as given (a signed body, a body that is not
+    /// JSON).
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, serde_json::Value, hyper::HeaderMap)> {
         use http_body_util::BodyExt;
 
         let mut request = hyper::Request::builder()
@@ -488,10 +502,13 @@ impl Stack {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
         let response = self
             .http
-            .request(request.body(http_body_util::Full::new(bytes::Bytes::from(body)))?)
+            .request(
+                request.body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+                    body,
+                )))?,
+            )
             .await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();

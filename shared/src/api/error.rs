@@ -123,6 +123,12 @@ pub enum ApiError {
     #[error("Too Many Requests: the gateway is busy, please retry later")]
     SlowDown,
 
+    // --- The gateway's own: custom sources (`/hooks/{name}`) ---
+    #[error("Not Found: this app has no such source")]
+    HookNotFound,
+    #[error("Forbidden: the webhook's signature does not verify")]
+    HookSignatureInvalid,
+
     // --- The gateway's own: conversations (buttons, edits, deletions, clicks' answers) ---
     #[error("Bad Request: singleUse must be true or false")]
     SingleUseNotBoolean,
@@ -162,10 +168,11 @@ impl ApiError {
             | NoUserPermission
             | UserNotFound(_)
             | RouteNotFound
-            | MessageNotFound => 404,
+            | MessageNotFound
+            | HookNotFound => 404,
             MethodNotAllowed(_) => 405,
             CallbackUnauthorized | BearerTokenMissing | ApiKeyMissing => 401,
-            SnsSignatureInvalid | SnsTopicNotAllowed => 403,
+            SnsSignatureInvalid | SnsTopicNotAllowed | HookSignatureInvalid => 403,
             MessageNotDelivered | AlertMessageUnchangeable => 409,
             MessageDeleted => 410,
             SlowDown => 429,

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
+use crate::api::sources::{self, Source, SourceKind, HOOKS_SEGMENT};
 use crate::domain::alerts::AlertSource;
-use crate::domain::aws_events::{EVENTS_ROUTE, SNS_ROUTE};
 use crate::domain::{Context, DeliveryStatus, UnixTime};
 
 #[derive(Debug, Clone, Default)]
@@ -167,6 +167,13 @@ pub enum Route {
     /// `POST /{app_name}/events` with the token in `Authorization: Bearer` or `x-api-key`, or
     /// `POST /{app_name}/{token}/events`: an EventBridge event.
     Events { app: String, token: Option<String> },
+    /// `POST /{app_name}/{token}/hooks/{name}`, or `POST /{app_name}/hooks/{name}` with the
+    /// token in `Authorization: Bearer`: one of the app's custom sources.
+    Hook {
+        app: String,
+        token: Option<String>,
+        name: String,
+    },
 }
 
 impl Route {
@@ -188,31 +195,29 @@ impl Route {
             [token, "fchat"] if !token.is_empty() => Route::UserMessage {
                 token: (*token).to_owned(),
             },
-            [app, token, last @ (SNS_ROUTE | EVENTS_ROUTE)]
-                if !app.is_empty() && !token.is_empty() =>
+            [app, token, HOOKS_SEGMENT, name]
+                if !app.is_empty() && !token.is_empty() && !name.is_empty() =>
             {
-                aws_route(app, Some(token), last)
-            }
-            [app, last @ (SNS_ROUTE | EVENTS_ROUTE)] if !app.is_empty() => {
-                aws_route(app, None, last)
-            }
-            [app, token, source]
-                if !app.is_empty()
-                    && !token.is_empty()
-                    && AlertSource::from_name(source).is_some() =>
-            {
-                Route::Alerts {
+                Route::Hook {
                     app: (*app).to_owned(),
                     token: Some((*token).to_owned()),
-                    source: AlertSource::from_name(source).expect("matched above"),
+                    name: (*name).to_owned(),
                 }
             }
-            [app, source] if !app.is_empty() && AlertSource::from_name(source).is_some() => {
-                Route::Alerts {
-                    app: (*app).to_owned(),
-                    token: None,
-                    source: AlertSource::from_name(source).expect("matched above"),
+            [app, HOOKS_SEGMENT, name] if !app.is_empty() && !name.is_empty() => Route::Hook {
+                app: (*app).to_owned(),
+                token: None,
+                name: (*name).to_owned(),
+            },
+            [app, token, segment] if !app.is_empty() && !token.is_empty() => {
+                match sources::by_segment(segment) {
+                    Some(source) => source_route(source, app, Some(token)),
+                    None => return Err(ApiError::RouteNotFound),
                 }
+            }
+            [app, segment] if !app.is_empty() && sources::is_source_segment(segment) => {
+                let source = sources::by_segment(segment).expect("matched above");
+                source_route(source, app, None)
             }
             [app, token] if !app.is_empty() && !token.is_empty() => Route::GroupMessage {
                 app: (*app).to_owned(),
@@ -233,26 +238,27 @@ impl Route {
             Route::MessageStatus { .. } => "message_status",
             Route::EditMessage { .. } => "message_edit",
             Route::DeleteMessage { .. } => "message_delete",
-            Route::Alerts {
-                source: AlertSource::Alertmanager,
-                ..
-            } => "alertmanager",
-            Route::Alerts {
-                source: AlertSource::Grafana,
-                ..
-            } => "grafana",
-            Route::Sns { .. } => "sns",
-            Route::Events { .. } => "events",
+            Route::Alerts { source, .. } => source.name(),
+            Route::Sns { .. } => crate::domain::aws_events::SNS_ROUTE,
+            Route::Events { .. } => crate::domain::aws_events::EVENTS_ROUTE,
+            Route::Hook { .. } => HOOKS_SEGMENT,
         }
     }
 }
 
-fn aws_route(app: &str, token: Option<&str>, last: &str) -> Route {
+/// The route of a source in the registry, its token in the path or not.
+fn source_route(source: &Source, app: &str, token: Option<&str>) -> Route {
     let (app, token) = (app.to_owned(), token.map(str::to_owned));
-    if last == SNS_ROUTE {
-        Route::Sns { app, token }
-    } else {
-        Route::Events { app, token }
+    match source.kind {
+        SourceKind::Alerts(source) => Route::Alerts { app, token, source },
+        SourceKind::Sns => Route::Sns { app, token },
+        SourceKind::Events => Route::Events { app, token },
+        // `/{app}/{token}/hooks` names no custom source.
+        SourceKind::Hooks => Route::Hook {
+            app,
+            token,
+            name: String::new(),
+        },
     }
 }
 

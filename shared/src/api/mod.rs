@@ -5,4 +5,5 @@ pub mod changes;
 pub mod error;
 pub mod http;
 pub mod markup;
+pub mod sources;
 pub mod validate;

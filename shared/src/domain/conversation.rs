@@ -522,6 +522,7 @@ mod tests {
             alert_templates: Default::default(),
             alerting: Default::default(),
             sns: Default::default(),
+            hooks: Default::default(),
         };
         let now = 1_000;
         let mut context =

@@ -38,6 +38,28 @@ pub fn generate_webhook_secret() -> String {
     )
 }
 
+/// HMAC-SHA256 of `parts` in order, keyed with `key`: webhook signatures both ways.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The key of a Standard Webhooks secret: the base64 after `whsec_`; `None` when it is not one.
+pub fn standard_webhooks_key(secret: &str) -> Option<Vec<u8>> {
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+        })
+        .filter(|key| !key.is_empty())
+}
+
 /// `user@example.com` becomes `u***@example.com` in logs; an address from outside is bounded
 /// and escaped as any logged value is.
 pub fn mask_email(email: &str) -> String {

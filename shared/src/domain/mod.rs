@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod aws_events;
 pub mod conversation;
 pub mod credentials;
+pub mod hooks;
 pub mod job;
 pub mod message;
 pub mod sns;
@@ -58,6 +59,8 @@ pub struct App {
     /// Amazon SNS: the topics the app accepts. (The unsubscriptions SNS confirmed are noted
     /// apart from the app: [`crate::ports::ContextStore::sns_unsubscriptions`].)
     pub sns: crate::domain::aws_events::SnsSettings,
+    /// The app's custom sources (any JSON webhook through its own template), by name.
+    pub hooks: std::collections::BTreeMap<String, hooks::HookSource>,
 }
 
 /// An app's alert settings beyond its templates.

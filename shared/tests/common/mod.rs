@@ -42,5 +42,6 @@ pub fn app(name: &str, token: &str) -> App {
         alert_templates: Default::default(),
         alerting: Default::default(),
         sns: Default::default(),
+        hooks: Default::default(),
     }
 }

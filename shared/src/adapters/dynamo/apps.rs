@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::*;
+use crate::domain::hooks::{HookSource, HookVerify};
 
 #[async_trait]
 impl AppStore for DynamoStore {
@@ -97,6 +98,17 @@ impl AppStore for DynamoStore {
                 AttributeValue::Ss(app.sns.allowed_topics.iter().cloned().collect()),
             );
         }
+        if !app.hooks.is_empty() {
+            item.insert(
+                APPS_HOOKS_ATTRIBUTE.into(),
+                AttributeValue::M(
+                    app.hooks
+                        .iter()
+                        .map(|(name, hook)| (name.clone(), hook_item(hook)))
+                        .collect(),
+                ),
+            );
+        }
         self.put(&self.tables.apps, item).await
     }
 
@@ -176,6 +188,57 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
                 _ => Default::default(),
             },
         },
+        hooks: match item.get(APPS_HOOKS_ATTRIBUTE) {
+            Some(AttributeValue::M(hooks)) => hooks
+                .iter()
+                .filter_map(|(name, hook)| Some((name.clone(), hook_from_item(name, hook)?)))
+                .collect(),
+            _ => Default::default(),
+        },
+    })
+}
+
+/// One custom source as a map attribute: its templates, and its `--verify` setting with the
+/// secret beside it (as the app's webhook secrets are kept).
+fn hook_item(hook: &HookSource) -> AttributeValue {
+    let mut map = Item::new();
+    map.insert("template".into(), s(&hook.template));
+    if let Some(template) = &hook.group_by {
+        map.insert("group_by".into(), s(template));
+    }
+    if let Some(template) = &hook.resolved_when {
+        map.insert("resolved_when".into(), s(template));
+    }
+    if let Some(verify) = &hook.verify {
+        map.insert("verify".into(), s(&verify.describe()));
+        let secret = match verify {
+            HookVerify::HmacSha256 { secret, .. } | HookVerify::StandardWebhooks { secret } => {
+                secret
+            }
+        };
+        map.insert("secret".into(), s(secret));
+    }
+    AttributeValue::M(map)
+}
+
+/// A custom source read back; one that no longer reads (an edited item) is left out, and its
+/// route answers 404, rather than accepting unverified requests.
+fn hook_from_item(name: &str, item: &AttributeValue) -> Option<HookSource> {
+    let AttributeValue::M(map) = item else {
+        return None;
+    };
+    let field = |key: &str| map.get(key).and_then(|v| v.as_s().ok()).cloned();
+    let verify = match (field("verify"), field("secret")) {
+        (None, _) => None,
+        (Some(scheme), Some(secret)) => Some(HookVerify::parse(&scheme, secret).ok()?),
+        (Some(_), None) => return None,
+    };
+    Some(HookSource {
+        name: name.to_owned(),
+        template: field("template")?,
+        verify,
+        group_by: field("group_by"),
+        resolved_when: field("resolved_when"),
     })
 }
 
@@ -184,6 +247,9 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
 /// (and dropped when the operator next changes the app); they are noted in the contexts table
 /// now ([`ContextStore::sns_unsubscriptions`]).
 const APPS_SNS_TOPICS_ATTRIBUTE: &str = "sns_topics";
+
+/// The apps' custom sources: a map from source name to its settings.
+const APPS_HOOKS_ATTRIBUTE: &str = "hooks";
 
 /// The apps' own alert templates: a map from source name to template text.
 const APPS_ALERT_TEMPLATES_ATTRIBUTE: &str = "alert_templates";

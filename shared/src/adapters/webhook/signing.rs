@@ -2,8 +2,8 @@
 //! know a request came from the gateway.
 
 use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+
+use crate::domain::credentials::{hmac_sha256, standard_webhooks_key};
 
 /// The headers that sign one webhook request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,23 +47,12 @@ pub fn sign(
     let signatures = secrets
         .iter()
         .map(|secret| {
-            let key = secret
-                .strip_prefix("whsec_")
-                .and_then(|encoded| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(encoded)
-                        .ok()
-                })
-                .filter(|key| !key.is_empty())
-                .ok_or(SigningError::BadSecret)?;
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SigningError::BadSecret)?;
-            mac.update(id.as_bytes());
-            mac.update(b".");
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            let digest = mac.finalize().into_bytes();
+            let key = standard_webhooks_key(secret).ok_or(SigningError::BadSecret)?;
+            let timestamp = timestamp.to_string();
+            let digest = hmac_sha256(
+                &key,
+                &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+            );
             Ok(format!(
                 "v1,{}",
                 base64::engine::general_purpose::STANDARD.encode(digest)

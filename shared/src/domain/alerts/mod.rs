@@ -63,15 +63,6 @@ impl fmt::Display for AlertSource {
     }
 }
 
-/// Whether `segment` names an alert source: such a word is never a token.
-pub fn is_source_name(segment: &str) -> bool {
-    AlertSource::from_name(segment).is_some()
-        || matches!(
-            segment,
-            crate::domain::aws_events::SNS_ROUTE | crate::domain::aws_events::EVENTS_ROUTE
-        )
-}
-
 /// The most label matchers a group's silence takes from its labels: Alertmanager's own groups
 /// rarely have more than a handful.
 const MAX_GROUP_LABELS: usize = 16;

@@ -33,6 +33,7 @@ fn app(name: &str) -> App {
         alert_templates: Default::default(),
         alerting: Default::default(),
         sns: Default::default(),
+        hooks: Default::default(),
     }
 }
 

@@ -158,17 +158,7 @@ impl Ingest {
         log: &mut RequestLog,
     ) -> Result<Accepted, ApiError> {
         let recipient = alert_recipient(&request.query)?;
-        let target = match recipient {
-            Some(email) => {
-                if !app.user_messaging {
-                    return Err(ApiError::NoUserPermission);
-                }
-                log.email = Some(email.clone());
-                self.check_user_exists(&email).await?;
-                Target::User(email)
-            }
-            None => self.group_target(app).await?,
-        };
+        let target = self.source_target(app, recipient, log).await?;
         let template = app
             .alert_templates
             .get(event.kind.name())
@@ -218,7 +208,7 @@ fn sns_error(refusal: SnsRefusal, topic: &str) -> ApiError {
 /// The idempotency key of a message AWS identifies itself (SNS's `MessageId`, an event's
 /// `id`), per subscription: one topic's message reaches each of its subscriptions (the
 /// group's and an `?email=` user's, say) with the same id, and each delivers it once.
-fn derived_key(kind: &str, id: &str, request: &HttpRequest) -> String {
+pub(super) fn derived_key(kind: &str, id: &str, request: &HttpRequest) -> String {
     format!("{kind}:{id}\n{}?{}", request.path, request.query)
 }
 

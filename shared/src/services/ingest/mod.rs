@@ -26,6 +26,7 @@ use crate::ports::{
 use crate::services::outbox::{self, queue_message};
 
 mod aws_sources;
+mod hooks;
 mod message_changes;
 pub use aws_sources::API_KEY_HEADER;
 
@@ -181,18 +182,7 @@ impl Ingest {
                 log.app = Some(app.name.clone());
                 let recipient = alert_recipient(&request.query)?;
                 let notification = parse_alerts(source, &request.body)?;
-                let target = match recipient {
-                    // As the user route: the app may message users, and FChat knows the user.
-                    Some(email) => {
-                        if !app.user_messaging {
-                            return Err(ApiError::NoUserPermission);
-                        }
-                        log.email = Some(email.clone());
-                        self.check_user_exists(&email).await?;
-                        Target::User(email)
-                    }
-                    None => self.group_target(&app).await?,
-                };
+                let target = self.source_target(&app, recipient, log).await?;
                 let template = app.alert_templates.get(source.name()).map(String::as_str);
                 let thread = notification.thread_step(
                     &thread_scope(&app, &target),
@@ -214,6 +204,10 @@ impl Ingest {
                     .await
             }
             Route::Events { app, token } => self.events(&app, &token, request, log).await,
+            Route::Hook { app, token, name } => {
+                self.hook(&app, &token, &name, idempotency_key, request, log)
+                    .await
+            }
             Route::MessageStatus { .. }
             | Route::Sns { .. }
             | Route::EditMessage { .. }
@@ -237,6 +231,27 @@ impl Ingest {
             return Err(ApiError::GroupWithoutBeatchatId);
         }
         Ok(Target::Group(group_id))
+    }
+
+    /// Where a source's message goes: the app's group, or `?email=`'s user as the user route
+    /// allows it (the app may message users, and FChat knows the user).
+    async fn source_target(
+        &self,
+        app: &App,
+        recipient: Option<String>,
+        log: &mut RequestLog,
+    ) -> Result<Target, ApiError> {
+        match recipient {
+            Some(email) => {
+                if !app.user_messaging {
+                    return Err(ApiError::NoUserPermission);
+                }
+                log.email = Some(email.clone());
+                self.check_user_exists(&email).await?;
+                Ok(Target::User(email))
+            }
+            None => self.group_target(app).await,
+        }
     }
 
     /// `GET /{token}/messages/{id}`: the delivery status, to the app that sent it only.

@@ -13,7 +13,7 @@ pub struct ClearTemplate {
     #[arg(value_name = "APP")]
     app: String,
     /// The source (alertmanager, grafana, or an AWS event kind)
-    #[arg(value_name = "SOURCE", value_parser = template_kind)]
+    #[arg(value_name = "SOURCE", value_parser = template_kind())]
     source: TemplateKind,
 }
 

@@ -1,5 +1,6 @@
 //! `app ...`
 
+mod add_source;
 mod allow_topic;
 mod clear_alertmanager;
 mod clear_template;
@@ -8,6 +9,7 @@ mod disable;
 mod disallow_topic;
 mod enable;
 mod list;
+mod remove_source;
 mod render_template;
 mod rotate_secret;
 mod rotate_token;
@@ -37,6 +39,8 @@ super::commands! {
         SetAlertmanager(set_alertmanager::SetAlertmanager),
         ClearAlertmanager(clear_alertmanager::ClearAlertmanager),
         SetReminders(set_reminders::SetReminders),
+        AddSource(add_source::AddSource),
+        RemoveSource(remove_source::RemoveSource),
         AllowTopic(allow_topic::AllowTopic),
         DisallowTopic(disallow_topic::DisallowTopic),
         Topics(topics::Topics),

@@ -15,7 +15,7 @@ pub struct RenderTemplate {
     #[arg(value_name = "APP")]
     app: String,
     /// The source (alertmanager, grafana, or an AWS event kind)
-    #[arg(value_name = "SOURCE", value_parser = template_kind)]
+    #[arg(value_name = "SOURCE", value_parser = template_kind())]
     source: TemplateKind,
     /// A template to try before setting it
     #[arg(value_name = "FILE")]

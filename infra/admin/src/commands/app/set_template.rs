@@ -7,17 +7,16 @@ use crate::cli::template_kind;
 use crate::commands::Run;
 use crate::{output, Admin, Output};
 
-/// The app's own message template for a source: `alertmanager`, `grafana`, or an AWS event kind
-/// (aws-cloudwatch-alarm, aws-guardduty, aws-securityhub, aws-codepipeline, aws-ecs-task,
-/// aws-health, aws-ec2-state, aws-chatbot, aws-text, aws-event). Checked first: a syntax error is
-/// refused with its line, and nothing changes
+/// The app's own message template for a source: an alert source or an AWS event kind (the
+/// possible values below). Checked first: a syntax error is refused with its line, and nothing
+/// changes
 #[derive(clap::Args, Debug)]
 pub struct SetTemplate {
     /// The app's name
     #[arg(value_name = "APP")]
     app: String,
     /// The source whose messages it renders
-    #[arg(value_name = "SOURCE", value_parser = template_kind)]
+    #[arg(value_name = "SOURCE", value_parser = template_kind())]
     source: TemplateKind,
     /// The template (minijinja)
     #[arg(value_name = "FILE")]

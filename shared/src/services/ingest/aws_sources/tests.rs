@@ -61,6 +61,7 @@ async fn world() -> World {
             older_secrets_until: None,
             alert_templates: Default::default(),
             sns: Default::default(),
+            hooks: Default::default(),
             alerting: Default::default(),
         })
         .await

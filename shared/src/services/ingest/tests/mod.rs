@@ -31,6 +31,7 @@ fn app(name: &str, token: &str, group: Option<&str>, user_messaging: bool) -> Ap
         alert_templates: Default::default(),
         alerting: Default::default(),
         sns: Default::default(),
+        hooks: Default::default(),
     }
 }
 
