@@ -652,7 +652,7 @@ async fn an_apps_alert_templates_are_kept_changed_and_cleared<S: Store>(store: &
 }
 
 async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: Store>(store: &S) {
-    use gateway::domain::thread::{AlertThread, ChatSilence};
+    use gateway::domain::alert_thread::{AlertThread, ChatSilence};
     use gateway::domain::{AlertmanagerAuth, AlertmanagerLink};
 
     // Settings, with each kind of credentials.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use fchat_local::harness::{sibling_binary, Stack, LOCAL_CALLBACK_SECRET};
 use fchat_local::seed::{Seed, SeedApp, SeedGroup, SeedUser};
 use gateway::credentials::generate_token;
+use gateway::ports::AppStore;
 
 /// Test cases per operation and phase (`OPENAPI_MAX_EXAMPLES` for a longer run): the run
 /// takes under a minute.

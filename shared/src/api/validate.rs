@@ -90,10 +90,12 @@ pub fn parse_alerts(source: AlertSource, body: &[u8]) -> Result<AlertNotificatio
     if body.len() > MAX_ALERT_BODY_BYTES {
         return Err(ApiError::AlertBodyTooLarge);
     }
-    AlertNotification::parse(source, body).map_err(|error| match (error, source) {
-        (PayloadError::NotJson, _) => ApiError::MalformedJson,
-        (PayloadError::NotPayload, AlertSource::Alertmanager) => ApiError::NotAlertmanagerPayload,
-        (PayloadError::NotPayload, AlertSource::Grafana) => ApiError::NotGrafanaPayload,
+    AlertNotification::parse(source, body).map_err(|error| match error {
+        PayloadError::NotJson => ApiError::MalformedJson,
+        // The registry's refusal for a body that is not of this source.
+        PayloadError::NotPayload => crate::api::sources::by_segment(source.name())
+            .map(|row| row.not_its_body.clone())
+            .unwrap_or(ApiError::InvalidRequest),
     })
 }
 

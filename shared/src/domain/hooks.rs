@@ -12,11 +12,11 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
+use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::{hmac_sha256, sha256_hex, standard_webhooks_key};
 use crate::domain::template::{
     check_with, cut, environment, fits, render_context, RenderFailure, TemplateError,
 };
-use crate::domain::thread::ThreadStep;
 use crate::domain::UnixTime;
 
 /// The most custom sources one app may have: their templates live in the app's record, which

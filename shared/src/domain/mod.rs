@@ -1,5 +1,6 @@
 //! The product's records, free of any storage or AWS type.
 
+pub mod alert_thread;
 pub mod alerts;
 pub mod aws_events;
 pub mod conversation;
@@ -9,7 +10,6 @@ pub mod job;
 pub mod message;
 pub mod sns;
 pub mod template;
-pub mod thread;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

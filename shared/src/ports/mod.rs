@@ -7,8 +7,8 @@ use async_trait::async_trait;
 pub mod conversation;
 pub use conversation::{AcceptedChange, ConversationStore, RecordedChange};
 
+use crate::domain::alert_thread::AlertThread;
 use crate::domain::job::Job;
-use crate::domain::thread::AlertThread;
 use crate::domain::{
     AlertmanagerLink, App, Context, DeliveryStatus, Group, IdempotencyRecord, SendRefusal,
     UnixTime, User,

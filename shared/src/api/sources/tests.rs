@@ -156,3 +156,17 @@ fn segments_are_unique_and_a_wrong_body_is_a_400() {
     assert!(!is_source_segment("Grafana"));
     assert!(!is_source_segment("fchat"));
 }
+
+#[test]
+fn every_alert_source_has_its_row() {
+    for source in AlertSource::ALL {
+        let row =
+            by_segment(source.name()).unwrap_or_else(|| panic!("no row of SOURCES for {source}"));
+        assert_eq!(row.kind, SourceKind::Alerts(source));
+        // Its refusal is the one the alert routes answer.
+        assert_eq!(
+            crate::api::validate::parse_alerts(source, br#"{"neither": "kind"}"#).err(),
+            Some(row.not_its_body.clone())
+        );
+    }
+}

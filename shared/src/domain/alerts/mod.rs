@@ -9,12 +9,12 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::sha256_hex;
 use crate::domain::message::Button;
 use crate::domain::template::{
     check_with, cut, environment, fits, render_context, RenderFailure, TemplateError,
 };
-use crate::domain::thread::ThreadStep;
 
 /// A tool that posts alerts to the gateway in its own format. Its name is the last segment of
 /// its route, and is never a valid token.

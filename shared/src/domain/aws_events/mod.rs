@@ -17,8 +17,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::sha256_hex;
-use crate::domain::thread::ThreadStep;
 use extract::*;
 use templates::*;
 
