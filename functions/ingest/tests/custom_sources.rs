@@ -22,6 +22,9 @@ struct Tenant {
     nanos: u32,
 }
 
+/// A refused request: path, extra headers, body, the status and description it answers.
+type Refusal<'a> = (String, Vec<(String, String)>, Vec<u8>, u16, &'a str);
+
 fn tenant() -> Tenant {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -204,7 +207,7 @@ async fn a_signed_github_webhook_becomes_one_message_per_pull_request() {
     let signed = |body: &[u8]| github_signature(&github_secret, body);
 
     // Refusals first, before any delivery runs: each answers in the contract's format.
-    let cases: Vec<(String, Vec<(String, String)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             path.clone(),
             vec![(

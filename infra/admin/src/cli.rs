@@ -39,7 +39,7 @@ pub struct Cli {
 /// A command line understood: a command to run, or help to show.
 #[derive(Debug)]
 pub enum Parsed {
-    Run(Cli),
+    Run(Box<Cli>),
     Help(String),
 }
 
@@ -47,7 +47,7 @@ pub enum Parsed {
 pub fn parse(args: &[String]) -> Result<Parsed> {
     let words = std::iter::once("fchat-admin".to_owned()).chain(args.iter().cloned());
     match Cli::try_parse_from(words) {
-        Ok(cli) => Ok(Parsed::Run(cli)),
+        Ok(cli) => Ok(Parsed::Run(Box::new(cli))),
         Err(error) => match error.kind() {
             ErrorKind::DisplayHelp
             | ErrorKind::DisplayVersion
