@@ -716,11 +716,14 @@ async fn an_apps_alertmanager_and_reminders_are_set_shown_without_secrets_and_cl
 }
 
 #[tokio::test]
-async fn an_alert_sources_name_is_never_a_token() {
+async fn no_sources_segment_is_ever_a_token() {
     let (_aws, admin) = admin().await;
-    for (name, token) in [("seeded-a", "alertmanager"), ("seeded-g", "grafana")] {
+    // Every source's segment, as the registry names them: none may be a token.
+    for (i, source) in gateway::api::sources::SOURCES.iter().enumerate() {
+        let name = format!("seeded-{i}-{}", source.segment);
+        let token = source.segment;
         let new = fchat_local::admin::NewApp {
-            name: name.into(),
+            name: name.clone(),
             group: None,
             user_messaging: false,
             webhook_url: None,
@@ -737,8 +740,8 @@ async fn an_alert_sources_name_is_never_a_token() {
         )
         .await
         .unwrap_err();
-        assert!(error.to_string().contains("alert route"), "{error}");
-        assert_eq!(admin.store.app_by_name(name).await.unwrap(), None);
+        assert!(error.to_string().contains("source's route"), "{error}");
+        assert_eq!(admin.store.app_by_name(&name).await.unwrap(), None);
     }
 }
 
