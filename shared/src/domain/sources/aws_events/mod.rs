@@ -17,12 +17,12 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::sha256_hex;
+use crate::domain::sources::alert_thread::ThreadStep;
 use extract::*;
 use templates::*;
 
-use crate::domain::alerts::{self, AlertSource};
+use crate::domain::sources::alerts::{self, AlertSource};
 use crate::domain::template::{
     check_with, cut, environment, fits, render_context, RenderFailure, TemplateError,
 };
