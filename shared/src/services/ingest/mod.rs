@@ -455,12 +455,22 @@ fn thread_scope(app: &App, target: &Target) -> String {
     }
 }
 
-/// Now, in milliseconds: orders the notifications of one alert group.
+/// Now, in milliseconds: orders the notifications of one alert group. Strictly increasing
+/// within one instance, so that two notifications it accepts in the same millisecond (a
+/// firing and its resolution, say) keep the order in which they were answered.
 fn received_at_ms() -> u64 {
-    std::time::SystemTime::now()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or_default();
+    now.max(previous + 1)
 }
 
 fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {

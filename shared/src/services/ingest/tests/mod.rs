@@ -599,3 +599,13 @@ async fn a_rotated_token_keeps_working_for_its_grace_period_only() {
 }
 
 mod alerts;
+
+#[test]
+fn notifications_received_in_one_millisecond_keep_their_order() {
+    let stamps: Vec<u64> = (0..1000).map(|_| super::received_at_ms()).collect();
+    assert!(
+        stamps.windows(2).all(|pair| pair[0] < pair[1]),
+        "{:?}",
+        &stamps[..10]
+    );
+}
