@@ -629,9 +629,10 @@ async fn an_apps_alert_template_is_checked_set_rendered_and_cleared() {
 
     // A dry run of the operator's own payload; a payload of another source is refused.
     let payload = dir.join("mine.json");
-    let mut mine: serde_json::Value =
-        serde_json::from_str(gateway::domain::alerts::AlertSource::Alertmanager.sample_payload())
-            .unwrap();
+    let mut mine: serde_json::Value = serde_json::from_str(
+        gateway::domain::sources::alerts::AlertSource::Alertmanager.sample_payload(),
+    )
+    .unwrap();
     mine["commonLabels"]["alertname"] = "BackupLate".into();
     mine["alerts"][0]["labels"]["instance"] = "vault-3".into();
     std::fs::write(&payload, mine.to_string()).unwrap();

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::ThreadStep;
 
 /// The envelope version this code writes and reads.
 pub const JOB_VERSION: u8 = 1;
@@ -44,7 +44,7 @@ pub enum JobKind {
         content: MessageContent,
     },
     /// An alert notification: its group's message is posted, edited, or left as it is
-    /// (`crate::domain::alert_thread`).
+    /// (`crate::domain::sources::alert_thread`).
     SendAlert {
         context_id: String,
         app: String,

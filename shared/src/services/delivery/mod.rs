@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::alert_thread::{ThreadAction, ThreadStep};
-use crate::domain::alerts::is_silence_button;
 use crate::domain::job::{Forward, Job, JobKind};
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::{ThreadAction, ThreadStep};
+use crate::domain::sources::alerts::is_silence_button;
 use crate::domain::{Context, Target, User};
 use crate::ports::{
     AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, MessageEdit,
@@ -405,7 +405,7 @@ impl Delivery {
     }
 
     /// One notification of an alert group: its message posted, edited, replied to, or left
-    /// as it is (`crate::domain::alert_thread`). Every FChat call here is safe to repeat: a send
+    /// as it is (`crate::domain::sources::alert_thread`). Every FChat call here is safe to repeat: a send
     /// carries an id derived from the context's, and an edit to what is shown is done.
     async fn alert_step(
         &self,
