@@ -26,7 +26,7 @@ WEBHOOK_PORT=${WEBHOOK_PORT:-9002}
 CONSOLE_PORT=${CONSOLE_PORT:-9003}
 SEED_FILE=${SEED_FILE:-infra/local/seed.json}
 # FChat's rate limits in the simulator: on or off (docs/fchat-api.md#limits).
-FCHAT_LIMITS=${FCHAT_LIMITS:-off}
+export FCHAT_LIMITS=${FCHAT_LIMITS:-off}
 VENV=.venv
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"

@@ -90,6 +90,7 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
             fchat,
         },
         max_forward_delay: Duration::from_secs(1),
+        pacing: gateway::delivery::Pacing::OFF,
     };
 
     let mut single = Vec::new();

@@ -244,6 +244,8 @@ async fn message_status_and_the_dlq() {
     aws.sqs()
         .send_message()
         .queue_url(&dlq)
+        .message_group_id("broken")
+        .message_deduplication_id("broken-1")
         .message_body("{\"v\":1,\"kind\":\"broken\"}")
         .send()
         .await
