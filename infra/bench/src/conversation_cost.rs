@@ -95,7 +95,7 @@ pub fn per_million(action: &ConversationAction, door: cost::FrontDoor) -> f64 {
     let queued = if action.queued {
         door_price(door)
             + (1.0 + 1.0 / FULL_BATCH) * cost::price("Lambda requests")
-            + (1.0 + 2.0 / FULL_BATCH) * cost::price("SQS standard requests")
+            + (1.0 + 2.0 / FULL_BATCH) * cost::price("SQS FIFO requests")
     } else {
         0.0
     };
