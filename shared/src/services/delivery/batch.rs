@@ -11,8 +11,9 @@
 //! - with pacing on, a message just sent: the chat's next one waits out FChat's interval for
 //!   that chat ([`Pacing`]), so that a storm provokes no 429.
 //!
-//! Held jobs stay on the queue with the wait as their visibility; as the queue hands nothing
-//! else of their group out while they are in flight, nothing overtakes them.
+//! The first job that must wait stays on the queue with the wait as its visibility, and the
+//! jobs behind it are released at once: as the queue hands nothing else of their group out
+//! while one is in flight, nothing overtakes it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -162,40 +163,47 @@ fn order_alert_groups(lane: Vec<Entry>) -> Vec<Entry> {
 }
 
 /// Runs a lane's jobs one after the other; answers the ids that stay on the queue.
+///
+/// The first job that must wait keeps the wait as its visibility; the jobs behind it are
+/// released at once (visibility 0): their group stays blocked while the waiting job is in
+/// flight, and when it comes back the queue hands them out after it, in order.
 async fn run_lane(
     delivery: &Delivery,
     redelivery: &dyn Redelivery,
     lane: Vec<Entry<'_>>,
 ) -> Vec<String> {
     let mut left = Vec::new();
-    // Once set, the rest of the lane waits this long, untried.
-    let mut held: Option<Duration> = None;
+    // The chat waits behind a job already left on the queue with its wait.
+    let mut blocked = false;
+    // What the next job must wait (FChat's interval after a message to the chat).
+    let mut pace: Option<Duration> = None;
     for entry in lane {
         let job = entry.queued;
-        if let Some(wait) = held {
-            left.extend(keep(redelivery, job, wait).await);
+        if blocked {
+            left.extend(keep(redelivery, job, Duration::ZERO).await);
             continue;
         }
-        if let Some(wait) = not_due(entry.job.as_ref(), delivery.clock.now() * 1000) {
-            held = Some(wait);
+        let wait = pace
+            .take()
+            .or_else(|| not_due(entry.job.as_ref(), delivery.clock.now() * 1000));
+        if let Some(wait) = wait {
+            blocked = true;
             left.extend(keep(redelivery, job, wait).await);
             continue;
         }
         let delivered = delivery.deliver(&job.body, job.receive_count);
         match crate::metrics::with_queued_at(job.sent_at_ms, delivered).await {
             JobOutcome::Done => {
-                let pace = entry
+                pace = entry
                     .job
                     .as_ref()
                     .and_then(Job::chat)
                     .map(|chat| delivery.pacing.interval(&chat))
                     .filter(|interval| !interval.is_zero());
-                held = pace;
             }
             JobOutcome::RetryAfter(delay) => {
-                let delay = delay.min(MAX_VISIBILITY_DELAY);
-                held = Some(delay);
-                left.extend(keep(redelivery, job, delay).await);
+                blocked = true;
+                left.extend(keep(redelivery, job, delay.min(MAX_VISIBILITY_DELAY)).await);
             }
             JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
                 Ok(()) => {}
@@ -216,10 +224,15 @@ fn not_due(job: Option<&Job>, now_ms: u64) -> Option<Duration> {
     (not_before > now_ms).then(|| Duration::from_millis(not_before - now_ms))
 }
 
-/// Leaves a job on the queue, to come back after `delay` (at least a second: SQS counts in
-/// whole seconds); answers its id unless a fresh copy replaced it.
+/// Leaves a job on the queue, to come back after `delay`: at least a second (SQS counts in
+/// whole seconds), or none for a job released behind a waiting one. Answers its id unless a
+/// fresh copy replaced it.
 async fn keep(redelivery: &dyn Redelivery, job: &QueuedJob, delay: Duration) -> Option<String> {
-    let delay = delay.clamp(Duration::from_secs(1), MAX_VISIBILITY_DELAY);
+    let delay = if delay.is_zero() {
+        delay
+    } else {
+        delay.clamp(Duration::from_secs(1), MAX_VISIBILITY_DELAY)
+    };
     if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
         // One more receive and the redrive policy would park a job that still has time: a
         // fresh copy starts the count over.

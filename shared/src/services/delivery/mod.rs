@@ -34,9 +34,16 @@ pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// About this many attempts fill a delivery window once backoff reaches its ceiling.
 pub const ATTEMPTS_PER_WINDOW: u32 = 24;
 /// How often the queue hands a job out before its redrive policy moves it to the dead-letter
-/// queue (`template.yaml`). Every window's schedule fits well inside it; a job that still
-/// needs time when it is nearly used up (leases, storage trouble) is queued afresh.
-pub const MAX_RECEIVE_COUNT: u32 = 100;
+/// queue (`template.yaml`; SQS's most). Every window's schedule fits well inside it, and an
+/// outage probed every [`OUTAGE_PROBE_DELAY`] for hours; a job that still needs time when it
+/// is nearly used up is queued afresh.
+pub const MAX_RECEIVE_COUNT: u32 = 1000;
+/// While FChat fails without saying how long to wait (5xx, timeouts, refused connections: an
+/// outage, as a rule), a waiting chat tries again at least this often (half of it random), so
+/// that its backlog flows within half a minute of FChat's recovery. Only each chat's first
+/// waiting message is tried, so what waiting costs grows with the chats that wait, not with
+/// their messages (docs/storms.md). A 429's `retry_after` is honoured as it is.
+pub const OUTAGE_PROBE_DELAY: Duration = Duration::from_secs(20);
 /// The default for an operator's cap on retry delays (`DELIVERY_MAX_RETRY_DELAY_SECONDS`):
 /// none below SQS's own.
 pub const MAX_RETRY_DELAY: Duration = MAX_VISIBILITY_DELAY;
@@ -319,6 +326,10 @@ impl Delivery {
     fn next_attempt_in(&self, context: &Context, retry_after: Option<u64>, now: u64) -> Duration {
         let window = Duration::from_secs(context.deliver_by.saturating_sub(context.created_at));
         let ceiling = retry_ceiling(window, self.max_retry_delay);
+        let ceiling = match retry_after {
+            None => ceiling.min(OUTAGE_PROBE_DELAY),
+            Some(_) => ceiling,
+        };
         let backoff = retry_delay(context.attempts, retry_after, ceiling);
         let until_window_ends = Duration::from_secs(context.deliver_by.saturating_sub(now) + 1);
         backoff
