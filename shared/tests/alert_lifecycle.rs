@@ -94,6 +94,7 @@ async fn world(tag: &str) -> World {
             forwarder: forwarder.clone(),
             max_forward_delay: std::time::Duration::from_secs(60),
             pacing: gateway::delivery::Pacing::OFF,
+            pacer: Default::default(),
         },
         callback: Callback {
             apps: store.clone(),

@@ -118,6 +118,7 @@ async fn world() -> World {
             forwarder: forwarder.clone(),
             max_forward_delay: Duration::from_secs(60),
             pacing: gateway::delivery::Pacing::OFF,
+            pacer: Default::default(),
         },
         callback: Callback {
             apps: store.clone(),

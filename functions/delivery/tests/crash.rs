@@ -33,6 +33,9 @@ fn tag() -> String {
     )
 }
 
+/// The users the messages go to.
+const USERS: usize = 12;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arrives_once() {
     let tag = tag();
@@ -46,7 +49,11 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
         "groups": [{"id": format!("finance-{tag}"), "beatchat_id": format!("beatchat-room-{tag}")}],
         "apps": [{"name": app, "token": token, "group": format!("finance-{tag}"),
                   "user_messaging": true}],
-        "users": [{"email": email, "fchat_id": format!("fchat-{tag}")}],
+        // A chat is one message group of the FIFO queue, in flight in one batch at a time:
+        // the messages go to many chats, so that several batches can be in flight at once.
+        "users": (0..USERS)
+            .map(|u| json!({"email": format!("{u}.{email}"), "fchat_id": format!("fchat-{tag}-{u}")}))
+            .collect::<Vec<_>>(),
     }))
     .unwrap();
     let (aws, fchat) = Stack::start_services(&seed)
@@ -76,13 +83,13 @@ async fn a_delivery_process_killed_mid_batch_is_replaced_and_every_message_arriv
     let ingest = stack.aws.ingest().await.unwrap();
     let store = stack.aws.store();
 
-    // 24 messages, to the group and to the user: more than two batches of 10.
+    // 24 messages, to the group and to the users: more than two batches of 10.
     let mut ids = Vec::new();
     for i in 0..24 {
-        let (path, body) = if i % 3 == 0 {
+        let (path, body) = if i % 4 != 0 {
             (
                 format!("/{token}/fchat"),
-                json!({"email": email, "text": format!("Invoice {i} needs approval")}),
+                json!({"email": format!("{}.{email}", i % USERS), "text": format!("Invoice {i} needs approval")}),
             )
         } else {
             (

@@ -107,6 +107,7 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
         },
         max_forward_delay: Duration::from_secs(1),
         pacing: gateway::delivery::Pacing::OFF,
+        pacer: Default::default(),
     };
 
     let mut single = Vec::new();

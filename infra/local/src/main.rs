@@ -115,9 +115,10 @@ async fn run(args: Vec<String>) -> Result<()> {
                     .dry_run(&source.function)
                     .await
                     .with_context(|| format!("finding function {}", source.function))?;
+                // Named as `setup` created it (no prefix; `.fifo` after a FIFO queue's id).
                 let queue_url = service
                     .get_queue_url()
-                    .queue_name(&source.queue)
+                    .queue_name(template.queue_name("", &source.queue))
                     .send()
                     .await
                     .with_context(|| format!("finding queue {}", source.queue))?

@@ -1,4 +1,4 @@
-//! What Lambda's SQS event source mapping does, for the local stack: long-poll a queue, hand
+//! What Lambda's SQS event source mapping does, for the local stack: poll a queue, hand
 //! batches of up to 10 messages to a function, delete what it processed, and leave the
 //! messages it reports as failed (`ReportBatchItemFailures`) to reappear.
 //!
@@ -36,8 +36,10 @@ pub const DEFAULT_CONCURRENCY: usize = 5;
 /// What the poller allows an invocation beyond the function's timeout: a cold start and the
 /// way to the function and back.
 pub const INVOKE_MARGIN: Duration = Duration::from_secs(5);
-/// How long an SQS call may take beyond its long poll.
+/// How long an SQS call may take.
 const SQS_CALL_LIMIT: Duration = Duration::from_secs(30);
+/// The pause between two receives that found nothing, while a poll waits for messages.
+const EMPTY_RECEIVE_PAUSE: Duration = Duration::from_millis(100);
 
 impl Poller {
     /// Polls with `concurrency` loops until the task is dropped.
@@ -65,24 +67,45 @@ impl Poller {
         }
     }
 
-    /// One receive and, if anything came, one invocation. Answers how many messages were
-    /// received and how many the function reported as failed.
+    /// Receives a batch, waiting up to `wait` for one. SQS never hands out a FIFO queue's
+    /// message group while one of its messages is in flight; moto's long poll can (it decides
+    /// which groups are busy when the poll starts, not when a message arrives), and so can two
+    /// of its receives at once. So the poller holds SQS's rule itself: short receives, one at a
+    /// time across every loop of the process, retried until `wait` runs out.
+    async fn receive(&self, wait: Duration) -> Result<Vec<aws_sdk_sqs::types::Message>> {
+        static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let received = {
+                let _turn = ONE_AT_A_TIME.lock().await;
+                let receive = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.queue_url)
+                    .max_number_of_messages(self.batch_size)
+                    .wait_time_seconds(0)
+                    .message_system_attribute_names(MessageSystemAttributeName::All)
+                    .send();
+                tokio::time::timeout(SQS_CALL_LIMIT, receive)
+                    .await
+                    .context("receiving from the queue: no answer")?
+                    .context("receiving from the queue")?
+            };
+            let messages = received.messages.unwrap_or_default();
+            if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(messages);
+            }
+            tokio::time::sleep(EMPTY_RECEIVE_PAUSE).await;
+        }
+    }
+
+    /// One receive (waiting up to `wait` for messages) and, if anything came, one invocation.
+    /// Answers how many messages were received and how many the function reported as failed.
     /// An invocation that fails or takes longer than `invoke_timeout` counts every message
     /// as failed.
     pub async fn poll_once(&self, wait: Duration) -> Result<(usize, usize)> {
-        let receive = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(self.batch_size)
-            .wait_time_seconds(wait.as_secs() as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send();
-        let received = tokio::time::timeout(wait + SQS_CALL_LIMIT, receive)
-            .await
-            .context("receiving from the queue: no answer")?
-            .context("receiving from the queue")?;
-        let messages = received.messages.unwrap_or_default();
+        let received = self.receive(wait).await?;
+        let messages = received;
         if messages.is_empty() {
             return Ok((0, 0));
         }

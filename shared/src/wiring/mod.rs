@@ -146,6 +146,7 @@ pub async fn delivery(
         } else {
             crate::services::delivery::Pacing::OFF
         },
+        pacer: Default::default(),
         forwarder: forwarder(store, &queue, fchat, config),
         max_forward_delay: config.max_forward_delay,
     };

@@ -55,6 +55,41 @@ impl Pacing {
     }
 }
 
+/// When this instance last sent to each chat: pacing across batches, as far as one instance
+/// sees. A chat's messages that trickle in one batch at a time still keep FChat's interval
+/// when they come to the same instance; another instance's send shows as a 429, which pauses
+/// the chat as well.
+#[derive(Default)]
+pub struct Pacer(std::sync::Mutex<HashMap<String, std::time::Instant>>);
+
+/// Chats remembered before those sent to over a minute ago are forgotten.
+const PACER_CHATS: usize = 10_000;
+
+impl Pacer {
+    /// How long `chat` must still wait for `interval` to have passed since its last message.
+    fn wait(&self, chat: &str, interval: Duration) -> Option<Duration> {
+        let last = *self.lock().get(chat)?;
+        interval
+            .checked_sub(last.elapsed())
+            .filter(|left| !left.is_zero())
+    }
+
+    fn sent(&self, chat: String) {
+        let now = std::time::Instant::now();
+        let mut sent = self.lock();
+        sent.insert(chat, now);
+        if sent.len() > PACER_CHATS {
+            sent.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::time::Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A queued job as a lane sees it.
 struct Entry<'a> {
     queued: &'a QueuedJob,
@@ -183,9 +218,18 @@ async fn run_lane(
             left.extend(keep(redelivery, job, Duration::ZERO).await);
             continue;
         }
+        let chat = entry.job.as_ref().and_then(Job::chat);
+        let interval = chat
+            .as_ref()
+            .map(|chat| delivery.pacing.interval(chat))
+            .filter(|interval| !interval.is_zero());
         let wait = pace
             .take()
-            .or_else(|| not_due(entry.job.as_ref(), delivery.clock.now() * 1000));
+            .or_else(|| not_due(entry.job.as_ref(), delivery.clock.now() * 1000))
+            .or_else(|| {
+                let (chat, interval) = (chat.as_ref()?, interval?);
+                delivery.pacer.wait(&chat_key(chat), interval)
+            });
         if let Some(wait) = wait {
             blocked = true;
             left.extend(keep(redelivery, job, wait).await);
@@ -194,12 +238,10 @@ async fn run_lane(
         let delivered = delivery.deliver(&job.body, job.receive_count);
         match crate::metrics::with_queued_at(job.sent_at_ms, delivered).await {
             JobOutcome::Done => {
-                pace = entry
-                    .job
-                    .as_ref()
-                    .and_then(Job::chat)
-                    .map(|chat| delivery.pacing.interval(&chat))
-                    .filter(|interval| !interval.is_zero());
+                if let (Some(chat), Some(_)) = (&chat, interval) {
+                    delivery.pacer.sent(chat_key(chat));
+                }
+                pace = interval;
             }
             JobOutcome::RetryAfter(delay) => {
                 blocked = true;

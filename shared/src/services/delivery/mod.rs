@@ -73,6 +73,8 @@ pub struct Delivery {
     pub max_forward_delay: Duration,
     /// How fast one chat is sent to ([`Pacing::FCHAT`] unless `FCHAT_PACING=off`).
     pub pacing: Pacing,
+    /// When this instance last sent to each chat, for pacing across batches.
+    pub pacer: Arc<Pacer>,
 }
 
 /// What to do with a job's queue message.
@@ -615,7 +617,7 @@ pub fn retry_delay(attempts: u32, retry_after: Option<u64>, max: Duration) -> Du
 mod batch;
 mod silences;
 
-pub use batch::{deliver_batch, Pacing};
+pub use batch::{deliver_batch, Pacer, Pacing};
 
 #[cfg(test)]
 mod tests;

@@ -80,6 +80,7 @@ async fn world() -> World {
         forwarder,
         max_forward_delay: crate::services::forwarding::FORWARD_RETRY_DELAYS[4],
         pacing: crate::services::delivery::Pacing::OFF,
+        pacer: Default::default(),
     };
     World {
         delivery,
