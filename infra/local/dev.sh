@@ -25,6 +25,8 @@ FCHAT_CALLBACK_SECRET=${FCHAT_CALLBACK_SECRET:-local-callback-secret}
 WEBHOOK_PORT=${WEBHOOK_PORT:-9002}
 CONSOLE_PORT=${CONSOLE_PORT:-9003}
 SEED_FILE=${SEED_FILE:-infra/local/seed.json}
+# FChat's rate limits in the simulator: on or off (docs/fchat-api.md#limits).
+export FCHAT_LIMITS=${FCHAT_LIMITS:-off}
 VENV=.venv
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
@@ -85,7 +87,8 @@ target/debug/fchat-local setup --seed "${SEED_FILE}" --env-file .dev/functions.e
 
 echo "==> starting the FChat simulator on 127.0.0.1:${FCHAT_PORT}"
 target/debug/fchat-simulator --port "${FCHAT_PORT}" --seed "${SEED_FILE}" --token "${FCHAT_BOT_TOKEN}" \
-  --callback-url "http://127.0.0.1:${API_PORT}/callback/fchat" --callback-secret "${FCHAT_CALLBACK_SECRET}" &
+  --callback-url "http://127.0.0.1:${API_PORT}/callback/fchat" --callback-secret "${FCHAT_CALLBACK_SECRET}" \
+  --limits "${FCHAT_LIMITS}" &
 pids+=($!)
 wait_for_port "${FCHAT_PORT}" "the FChat simulator"
 

@@ -93,6 +93,7 @@ async fn world(tag: &str) -> World {
             max_retry_delay: std::time::Duration::from_secs(60),
             forwarder: forwarder.clone(),
             max_forward_delay: std::time::Duration::from_secs(60),
+            pacing: gateway::delivery::Pacing::OFF,
         },
         callback: Callback {
             apps: store.clone(),

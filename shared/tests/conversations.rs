@@ -117,6 +117,7 @@ async fn world() -> World {
             max_retry_delay: Duration::from_secs(60),
             forwarder: forwarder.clone(),
             max_forward_delay: Duration::from_secs(60),
+            pacing: gateway::delivery::Pacing::OFF,
         },
         callback: Callback {
             apps: store.clone(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use gateway::api::error::ApiError;
-use gateway::domain::alert_thread::ThreadAction;
+use gateway::domain::sources::alert_thread::ThreadAction;
 use gateway::domain::Target;
 use gateway::metrics::catalogue::ALL;
 use gateway::metrics::{events, spec, Capture};

@@ -3,7 +3,7 @@
 //! from a store is written here once, so the in-memory store cannot drift from DynamoDB.
 
 use gateway::credentials::sha256_hex;
-use gateway::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
+use gateway::domain::sources::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use gateway::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, Target, User,
     UNDELIVERED_RETENTION_SECONDS,
@@ -652,7 +652,7 @@ async fn an_apps_alert_templates_are_kept_changed_and_cleared<S: Store>(store: &
 }
 
 async fn an_apps_alert_settings_and_its_alert_groups_round_trip_and_expire<S: Store>(store: &S) {
-    use gateway::domain::alert_thread::{AlertThread, ChatSilence};
+    use gateway::domain::sources::alert_thread::{AlertThread, ChatSilence};
     use gateway::domain::{AlertmanagerAuth, AlertmanagerLink};
 
     // Settings, with each kind of credentials.

@@ -274,6 +274,8 @@ async fn a_poison_job_reaches_the_dlq_while_its_batch_mates_are_delivered() {
     w.stack.aws.set_visibility_timeout(queue, 1).await.unwrap();
     sqs.send_message()
         .queue_url(queue)
+        .message_group_id("unreadable-1")
+        .message_deduplication_id("unreadable-1")
         .message_body("{\"v\":1,\"kind\":\"self_destruct\"}")
         .send()
         .await
@@ -363,6 +365,14 @@ async fn a_job_delivered_again_after_fchat_accepted_it_sends_nothing_twice() {
         .sqs()
         .send_message()
         .queue_url(&w.stack.aws.config.delivery_queue_url)
+        .message_group_id("hand-made")
+        .message_deduplication_id(format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ))
         .message_body(job)
         .send()
         .await

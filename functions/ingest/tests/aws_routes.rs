@@ -16,7 +16,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use fchat_local::harness::{sibling_binary, Stack};
 use fchat_local::seed::Seed;
-use gateway::domain::sns::{SignatureVersion, SnsEnvelope, SnsType};
+use gateway::domain::sources::sns::{SignatureVersion, SnsEnvelope, SnsType};
 use gateway::ports::{Clock as _, SystemClock};
 use http_body_util::Full;
 use rustls_pki_types::pem::PemObject as _;

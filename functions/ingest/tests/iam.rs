@@ -108,7 +108,7 @@ async fn without_its_queue_statement_ingest_is_refused_by_sqs_and_queues_nothing
     let denials = cut.aws.gate.denials();
     assert!(
         denials.iter().any(|d| d.action == "sqs:SendMessage"
-            && d.resource.ends_with(":DeliveryQueue")
+            && d.resource.ends_with(":DeliveryQueue.fifo")
             && d.principal.contains("IngestFunctionRole")),
         "{denials:?}"
     );

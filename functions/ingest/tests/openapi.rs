@@ -99,7 +99,7 @@ async fn every_answer_of_the_running_api_is_one_its_openapi_document_gives() {
     let mut stored = store.app_by_name(&app).await.unwrap().unwrap();
     stored.hooks.insert(
         source.clone(),
-        gateway::domain::hooks::HookSource {
+        gateway::domain::sources::hooks::HookSource {
             name: source.clone(),
             template: "{{ body | tojson }}".into(),
             verify: None,

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, bail, Context as _, Result};
 use gateway::adapters::webhook::guard::{check_url, OutboundPolicy};
 use gateway::credentials::sha256_hex;
-use gateway::domain::aws_events::TemplateKind;
+use gateway::domain::sources::aws_events::TemplateKind;
 use gateway::domain::{
     App, Group, DEFAULT_CONTEXT_TTL_SECONDS, DEFAULT_DELIVERY_WINDOW_SECONDS,
     MAX_DELIVERY_WINDOW_SECONDS,

@@ -152,8 +152,9 @@ pub fn seconds(value: &str) -> Result<u64, String> {
 
 /// A template's SOURCE: the template kinds of the sources registry, which `--help` lists.
 pub fn template_kind(
-) -> impl clap::builder::TypedValueParser<Value = gateway::domain::aws_events::TemplateKind> {
-    use gateway::domain::aws_events::TemplateKind;
+) -> impl clap::builder::TypedValueParser<Value = gateway::domain::sources::aws_events::TemplateKind>
+{
+    use gateway::domain::sources::aws_events::TemplateKind;
     let mut names: Vec<&'static str> = Vec::new();
     for kind in gateway::api::sources::SOURCES
         .iter()
@@ -171,7 +172,7 @@ pub fn template_kind(
 
 /// An SNS topic's ARN.
 pub fn topic_arn(value: &str) -> Result<String, String> {
-    if gateway::domain::sns::is_topic_arn(value) {
+    if gateway::domain::sources::sns::is_topic_arn(value) {
         Ok(value.to_owned())
     } else {
         Err("not an SNS topic's ARN (arn:aws:sns:REGION:ACCOUNT:NAME)".to_owned())
@@ -230,7 +231,7 @@ mod tests {
             else {
                 panic!("app {command} shows no help");
             };
-            for kind in gateway::domain::aws_events::TemplateKind::names() {
+            for kind in gateway::domain::sources::aws_events::TemplateKind::names() {
                 assert!(
                     text.contains(kind),
                     "app {command} --help never names {kind}"

@@ -95,7 +95,7 @@ pub fn per_million(action: &ConversationAction, door: cost::FrontDoor) -> f64 {
     let queued = if action.queued {
         door_price(door)
             + (1.0 + 1.0 / FULL_BATCH) * cost::price("Lambda requests")
-            + (1.0 + 2.0 / FULL_BATCH) * cost::price("SQS standard requests")
+            + (1.0 + 2.0 / FULL_BATCH) * cost::price("SQS FIFO requests")
     } else {
         0.0
     };
@@ -183,8 +183,8 @@ mod tests {
     #[test]
     fn an_edit_costs_its_request_and_the_rest_only_their_writes_and_reads() {
         let edit = &CONVERSATION_ACTIONS[0];
-        // The HTTP API, 1.1 invocations, 1.2 SQS requests, 2 writes, 2.5 read units.
-        let expected = 1.0 + 1.1 * 0.2 + 1.2 * 0.4 + 2.0 * 0.625 + 2.5 * 0.125;
+        // The HTTP API, 1.1 invocations, 1.2 SQS (FIFO) requests, 2 writes, 2.5 read units.
+        let expected = 1.0 + 1.1 * 0.2 + 1.2 * 0.5 + 2.0 * 0.625 + 2.5 * 0.125;
         let priced = per_million(edit, cost::FrontDoor::HttpApi);
         assert!((priced - expected).abs() < 1e-9, "{priced}");
         assert!((priced - per_million(edit, cost::FrontDoor::FunctionUrl) - 1.0).abs() < 1e-9);

@@ -15,7 +15,11 @@ pub const PRICES: &[(&str, f64, &str)] = &[
         0.0,
         "per million (no charge beyond the function's own requests)",
     ),
-    ("SQS standard requests", 0.40, "per million (64 KiB each)"),
+    (
+        "SQS FIFO requests",
+        0.50,
+        "per million (64 KiB each; the delivery queue is FIFO, one message group per chat)",
+    ),
     (
         "DynamoDB on-demand writes",
         0.625,
@@ -252,8 +256,7 @@ pub fn per_million(m: &Measured, door: FrontDoor) -> Estimate {
                 "SQS ({:.2} requests per message, empty receives left out)",
                 (counted.sqs_requests - empty_receives) / n
             ),
-            per_message(counted.sqs_requests - empty_receives) * price("SQS standard requests")
-                / 1e6,
+            per_message(counted.sqs_requests - empty_receives) * price("SQS FIFO requests") / 1e6,
         ),
         (
             format!(
@@ -345,7 +348,7 @@ pub fn floor(message: &FloorMessage, door: FrontDoor) -> Estimate {
             ),
             (
                 format!("SQS (1 send, and 1 receive and 1 delete per {FULL_BATCH:.0} messages)"),
-                (1.0 + 2.0 / FULL_BATCH) * price("SQS standard requests"),
+                (1.0 + 2.0 / FULL_BATCH) * price("SQS FIFO requests"),
             ),
             (
                 format!("DynamoDB writes ({writes:.0} WRU)"),
@@ -388,7 +391,7 @@ pub fn idle_month() -> Estimate {
                     "SQS: the event source's long polls of the empty queue ({:.0} requests)",
                     IDLE_RECEIVES_PER_MONTH
                 ),
-                IDLE_RECEIVES_PER_MONTH * price("SQS standard requests") / 1e6,
+                IDLE_RECEIVES_PER_MONTH * price("SQS FIFO requests") / 1e6,
             ),
             ("Lambda, API Gateway, DynamoDB requests".to_owned(), 0.0),
         ],
@@ -443,7 +446,7 @@ mod tests {
     fn the_floor_prices_each_guarantees_writes() {
         let alert = floor(&FLOOR_MESSAGES[0], FrontDoor::FunctionUrl);
         // 1.1 invocations, 1.2 SQS requests, 3 writes, 1.5 read units.
-        let expected = 1.1 * 0.2 + 1.2 * 0.4 + 3.0 * 0.625 + 1.5 * 0.125;
+        let expected = 1.1 * 0.2 + 1.2 * 0.5 + 3.0 * 0.625 + 1.5 * 0.125;
         assert!((alert.total() - expected).abs() < 1e-9, "{}", alert.total());
         let question = floor(&FLOOR_MESSAGES[1], FrontDoor::HttpApi);
         // The HTTP API, two more writes and half a read unit more.

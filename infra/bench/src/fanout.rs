@@ -1,5 +1,6 @@
-//! Fan-out: one delivery batch of ten against FChat (the simulator) answering each send after
-//! 100 ms, against a batch of one. Sequential sends would take ten times as long.
+//! Fan-out: one delivery batch of ten messages to ten chats against FChat (the simulator)
+//! answering each send after 100 ms, against a batch of one. Sequential sends would take ten
+//! times as long. (One chat's messages do run one after the other, in order and paced.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use gateway::delivery::{deliver_batch, Delivery};
 use gateway::domain::DeliveryStatus;
 use gateway::fchat::FChatClient;
 use gateway::memory::{MemoryQueue, MemoryStore, MemoryWebhooks};
-use gateway::ports::{ContextStore, StoreError, SystemClock};
+use gateway::ports::{Clock, ContextStore, StoreError, SystemClock, UserStore};
 use gateway::ports::{QueuedJob, Redelivery};
 use gateway::services::forwarding::Forwarder;
 
@@ -52,11 +53,15 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
         ([127, 0, 0, 1], 0).into(),
         fchat_simulator::SimulatorConfig {
             bot_token: BOT_TOKEN.into(),
-            users: vec![fchat_simulator::SimUser {
-                email: world::EMAIL.into(),
-                id: world::FCHAT_ID.into(),
-                name: None,
-            }],
+            // A batch's messages go to as many users: one chat's messages run one after the
+            // other (in order, paced), so fan-out is across chats.
+            users: (0..batch_size)
+                .map(|i| fchat_simulator::SimUser {
+                    email: recipient(i),
+                    id: format!("{}-{i}", world::FCHAT_ID),
+                    name: None,
+                })
+                .collect(),
             groups: vec![world::BEATCHAT_ID.into()],
         },
     )
@@ -66,6 +71,17 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
         ..Default::default()
     });
     let store = world::memory_store().await;
+    for i in 0..batch_size {
+        store
+            .put_user(&gateway::domain::User {
+                email: recipient(i),
+                fchat_id: format!("{}-{i}", world::FCHAT_ID),
+                name: None,
+                created_at: SystemClock.now(),
+                last_context_id: None,
+            })
+            .await?;
+    }
     let queue = Arc::new(MemoryQueue::default());
     let fchat: Arc<dyn gateway::ports::FChat> = Arc::new(
         FChatClient::new(&simulator.url(), BOT_TOKEN, Duration::from_secs(10))
@@ -90,6 +106,7 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
             fchat,
         },
         max_forward_delay: Duration::from_secs(1),
+        pacing: gateway::delivery::Pacing::OFF,
     };
 
     let mut single = Vec::new();
@@ -122,11 +139,20 @@ pub async fn measure(rounds: usize, batch_size: usize) -> Result<FanoutResult> {
     })
 }
 
-/// `count` accepted user messages, as the queue would hand them to the delivery function.
+/// The `i`th user of a batch.
+fn recipient(i: usize) -> String {
+    format!("fan-{i}@example.com")
+}
+
+/// `count` accepted user messages, each to a user of its own, as the queue would hand them to
+/// the delivery function.
 async fn queue_jobs(store: &MemoryStore, count: usize) -> Result<Vec<QueuedJob>> {
     let mut jobs = Vec::with_capacity(count);
-    for _ in 0..count {
+    for i in 0..count {
         let (context_id, body) = world::accept_typical_message(store).await?;
+        let mut job: serde_json::Value = serde_json::from_str(&body)?;
+        job["email"] = recipient(i).into();
+        let body = job.to_string();
         jobs.push(QueuedJob {
             message_id: context_id.clone(),
             receive_count: 1,

@@ -398,7 +398,9 @@ pub fn write(options: &Options, r: &Results) -> Result<()> {
             "`deliver_batch` in process (`infra/bench/src/fanout.rs`) with the real FChat \
              adapter against the simulator on loopback, which holds every `sendMessage` for \
              {} ms; the stores are in memory. Warm connections, as in a warm function. \
-             Median of rounds alternating a batch of one and a batch of {}.\n",
+             Median of rounds alternating a batch of one and a batch of {}, each message of \
+             a batch to a chat of its own (one chat's messages run in order, one after the \
+             other).\n",
             crate::fanout::LATENCY_MS,
             f.batch_size
         )?;

@@ -386,6 +386,9 @@ impl Stack {
         // Retries a second apart, so that retry scenarios finish quickly.
         env.insert("DELIVERY_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
         env.insert("FORWARD_MAX_RETRY_DELAY_SECONDS".into(), "1".into());
+        // The simulator's rate limits are off unless a test turns them on; so is pacing (a
+        // test of FChat's limits passes FCHAT_PACING=on in `extra_env`).
+        env.insert("FCHAT_PACING".into(), "off".into());
         // The tests' app webhooks listen on loopback.
         env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
         // The tests serve SNS's certificate and SubscribeURL on loopback themselves.

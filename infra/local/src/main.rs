@@ -191,6 +191,13 @@ async fn setup(template: &Path, options: &Options) -> Result<()> {
         environment.insert("FCHAT_SIMULATOR_URL".into(), url.to_owned());
     }
     environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    // Delivery paces each chat to FChat's limits when the local FChat enforces them
+    // (`make dev FCHAT_LIMITS=on`); without limits, messages go as fast as FChat takes them.
+    let limits_on = std::env::var("FCHAT_LIMITS").is_ok_and(|v| v == "on");
+    environment.insert(
+        "FCHAT_PACING".into(),
+        if limits_on { "on" } else { "off" }.into(),
+    );
     // The local demo app's webhook is plain http on loopback; never set in a deployment.
     environment.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
     // SNS's certificate and SubscribeURL may be served on 127.0.0.1 over http (a test's own

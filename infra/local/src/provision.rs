@@ -51,8 +51,16 @@ pub async fn provision(
 
     let queues = template.queues()?;
     for queue in &queues {
-        let name = format!("{prefix}{}", queue.logical_id);
+        let name = template.queue_name(prefix, &queue.logical_id);
         let mut request = sqs.create_queue().queue_name(&name);
+        if queue.fifo {
+            request = request
+                .attributes(QueueAttributeName::FifoQueue, "true")
+                .attributes(
+                    QueueAttributeName::ContentBasedDeduplication,
+                    queue.content_based_deduplication.to_string(),
+                );
+        }
         if let Some(seconds) = queue.visibility_timeout {
             request =
                 request.attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string());

@@ -244,6 +244,8 @@ async fn message_status_and_the_dlq() {
     aws.sqs()
         .send_message()
         .queue_url(&dlq)
+        .message_group_id("broken")
+        .message_deduplication_id("broken-1")
         .message_body("{\"v\":1,\"kind\":\"broken\"}")
         .send()
         .await
@@ -629,9 +631,10 @@ async fn an_apps_alert_template_is_checked_set_rendered_and_cleared() {
 
     // A dry run of the operator's own payload; a payload of another source is refused.
     let payload = dir.join("mine.json");
-    let mut mine: serde_json::Value =
-        serde_json::from_str(gateway::domain::alerts::AlertSource::Alertmanager.sample_payload())
-            .unwrap();
+    let mut mine: serde_json::Value = serde_json::from_str(
+        gateway::domain::sources::alerts::AlertSource::Alertmanager.sample_payload(),
+    )
+    .unwrap();
     mine["commonLabels"]["alertname"] = "BackupLate".into();
     mine["alerts"][0]["labels"]["instance"] = "vault-3".into();
     std::fs::write(&payload, mine.to_string()).unwrap();
@@ -716,11 +719,14 @@ async fn an_apps_alertmanager_and_reminders_are_set_shown_without_secrets_and_cl
 }
 
 #[tokio::test]
-async fn an_alert_sources_name_is_never_a_token() {
+async fn no_sources_segment_is_ever_a_token() {
     let (_aws, admin) = admin().await;
-    for (name, token) in [("seeded-a", "alertmanager"), ("seeded-g", "grafana")] {
+    // Every source's segment, as the registry names them: none may be a token.
+    for (i, source) in gateway::api::sources::SOURCES.iter().enumerate() {
+        let name = format!("seeded-{i}-{}", source.segment);
+        let token = source.segment;
         let new = fchat_local::admin::NewApp {
-            name: name.into(),
+            name: name.clone(),
             group: None,
             user_messaging: false,
             webhook_url: None,
@@ -737,8 +743,8 @@ async fn an_alert_sources_name_is_never_a_token() {
         )
         .await
         .unwrap_err();
-        assert!(error.to_string().contains("alert route"), "{error}");
-        assert_eq!(admin.store.app_by_name(name).await.unwrap(), None);
+        assert!(error.to_string().contains("source's route"), "{error}");
+        assert_eq!(admin.store.app_by_name(&name).await.unwrap(), None);
     }
 }
 

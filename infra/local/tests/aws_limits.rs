@@ -366,6 +366,8 @@ async fn moto_refuses_oversized_sqs_messages_and_dynamodb_items() {
         async move {
             sqs.send_message()
                 .queue_url(queue)
+                .message_group_id("limits")
+                .message_deduplication_id(format!("size-{size}"))
                 .message_body("m".repeat(size))
                 .send()
                 .await

@@ -433,6 +433,23 @@ async fn round_trip() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(stack.fchat.faults(), fchat_simulator::Faults::default());
+    // AND the rate-limit switch turns FChat's limits on, and the page shows them.
+    click(&page, "#limits-on").await;
+    wait_for(
+        &page,
+        "the rate limits on",
+        "document.getElementById('limits-now').textContent.includes('20/min per group')",
+    )
+    .await;
+    assert!(stack.fchat.limits().enabled);
+    click(&page, "#limits-on").await;
+    wait_for(
+        &page,
+        "the rate limits off",
+        "document.getElementById('limits-now').textContent.includes('off')",
+    )
+    .await;
+    assert!(!stack.fchat.limits().enabled);
     click(&page, "#tab-inspector").await;
 
     // The screenshot shows the chat and the inspector with the click's event opened.
@@ -521,7 +538,7 @@ async fn the_consoles_routes_refuse_bad_requests_clearly_and_survive_a_stack_tha
     assert_eq!(state["apps"], json!([{"name": names.app, "signed": false}]));
     assert!(!state.to_string().contains(&names.token));
     let problems = state["problems"].as_array().unwrap();
-    assert_eq!(problems.len(), 6, "{problems:?}");
+    assert_eq!(problems.len(), 7, "{problems:?}");
     assert!(problems
         .iter()
         .all(|p| p.as_str().unwrap().contains("127.0.0.1:9")));
@@ -556,6 +573,10 @@ async fn the_consoles_routes_refuse_bad_requests_clearly_and_survive_a_stack_tha
     assert_eq!(
         console_call(&format!("{base}/api/faults"), "PUT", "[1]").await,
         (400, error(400, "Bad Request: faults are an object"))
+    );
+    assert_eq!(
+        console_call(&format!("{base}/api/limits"), "PUT", "\"on\"").await,
+        (400, error(400, "Bad Request: limits are an object"))
     );
     assert_eq!(
         console_call(&send, "GET", "").await,

@@ -105,6 +105,8 @@ async fn queues_and_secrets_are_held_to_each_role_and_unknown_keys_refused() {
     ingest
         .send_message()
         .queue_url(&queue)
+        .message_group_id("iam")
+        .message_deduplication_id("iam-1")
         .message_body("{}")
         .send()
         .await

@@ -69,6 +69,8 @@ async fn queue_holding(count: usize, label: &str) -> (LocalAws, String) {
         aws.sqs()
             .send_message()
             .queue_url(&url)
+            .message_group_id(format!("{label}-{i}"))
+            .message_deduplication_id(format!("{label}-{i}"))
             .message_body(format!(r#"{{"job":"{label}-{i}"}}"#))
             .send()
             .await

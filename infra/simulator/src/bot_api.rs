@@ -164,6 +164,9 @@ impl State {
         {
             return ok(first.clone());
         }
+        if let Some(answer) = self.over_limits(&chat_id) {
+            return answer;
+        }
         log.last_id += 1;
         let message = ReceivedMessage {
             message_id: format!("m-{}", log.last_id),
@@ -228,6 +231,9 @@ impl State {
                 StatusCode::BAD_REQUEST,
                 "Bad Request: message is not modified",
             );
+        }
+        if let Some(answer) = self.over_limits(&chat_id) {
+            return answer;
         }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::act::ActError;
 use crate::faults::Faults;
 use crate::http::{error, json_answer, method_not_allowed, ok, read_json, Answer};
+use crate::limits::Limits;
 use crate::lock;
 use crate::model::{ButtonRef, SimUser};
 use crate::state::{Callback, State};
@@ -67,6 +68,22 @@ impl State {
             ("/_sim/faults", Method::DELETE) => {
                 *lock(&self.faults) = Faults::default();
                 ok(json!(true))
+            }
+            ("/_sim/limits", Method::GET) => {
+                json_answer(StatusCode::OK, &lock(&self.limits).status())
+            }
+            ("/_sim/limits", Method::PUT) => match read_json::<Limits>(request).await {
+                Ok(limits) => {
+                    let mut limiter = lock(&self.limits);
+                    limiter.set(Some(limits));
+                    json_answer(StatusCode::OK, &limiter.status())
+                }
+                Err(answer) => answer,
+            },
+            ("/_sim/limits", Method::DELETE) => {
+                let mut limiter = lock(&self.limits);
+                limiter.set(None);
+                json_answer(StatusCode::OK, &limiter.status())
             }
             ("/_sim/users", Method::GET) => ok(json!(*lock(&self.users))),
             ("/_sim/users", Method::POST) => match read_json::<SimUser>(request).await {
@@ -131,8 +148,8 @@ impl State {
             },
             (
                 "/_sim/health" | "/_sim/messages" | "/_sim/actions" | "/_sim/faults"
-                | "/_sim/users" | "/_sim/groups" | "/_sim/callback" | "/_sim/act/text"
-                | "/_sim/act/click" | "/_sim/act/room",
+                | "/_sim/limits" | "/_sim/users" | "/_sim/groups" | "/_sim/callback"
+                | "/_sim/act/text" | "/_sim/act/click" | "/_sim/act/room",
                 _,
             ) => method_not_allowed(),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),

@@ -72,6 +72,9 @@ impl State {
                 "Bad Request: message is not modified",
             );
         }
+        if let Some(answer) = self.over_limits(&chat_id) {
+            return answer;
+        }
         let previous = MessageVersion {
             text: message.text.clone(),
             reply_markup: std::mem::replace(&mut message.reply_markup, reply_markup),

@@ -26,6 +26,7 @@
 //! - `control`: the `/_sim/` control routes;
 //! - `act`: acting as a user (posting updates to the gateway);
 //! - `faults`: the fault switches ([`Faults`]);
+//! - `limits`: FChat's rate limits, off unless turned on ([`Limits`]);
 //! - `http`: answers in FChat's error format, bounded bodies, the background server.
 //!
 //! The [`cli`] module is what the crate's two binaries share.
@@ -39,6 +40,7 @@ mod control;
 mod conversation_api;
 mod faults;
 mod http;
+mod limits;
 mod model;
 mod simulator;
 mod state;
@@ -46,6 +48,7 @@ mod state;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use faults::Faults;
+pub use limits::{Limits, LimitsStatus};
 pub use model::{
     ButtonRef, ClickNotice, MessageVersion, ReceivedMessage, SimUser, SimulatorConfig, UserAction,
 };

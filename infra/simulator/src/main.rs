@@ -3,14 +3,16 @@
 //! ```text
 //! fchat-simulator [--port 9001] [--seed infra/local/seed.json] [--token local-bot-token]
 //!                 [--callback-url http://127.0.0.1:9000/callback/fchat]
-//!                 [--callback-secret local-callback-secret]
+//!                 [--callback-secret local-callback-secret] [--limits on|off]
 //! ```
 //! The directory comes from the seed's `users` and its group chats from the seed's groups'
 //! `beatchat_id`s (the same file `fchat-local setup` loads, so the gateway and the simulator
 //! agree on what exists); `POST /_sim/groups` adds a group chat later, as `fchat-admin` does
 //! under the local stack. The token defaults to `FCHAT_BOT_TOKEN`,
 //! then `local-bot-token`, the gateway's local defaults. Faults are set at runtime through
-//! `PUT /_sim/faults`.
+//! `PUT /_sim/faults`. FChat's rate limits are off unless `--limits on` (or `FCHAT_LIMITS=on`)
+//! turns them on with FChat's documented values; `PUT` and `DELETE /_sim/limits` change them
+//! at runtime.
 //!
 //! Users act through `POST /_sim/act/text`, `/_sim/act/click` and `/_sim/act/room`, which post
 //! updates to the callback URL with the callback secret (default `FCHAT_CALLBACK_SECRET`, then
@@ -23,11 +25,11 @@ use anyhow::{Context as _, Result};
 use fchat_simulator::cli::{
     self, default_seed, print_until_stopped, read_seed, Flags, DEFAULT_SEED,
 };
-use fchat_simulator::{ReceivedMessage, SimUser, Simulator, SimulatorConfig};
+use fchat_simulator::{Limits, ReceivedMessage, SimUser, Simulator, SimulatorConfig};
 use serde::Deserialize;
 
 const USAGE: &str = "usage: fchat-simulator [--port N] [--seed PATH] [--token T] \
-[--callback-url URL] [--callback-secret S]";
+[--callback-url URL] [--callback-secret S] [--limits on|off]";
 const DEFAULT_CALLBACK_URL: &str = "http://127.0.0.1:9000/callback/fchat";
 
 #[tokio::main]
@@ -41,6 +43,7 @@ struct Options {
     token: Option<String>,
     callback_url: String,
     callback_secret: Option<String>,
+    limits: Option<String>,
 }
 
 impl Options {
@@ -51,6 +54,7 @@ impl Options {
             token: None,
             callback_url: DEFAULT_CALLBACK_URL.to_owned(),
             callback_secret: None,
+            limits: None,
         };
         let mut flags = Flags::new(args, USAGE);
         while let Some(name) = flags.next_flag() {
@@ -60,6 +64,7 @@ impl Options {
                 "--token" => options.token = Some(flags.value()?),
                 "--callback-url" => options.callback_url = flags.value()?,
                 "--callback-secret" => options.callback_secret = Some(flags.value()?),
+                "--limits" => options.limits = Some(flags.value()?),
                 _ => return Err(flags.unknown()),
             }
         }
@@ -145,6 +150,12 @@ async fn run(args: Vec<String>) -> Result<()> {
     .await
     .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
     simulator.set_callback(options.callback_url.clone(), callback_secret);
+    let limits = match flag_or_env(options.limits, "FCHAT_LIMITS", "off").as_str() {
+        "on" => Some(Limits::default()),
+        "off" => None,
+        other => anyhow::bail!("--limits (or FCHAT_LIMITS) is on or off, not {other:?}\n{USAGE}"),
+    };
+    simulator.set_limits(limits);
     println!(
         "FChat simulator on {} with {user_count} users and {} group chats from {}; users act towards {}",
         simulator.url(),
@@ -152,6 +163,13 @@ async fn run(args: Vec<String>) -> Result<()> {
         seed.display(),
         options.callback_url
     );
+    let status = simulator.limits();
+    match (status.per_chat_per_second, status.per_group_per_minute, status.global_per_second) {
+        (Some(chat), Some(group), Some(all)) => println!(
+            "FChat's rate limits on: {chat}/s per chat, {group}/min per group, {all}/s per bot (GET /_sim/limits counts refusals)"
+        ),
+        _ => println!("FChat's rate limits off (make dev FCHAT_LIMITS=on, or PUT /_sim/limits)"),
+    }
     print_until_stopped(simulator.subscribe(), log_line, "messages not logged").await
 }
 

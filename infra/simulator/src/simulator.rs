@@ -63,6 +63,16 @@ impl Simulator {
         *lock(&self.server.state.faults) = faults;
     }
 
+    /// Turns FChat's rate limits on (`Some`, with a fresh refusal count) or off (`None`).
+    pub fn set_limits(&self, limits: Option<crate::Limits>) {
+        lock(&self.server.state.limits).set(limits);
+    }
+
+    /// The limits in force and how many calls they refused.
+    pub fn limits(&self) -> crate::LimitsStatus {
+        lock(&self.server.state.limits).status()
+    }
+
     /// The faults still pending (counters go down as calls consume them).
     pub fn faults(&self) -> Faults {
         lock(&self.server.state.faults).clone()

@@ -15,6 +15,8 @@ use tokio::sync::broadcast;
 
 use crate::act::ActError;
 use crate::faults::Faults;
+use crate::http::{rate_limited, Answer};
+use crate::limits::Limiter;
 use crate::lock;
 use crate::model::{ReceivedMessage, SimUser, SimulatorConfig, UserAction};
 
@@ -37,6 +39,8 @@ pub(crate) struct State {
     pub(crate) groups: Mutex<BTreeSet<String>>,
     pub(crate) log: Mutex<Log>,
     pub(crate) faults: Mutex<Faults>,
+    /// FChat's rate limits, off unless turned on.
+    pub(crate) limits: Mutex<Limiter>,
     pub(crate) attempts: AtomicUsize,
     pub(crate) events: broadcast::Sender<ReceivedMessage>,
     pub(crate) callback: Mutex<Option<Callback>>,
@@ -59,6 +63,7 @@ impl State {
             groups: Mutex::new(config.groups.into_iter().collect()),
             log: Mutex::new(Log::default()),
             faults: Mutex::new(Faults::default()),
+            limits: Mutex::new(Limiter::default()),
             attempts: AtomicUsize::new(0),
             events,
             callback: Mutex::new(None),
@@ -118,6 +123,16 @@ impl State {
         }
         lock(&self.groups).insert(id.to_owned());
         Ok(())
+    }
+
+    /// Counts a send or an edit in `chat_id` against FChat's limits, when they are on; over
+    /// them, the 429 FChat answers (and the call must change nothing).
+    pub(crate) fn over_limits(&self, chat_id: &str) -> Option<Answer> {
+        let group = lock(&self.groups).contains(chat_id);
+        lock(&self.limits)
+            .admit(chat_id, group, std::time::Instant::now())
+            .err()
+            .map(rate_limited)
     }
 
     pub(crate) fn chat_exists(&self, chat_id: &str) -> bool {

@@ -10,9 +10,9 @@ mod conversation;
 mod fchat;
 pub use fchat::MemoryFChat;
 
-use crate::domain::alert_thread::AlertThread;
-use crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::job::Job;
+use crate::domain::sources::alert_thread::AlertThread;
+use crate::domain::sources::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::AlertmanagerLink;
 use crate::domain::{
     App, Context, DeliveryStatus, Group, IdempotencyRecord, UnixTime, User,

@@ -16,7 +16,7 @@ use rustls_pki_types::{
 use url::Url;
 
 use crate::adapters::webhook::guard::{check_url, is_blocked, webhook_client, OutboundPolicy};
-use crate::domain::sns::{check_sns_url, SignatureVersion, SnsEnvelope};
+use crate::domain::sources::sns::{check_sns_url, SignatureVersion, SnsEnvelope};
 use crate::ports::{SnsGate, SnsRefusal};
 
 /// How long SNS has to hand over a certificate or take a confirmation: well inside
@@ -259,7 +259,7 @@ pub fn verify_signature(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::sns::SnsType;
+    use crate::domain::sources::sns::SnsType;
 
     /// The tests' own signing certificate and key (never trusted outside tests).
     pub const TEST_CERT_PEM: &str =

@@ -32,28 +32,66 @@ impl SqsQueue {
         self
     }
 
-    async fn send(&self, queue_url: &str, body: String, delay: Duration) -> Result<(), StoreError> {
+    /// Sends a job to a FIFO queue: in its message group ([`Job::queue_group`]), with a fresh
+    /// deduplication id (a job sent again is meant to run again; the gateway's own idempotency
+    /// makes a repeat harmless). A FIFO queue takes no per-message delay: a delayed job carries
+    /// its `not_before_ms`, and delivery holds it until then.
+    async fn send(&self, queue_url: &str, job: Job, delay: Duration) -> Result<(), StoreError> {
+        let mut job = job;
+        if !delay.is_zero() {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or_default();
+            job.not_before_ms = Some(now_ms + delay.as_millis() as u64);
+        }
         self.client
             .send_message()
             .queue_url(queue_url)
-            .message_body(body)
-            .delay_seconds(delay.as_secs().min(900) as i32)
+            .message_group_id(job.queue_group())
+            .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
+            .message_body(message_body(&job))
             .send()
             .await
             .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
         Ok(())
+    }
+
+    /// Sends a job's body as it came: one that cannot be read (only the DLQ takes those) goes
+    /// in a group of its own.
+    async fn send_body(
+        &self,
+        queue_url: &str,
+        body: &str,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        match Job::from_json(body) {
+            Ok(job) => self.send(queue_url, job, delay).await,
+            Err(_) => {
+                self.client
+                    .send_message()
+                    .queue_url(queue_url)
+                    .message_group_id(format!("job-{}", uuid::Uuid::new_v4().simple()))
+                    .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
+                    .message_body(body)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+                Ok(())
+            }
+        }
     }
 }
 
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        self.send(&self.queue_url, message_body(job), Duration::ZERO)
+        self.send(&self.queue_url, job.clone(), Duration::ZERO)
             .await
     }
 
     async fn enqueue_after(&self, job: &Job, delay: Duration) -> Result<(), StoreError> {
-        self.send(&self.queue_url, message_body(job), delay).await
+        self.send(&self.queue_url, job.clone(), delay).await
     }
 }
 
@@ -76,7 +114,7 @@ impl Redelivery for SqsQueue {
     }
 
     async fn requeue(&self, body: &str, delay: Duration) -> Result<(), StoreError> {
-        self.send(&self.queue_url, body.to_owned(), delay).await
+        self.send_body(&self.queue_url, body, delay).await
     }
 
     async fn dead_letter(&self, body: &str) -> Result<(), StoreError> {
@@ -85,7 +123,7 @@ impl Redelivery for SqsQueue {
                 "no dead-letter queue is configured (DELIVERY_DLQ_URL)".into(),
             ));
         };
-        self.send(dlq, body.to_owned(), Duration::ZERO).await
+        self.send_body(dlq, body, Duration::ZERO).await
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
 use crate::api::sources::{self, Source, SourceKind, HOOKS_SEGMENT};
-use crate::domain::alerts::AlertSource;
+use crate::domain::sources::alerts::AlertSource;
 use crate::domain::{Context, DeliveryStatus, UnixTime};
 
 #[derive(Debug, Clone, Default)]
@@ -239,8 +239,8 @@ impl Route {
             Route::EditMessage { .. } => "message_edit",
             Route::DeleteMessage { .. } => "message_delete",
             Route::Alerts { source, .. } => source.name(),
-            Route::Sns { .. } => crate::domain::aws_events::SNS_ROUTE,
-            Route::Events { .. } => crate::domain::aws_events::EVENTS_ROUTE,
+            Route::Sns { .. } => crate::domain::sources::aws_events::SNS_ROUTE,
+            Route::Events { .. } => crate::domain::sources::aws_events::EVENTS_ROUTE,
             Route::Hook { .. } => HOOKS_SEGMENT,
         }
     }

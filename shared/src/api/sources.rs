@@ -11,7 +11,7 @@
 //! paths and its docs (the tests below say what is missing).
 
 use crate::api::error::ApiError;
-use crate::domain::alerts::AlertSource;
+use crate::domain::sources::alerts::AlertSource;
 
 /// What a source's requests are turned into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,14 +67,14 @@ pub const SOURCES: [Source; 5] = [
         openapi_paths: &["/{app_name}/{token}/grafana"],
     },
     Source {
-        segment: crate::domain::aws_events::SNS_ROUTE,
+        segment: crate::domain::sources::aws_events::SNS_ROUTE,
         kind: SourceKind::Sns,
         token_headers: &[TokenHeader::Bearer, TokenHeader::ApiKey],
         not_its_body: ApiError::NotSnsMessage,
         openapi_paths: &["/{app_name}/{token}/sns"],
     },
     Source {
-        segment: crate::domain::aws_events::EVENTS_ROUTE,
+        segment: crate::domain::sources::aws_events::EVENTS_ROUTE,
         kind: SourceKind::Events,
         token_headers: &[TokenHeader::Bearer, TokenHeader::ApiKey],
         not_its_body: ApiError::NotAnEvent,
@@ -93,7 +93,7 @@ impl Source {
     /// The template kinds `fchat-admin app set-template` takes for it (none: a custom source's
     /// template is set with the source itself).
     pub fn template_kinds(&self) -> Vec<&'static str> {
-        use crate::domain::aws_events::AwsKind;
+        use crate::domain::sources::aws_events::AwsKind;
         match self.kind {
             SourceKind::Alerts(source) => vec![source.name()],
             SourceKind::Sns | SourceKind::Events => AwsKind::ALL.map(AwsKind::name).to_vec(),

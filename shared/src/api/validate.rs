@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use crate::api::error::{ApiError, MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES, MAX_PARAMETERS_BYTES};
 use crate::api::markup::{keyboard, single_use};
-use crate::domain::alerts::{AlertNotification, AlertSource, PayloadError};
 use crate::domain::message::{BotReply, GroupMessage, MessageContent, UserMessage, MAX_TEXT_CHARS};
+use crate::domain::sources::alerts::{AlertNotification, AlertSource, PayloadError};
 
 /// Parses the group route's body. The contract's group route lists `text` and `message`; as
 /// an extension that every contract example still satisfies, it takes `reply_markup` and

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::ThreadStep;
 
 /// The envelope version this code writes and reads.
 pub const JOB_VERSION: u8 = 1;
@@ -20,6 +20,10 @@ pub const MAX_JOB_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub v: u8,
+    /// Not to be tried before this time (Unix milliseconds): how a job is delayed on a queue
+    /// that takes no per-message delay (SQS FIFO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before_ms: Option<u64>,
     #[serde(flatten)]
     pub kind: JobKind,
 }
@@ -44,7 +48,7 @@ pub enum JobKind {
         content: MessageContent,
     },
     /// An alert notification: its group's message is posted, edited, or left as it is
-    /// (`crate::domain::alert_thread`).
+    /// (`crate::domain::sources::alert_thread`).
     SendAlert {
         context_id: String,
         app: String,
@@ -130,7 +134,47 @@ impl Job {
     pub fn new(kind: JobKind) -> Self {
         Job {
             v: JOB_VERSION,
+            not_before_ms: None,
             kind,
+        }
+    }
+
+    /// The queue's message group of this job (SQS FIFO's `MessageGroupId`): the jobs of one
+    /// group are handed out in the order they were queued, one batch at a time. A message to a
+    /// chat is in that chat's group, so that its chat sees messages in order and is paced and
+    /// paused as one; a change of a sent message is in its message's; forwards and silences
+    /// are each a group of their own, so that one app's failing webhook holds nothing else.
+    /// At most 45 characters of `[a-z0-9-]`, whatever the job holds.
+    pub fn queue_group(&self) -> String {
+        use crate::domain::credentials::sha256_hex;
+        let hashed =
+            |prefix: &str, key: &str| format!("{prefix}-{}", &sha256_hex(key.as_bytes())[..40]);
+        match &self.kind {
+            JobKind::SendGroup { group_id, .. } => hashed(
+                "chat",
+                &chat_key(&crate::domain::Target::Group(group_id.clone())),
+            ),
+            JobKind::SendUser { email, .. } => hashed(
+                "chat",
+                &chat_key(&crate::domain::Target::User(email.clone())),
+            ),
+            JobKind::SendAlert { target, .. } => hashed("chat", &chat_key(target)),
+            JobKind::Change(change) => hashed("msg", &change.context_id),
+            JobKind::Forward(_) | JobKind::Silence(_) => {
+                format!("job-{}", uuid::Uuid::new_v4().simple())
+            }
+        }
+    }
+
+    /// The chat a send goes to, when the job says (changes and forwards do not).
+    pub fn chat(&self) -> Option<crate::domain::Target> {
+        match &self.kind {
+            JobKind::SendGroup { group_id, .. } => {
+                Some(crate::domain::Target::Group(group_id.clone()))
+            }
+            JobKind::SendUser { email, .. } => Some(crate::domain::Target::User(email.clone())),
+            JobKind::SendAlert { target, .. } => Some(target.clone()),
+            _ => None,
         }
     }
 
@@ -154,6 +198,15 @@ impl Job {
             return Err(JobError::UnsupportedVersion(job.v));
         }
         Ok(job)
+    }
+}
+
+/// One chat's key, whatever way the job names it: a group by its id, a user by their email
+/// in lower case.
+pub fn chat_key(target: &crate::domain::Target) -> String {
+    match target {
+        crate::domain::Target::Group(id) => format!("group\n{id}"),
+        crate::domain::Target::User(email) => format!("user\n{}", email.to_lowercase()),
     }
 }
 

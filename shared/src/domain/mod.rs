@@ -1,14 +1,10 @@
 //! The product's records, free of any storage or AWS type.
 
-pub mod alert_thread;
-pub mod alerts;
-pub mod aws_events;
 pub mod conversation;
 pub mod credentials;
-pub mod hooks;
 pub mod job;
 pub mod message;
-pub mod sns;
+pub mod sources;
 pub mod template;
 
 use serde::{Deserialize, Serialize};
@@ -58,9 +54,9 @@ pub struct App {
     pub alerting: Alerting,
     /// Amazon SNS: the topics the app accepts. (The unsubscriptions SNS confirmed are noted
     /// apart from the app: [`crate::ports::ContextStore::sns_unsubscriptions`].)
-    pub sns: crate::domain::aws_events::SnsSettings,
+    pub sns: crate::domain::sources::aws_events::SnsSettings,
     /// The app's custom sources (any JSON webhook through its own template), by name.
-    pub hooks: std::collections::BTreeMap<String, hooks::HookSource>,
+    pub hooks: std::collections::BTreeMap<String, sources::hooks::HookSource>,
 }
 
 /// An app's alert settings beyond its templates.

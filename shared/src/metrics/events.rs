@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::catalogue::*;
 use super::{now_ms, queued_at_ms, reason, Event};
-use crate::domain::alert_thread::ThreadAction;
+use crate::domain::sources::alert_thread::ThreadAction;
 use crate::domain::Target;
 use crate::ports::WebhookOutcome;
 

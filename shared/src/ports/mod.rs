@@ -7,8 +7,8 @@ use async_trait::async_trait;
 pub mod conversation;
 pub use conversation::{AcceptedChange, ConversationStore, RecordedChange};
 
-use crate::domain::alert_thread::AlertThread;
 use crate::domain::job::Job;
+use crate::domain::sources::alert_thread::AlertThread;
 use crate::domain::{
     AlertmanagerLink, App, Context, DeliveryStatus, Group, IdempotencyRecord, SendRefusal,
     UnixTime, User,
@@ -150,7 +150,7 @@ pub trait ContextStore: ConversationStore + Send + Sync {
     /// Notes that SNS confirmed unsubscribing `app` from `topic_arn` at `at`: one write, no
     /// read, and never to the app's record. A topic noted again keeps its latest time. A note
     /// is kept for
-    /// [`SNS_UNSUBSCRIPTION_RETENTION_SECONDS`](crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS).
+    /// [`SNS_UNSUBSCRIPTION_RETENTION_SECONDS`](crate::domain::sources::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS).
     async fn note_sns_unsubscription(
         &self,
         app: &str,
@@ -421,7 +421,13 @@ pub enum SnsRefusal {
 /// certificate, and confirming a subscription.
 #[async_trait]
 pub trait SnsGate: Send + Sync {
-    async fn verify(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
+    async fn verify(
+        &self,
+        envelope: &crate::domain::sources::sns::SnsEnvelope,
+    ) -> Result<(), SnsRefusal>;
     /// Fetches the `SubscribeURL` of a verified `SubscriptionConfirmation`.
-    async fn confirm(&self, envelope: &crate::domain::sns::SnsEnvelope) -> Result<(), SnsRefusal>;
+    async fn confirm(
+        &self,
+        envelope: &crate::domain::sources::sns::SnsEnvelope,
+    ) -> Result<(), SnsRefusal>;
 }

@@ -2,9 +2,9 @@
 //! cannot be queued withdraws its context, so no context waits for a job that never comes.
 
 use crate::api::error::ApiError;
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::job::{Job, JobKind, MAX_JOB_BYTES};
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::ThreadStep;
 use crate::domain::{Context, Target};
 use crate::ports::{ContextStore, JobQueue};
 

@@ -26,6 +26,9 @@ pub struct Config {
     pub max_forward_delay: Duration,
     /// What a user is told when they act on an expired message.
     pub expired_text: String,
+    /// Whether delivery paces each chat to FChat's limits (`FCHAT_PACING`, on unless `off`):
+    /// off only where FChat has no limits, as the local FChat by default.
+    pub fchat_pacing: bool,
     /// Lets app webhooks be plain `http` on loopback: for the local stack only.
     pub webhook_allow_loopback: bool,
     /// Lets SNS's signing certificates and `SubscribeURL`s be plain `http` on 127.0.0.1
@@ -113,6 +116,11 @@ impl Config {
             Some("true") => Ok(true),
             Some(_) => Err(ConfigError::Invalid(name, "true or false")),
         };
+        let fchat_pacing = match vars.get("FCHAT_PACING").map(String::as_str) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => return Err(ConfigError::Invalid("FCHAT_PACING", "on or off")),
+        };
         let webhook_allow_loopback = flag("WEBHOOK_ALLOW_LOOPBACK")?;
         let sns_allow_loopback = flag("SNS_ALLOW_LOOPBACK")?;
         Ok(Config {
@@ -140,6 +148,7 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .cloned()
                 .unwrap_or_else(|| DEFAULT_EXPIRED_TEXT.to_owned()),
+            fchat_pacing,
             webhook_allow_loopback,
             sns_allow_loopback,
         })

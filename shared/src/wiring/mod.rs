@@ -141,6 +141,11 @@ pub async fn delivery(
         clock: Arc::new(SystemClock),
         lease: config.delivery_lease,
         max_retry_delay: config.max_retry_delay,
+        pacing: if config.fchat_pacing {
+            crate::services::delivery::Pacing::FCHAT
+        } else {
+            crate::services::delivery::Pacing::OFF
+        },
         forwarder: forwarder(store, &queue, fchat, config),
         max_forward_delay: config.max_forward_delay,
     };

@@ -15,6 +15,7 @@
 //! | `POST /_console/api/send` | a message through the send API, with a known app's token |
 //! | `POST /_console/api/act/{text,click,room}` | acting as a user, through the simulator |
 //! | `PUT`, `DELETE /_console/api/faults` | FChat's fault switches |
+//! | `PUT`, `DELETE /_console/api/limits` | FChat's rate limits, on or off |
 //! | `GET /_console/api/metrics` | the functions' EMF metrics as series (`metrics`) |
 //!
 //! - `upstream`: the small HTTP client to the simulator, the receiver and the gateway;
@@ -219,10 +220,22 @@ impl ConsoleState {
                 let url = format!("{}/_sim/faults", self.config.simulator);
                 self.relay(Method::DELETE, &url, None).await
             }
+            ("/api/limits", &Method::PUT) => match read_json::<Value>(request).await {
+                Ok(body) if body.is_object() => {
+                    let url = format!("{}/_sim/limits", self.config.simulator);
+                    self.relay(Method::PUT, &url, Some(&body)).await
+                }
+                Ok(_) => error(StatusCode::BAD_REQUEST, "Bad Request: limits are an object"),
+                Err(answer) => answer,
+            },
+            ("/api/limits", &Method::DELETE) => {
+                let url = format!("{}/_sim/limits", self.config.simulator);
+                self.relay(Method::DELETE, &url, None).await
+            }
             (
                 "" | "/" | "/index.html" | "/console.css" | "/console.js" | "/api/state"
                 | "/api/metrics" | "/api/send" | "/api/act/text" | "/api/act/click"
-                | "/api/act/room" | "/api/faults",
+                | "/api/act/room" | "/api/faults" | "/api/limits",
                 _,
             ) => error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
             _ => error(StatusCode::NOT_FOUND, "Not Found"),
@@ -266,12 +279,13 @@ impl ConsoleState {
     /// listed in `problems`, so that one service down does not blank the page.
     async fn state(&self) -> Answer {
         let sim = &self.config.simulator;
-        let (messages, actions, users, groups, faults, events) = tokio::join!(
+        let (messages, actions, users, groups, faults, limits, events) = tokio::join!(
             self.upstream.get(format!("{sim}/_sim/messages")),
             self.upstream.get(format!("{sim}/_sim/actions")),
             self.upstream.get(format!("{sim}/_sim/users")),
             self.upstream.get(format!("{sim}/_sim/groups")),
             self.upstream.get(format!("{sim}/_sim/faults")),
+            self.upstream.get(format!("{sim}/_sim/limits")),
             async {
                 match &self.config.receiver {
                     Some(receiver) => self
@@ -299,6 +313,7 @@ impl ConsoleState {
         let users = take("the FChat simulator's users", users)["result"].take();
         let groups = take("the FChat simulator's group chats", groups)["result"].take();
         let faults = take("the FChat simulator's faults", faults);
+        let limits = take("the FChat simulator's rate limits", limits);
         let events = take(
             "the webhook receiver",
             events.map(|e| e.unwrap_or(Value::Null)),
@@ -337,6 +352,7 @@ impl ConsoleState {
                 "deliveries": deliveries,
                 "events": events,
                 "faults": faults,
+                "limits": limits,
                 "inspector": self.config.receiver.is_some(),
                 "problems": problems,
             }),

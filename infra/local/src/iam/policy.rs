@@ -187,8 +187,8 @@ impl<'a> Resolver<'a> {
         let name = format!("{}{id}", self.prefix);
         match (self.kind(id)?, attribute) {
             ("AWS::DynamoDB::Table", "Arn") => Ok(table_arn(&name)),
-            ("AWS::SQS::Queue", "Arn") => Ok(queue_arn(&name)),
-            ("AWS::SQS::Queue", "QueueName") => Ok(name),
+            ("AWS::SQS::Queue", "Arn") => Ok(queue_arn(&self.template.queue_name(self.prefix, id))),
+            ("AWS::SQS::Queue", "QueueName") => Ok(self.template.queue_name(self.prefix, id)),
             (kind, _) => bail!("!GetAtt {id}.{attribute} ({kind}) is not understood in a policy"),
         }
     }

@@ -49,6 +49,10 @@ pub struct QueueSpec {
     pub maximum_message_size: Option<u64>,
     /// The dead-letter queue's logical id and the receive count that sends a job there.
     pub redrive: Option<(String, u64)>,
+    /// `FifoQueue`: a FIFO queue (its name ends in `.fifo`).
+    pub fifo: bool,
+    /// `ContentBasedDeduplication`, for a FIFO queue.
+    pub content_based_deduplication: bool,
 }
 
 /// A value of the functions' environment as the template writes it.
@@ -171,6 +175,7 @@ impl Template {
         self.resources_of_type("AWS::SQS::Queue")
             .map(|(logical_id, properties)| {
                 let number = |name: &str| properties.get(name).and_then(Value::as_u64);
+                let flag = |name: &str| properties.get(name).and_then(Value::as_bool) == Some(true);
                 let redrive = match properties.get("RedrivePolicy") {
                     Some(policy) => {
                         let target = policy
@@ -193,6 +198,8 @@ impl Template {
                     retention: number("MessageRetentionPeriod"),
                     maximum_message_size: number("MaximumMessageSize"),
                     redrive,
+                    fifo: flag("FifoQueue"),
+                    content_based_deduplication: flag("ContentBasedDeduplication"),
                 })
             })
             .collect()
@@ -233,6 +240,22 @@ impl Template {
     /// A resource as the template writes it (`Type`, `Properties`, `Metadata`...).
     pub fn resource(&self, logical_id: &str) -> Option<&Value> {
         self.resources.get(logical_id)
+    }
+
+    /// The name the local stack gives a queue of the template: its logical id behind
+    /// `prefix`, and `.fifo` after a FIFO queue's, as SQS requires and CloudFormation does.
+    pub fn queue_name(&self, prefix: &str, logical_id: &str) -> String {
+        let fifo = self
+            .resource(logical_id)
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("FifoQueue"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        if fifo {
+            format!("{prefix}{logical_id}.fifo")
+        } else {
+            format!("{prefix}{logical_id}")
+        }
     }
 
     /// A parameter's default value.

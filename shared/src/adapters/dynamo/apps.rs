@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::*;
-use crate::domain::hooks::{HookSource, HookVerify};
+use crate::domain::sources::hooks::{HookSource, HookVerify};
 
 #[async_trait]
 impl AppStore for DynamoStore {
@@ -182,7 +182,7 @@ pub(super) fn app_from_item(item: &Item) -> Result<App, StoreError> {
                 },
             }),
         },
-        sns: crate::domain::aws_events::SnsSettings {
+        sns: crate::domain::sources::aws_events::SnsSettings {
             allowed_topics: match item.get(APPS_SNS_TOPICS_ATTRIBUTE) {
                 Some(AttributeValue::Ss(topics)) => topics.iter().cloned().collect(),
                 _ => Default::default(),

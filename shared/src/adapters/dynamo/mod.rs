@@ -16,9 +16,9 @@ use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
 use crate::adapters::dynamo::tables::*;
-use crate::domain::alert_thread::AlertThread;
-use crate::domain::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::credentials::sha256_hex;
+use crate::domain::sources::alert_thread::AlertThread;
+use crate::domain::sources::aws_events::SNS_UNSUBSCRIPTION_RETENTION_SECONDS;
 use crate::domain::{
     Alerting, AlertmanagerAuth, AlertmanagerLink, App, Context, DeliveryStatus, Group,
     IdempotencyRecord, Target, UnixTime, User, DEFAULT_CONTEXT_TTL_SECONDS,

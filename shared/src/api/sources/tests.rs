@@ -130,7 +130,7 @@ fn every_source_is_in_the_sources_page() {
 
 #[test]
 fn the_registry_names_every_template_kind_once_per_family() {
-    use crate::domain::aws_events::TemplateKind;
+    use crate::domain::sources::aws_events::TemplateKind;
     let registered: BTreeSet<&str> = SOURCES
         .iter()
         .flat_map(|source| source.template_kinds())

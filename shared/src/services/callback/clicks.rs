@@ -6,12 +6,12 @@
 //! buttons and says who answered, and every later click is told so and not forwarded.
 
 use super::*;
-use crate::domain::alerts::silence_request;
 use crate::domain::conversation::{
     already_answered, answered_note, clicked_button, display_name, Buttons, Edit, FirstAnswer,
     MessageChange, Notice,
 };
 use crate::domain::job::{ClickRef, Job, JobKind, SilenceJob};
+use crate::domain::sources::alerts::silence_request;
 use crate::services::conversation::{answer_click, settle_click_change, Chat, MessageChanger};
 
 impl Callback {

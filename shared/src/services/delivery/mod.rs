@@ -9,15 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::alert_thread::{ThreadAction, ThreadStep};
-use crate::domain::alerts::is_silence_button;
 use crate::domain::job::{Forward, Job, JobKind};
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::{ThreadAction, ThreadStep};
+use crate::domain::sources::alerts::is_silence_button;
 use crate::domain::{Context, Target, User};
 use crate::ports::{
     AppStore, AttemptOutcome, Clock, ContextStore, FChat, FChatError, GroupStore, MessageEdit,
-    OutgoingMessage, QueuedJob, Redelivery, SendClaim, Silencer, StoreError, UserStore,
-    MAX_VISIBILITY_DELAY,
+    OutgoingMessage, SendClaim, Silencer, StoreError, UserStore, MAX_VISIBILITY_DELAY,
 };
 use crate::services::forwarding::{
     forward_retry_delay, Forwarded, Forwarder, FORWARD_MAX_ATTEMPTS,
@@ -35,9 +34,16 @@ pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// About this many attempts fill a delivery window once backoff reaches its ceiling.
 pub const ATTEMPTS_PER_WINDOW: u32 = 24;
 /// How often the queue hands a job out before its redrive policy moves it to the dead-letter
-/// queue (`template.yaml`). Every window's schedule fits well inside it; a job that still
-/// needs time when it is nearly used up (leases, storage trouble) is queued afresh.
-pub const MAX_RECEIVE_COUNT: u32 = 100;
+/// queue (`template.yaml`; SQS's most). Every window's schedule fits well inside it, and an
+/// outage probed every [`OUTAGE_PROBE_DELAY`] for hours; a job that still needs time when it
+/// is nearly used up is queued afresh.
+pub const MAX_RECEIVE_COUNT: u32 = 1000;
+/// While FChat fails without saying how long to wait (5xx, timeouts, refused connections: an
+/// outage, as a rule), a waiting chat tries again at least this often (half of it random), so
+/// that its backlog flows within half a minute of FChat's recovery. Only each chat's first
+/// waiting message is tried, so what waiting costs grows with the chats that wait, not with
+/// their messages (docs/storms.md). A 429's `retry_after` is honoured as it is.
+pub const OUTAGE_PROBE_DELAY: Duration = Duration::from_secs(20);
 /// The default for an operator's cap on retry delays (`DELIVERY_MAX_RETRY_DELAY_SECONDS`):
 /// none below SQS's own.
 pub const MAX_RETRY_DELAY: Duration = MAX_VISIBILITY_DELAY;
@@ -65,6 +71,8 @@ pub struct Delivery {
     pub forwarder: Forwarder,
     /// The longest wait between two attempts of a forward (its schedule runs to 10 hours).
     pub max_forward_delay: Duration,
+    /// How fast one chat is sent to ([`Pacing::FCHAT`] unless `FCHAT_PACING=off`).
+    pub pacing: Pacing,
 }
 
 /// What to do with a job's queue message.
@@ -318,6 +326,10 @@ impl Delivery {
     fn next_attempt_in(&self, context: &Context, retry_after: Option<u64>, now: u64) -> Duration {
         let window = Duration::from_secs(context.deliver_by.saturating_sub(context.created_at));
         let ceiling = retry_ceiling(window, self.max_retry_delay);
+        let ceiling = match retry_after {
+            None => ceiling.min(OUTAGE_PROBE_DELAY),
+            Some(_) => ceiling,
+        };
         let backoff = retry_delay(context.attempts, retry_after, ceiling);
         let until_window_ends = Duration::from_secs(context.deliver_by.saturating_sub(now) + 1);
         backoff
@@ -405,7 +417,7 @@ impl Delivery {
     }
 
     /// One notification of an alert group: its message posted, edited, replied to, or left
-    /// as it is (`crate::domain::alert_thread`). Every FChat call here is safe to repeat: a send
+    /// as it is (`crate::domain::sources::alert_thread`). Every FChat call here is safe to repeat: a send
     /// carries an id derived from the context's, and an edit to what is shown is done.
     async fn alert_step(
         &self,
@@ -577,92 +589,6 @@ impl Delivery {
     }
 }
 
-/// Delivers a batch concurrently and answers the ids of the messages that stay on the queue
-/// (SQS's partial batch failures). One job's trouble never holds back the others.
-pub async fn deliver_batch(
-    delivery: &Delivery,
-    redelivery: &dyn Redelivery,
-    jobs: &[QueuedJob],
-) -> Vec<String> {
-    // The jobs of one alert group run one after the other, oldest notification first, so
-    // that a batch holding a group's firing and its resolution shows both in order; all
-    // other jobs, and other groups, run concurrently.
-    let mut lanes: Vec<Vec<&QueuedJob>> = Vec::new();
-    let mut lane_of_group: std::collections::HashMap<String, usize> = Default::default();
-    for job in jobs {
-        match alert_group_of(&job.body) {
-            Some((group, _)) => match lane_of_group.get(&group) {
-                Some(lane) => lanes[*lane].push(job),
-                None => {
-                    lane_of_group.insert(group, lanes.len());
-                    lanes.push(vec![job]);
-                }
-            },
-            None => lanes.push(vec![job]),
-        }
-    }
-    for lane in &mut lanes {
-        lane.sort_by_key(|job| alert_group_of(&job.body).map(|(_, at)| at));
-    }
-    let outcomes = futures_util::future::join_all(lanes.into_iter().map(|lane| async move {
-        let mut left = Vec::new();
-        for job in lane {
-            left.extend(settle(delivery, redelivery, job).await);
-        }
-        left
-    }))
-    .await;
-    outcomes.into_iter().flatten().collect()
-}
-
-/// The alert group a job changes, and when its notification arrived (a silence comes after
-/// every notification of the batch).
-fn alert_group_of(body: &str) -> Option<(String, u64)> {
-    match Job::from_json(body).ok()?.kind {
-        JobKind::SendAlert { thread, .. } => Some((thread.key, thread.at_ms)),
-        JobKind::Silence(silence) => Some((silence.group, u64::MAX)),
-        _ => None,
-    }
-}
-
-/// Delivers one job and settles its queue message; answers its id if it stays on the queue.
-async fn settle(
-    delivery: &Delivery,
-    redelivery: &dyn Redelivery,
-    job: &QueuedJob,
-) -> Option<String> {
-    let delivered = delivery.deliver(&job.body, job.receive_count);
-    match crate::metrics::with_queued_at(job.sent_at_ms, delivered).await {
-        JobOutcome::Done => None,
-        JobOutcome::RetryAfter(delay) => {
-            let delay = delay.min(MAX_VISIBILITY_DELAY);
-            if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
-                // One more receive and the redrive policy would park a job that still has
-                // time: a fresh copy starts the count over.
-                match redelivery.requeue(&job.body, delay).await {
-                    Ok(()) => return None,
-                    Err(error) => {
-                        tracing::warn!(%error, message_id = %job.message_id, "could not queue the job afresh")
-                    }
-                }
-            }
-            if let Err(error) = redelivery.redeliver_after(&job.receipt_handle, delay).await {
-                // It comes back after the queue's own visibility timeout instead.
-                tracing::warn!(%error, message_id = %job.message_id, "could not delay the retry");
-            }
-            Some(job.message_id.clone())
-        }
-        JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
-            Ok(()) => None,
-            Err(error) => {
-                // Left on the queue, the redrive policy parks it after its receives.
-                tracing::error!(%error, message_id = %job.message_id, "could not move the job to the DLQ");
-                Some(job.message_id.clone())
-            }
-        },
-    }
-}
-
 /// The longest backoff for a delivery window: an [`ATTEMPTS_PER_WINDOW`]th of it, within
 /// [`FIRST_RETRY_DELAY`] and [`MAX_VISIBILITY_DELAY`], and never above the operator's cap.
 pub fn retry_ceiling(window: Duration, operator_cap: Duration) -> Duration {
@@ -686,7 +612,10 @@ pub fn retry_delay(attempts: u32, retry_after: Option<u64>, max: Duration) -> Du
     jittered.max(floor).max(Duration::from_secs(1))
 }
 
+mod batch;
 mod silences;
+
+pub use batch::{deliver_batch, Pacing};
 
 #[cfg(test)]
 mod tests;

@@ -4,11 +4,11 @@
 //! it and for how long, without the silence buttons.
 
 use super::{retry_delay, Delivery, JobOutcome};
-use crate::domain::alert_thread::ChatSilence;
-use crate::domain::alerts::{human_duration, is_silence_button};
 use crate::domain::credentials::sha256_hex;
 use crate::domain::job::SilenceJob;
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::ChatSilence;
+use crate::domain::sources::alerts::{human_duration, is_silence_button};
 use crate::domain::UnixTime;
 use crate::logging::loggable;
 use crate::ports::{FChatError, MessageEdit, OutgoingMessage, SilenceError, SilenceRequest};

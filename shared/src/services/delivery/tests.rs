@@ -2,7 +2,7 @@ use super::*;
 use crate::adapters::memory::{Fault, FixedClock, MemoryFChat, MemoryStore};
 use crate::domain::message::Button;
 use crate::domain::{Context, DeliveryStatus, Group};
-use crate::ports::{ContextStore, GroupStore, UserStore};
+use crate::ports::{ContextStore, GroupStore, QueuedJob, Redelivery, UserStore};
 use async_trait::async_trait;
 use serde_json::{json, Map};
 use std::sync::Mutex;
@@ -79,6 +79,7 @@ async fn world() -> World {
         max_retry_delay: MAX_RETRY_DELAY,
         forwarder,
         max_forward_delay: crate::services::forwarding::FORWARD_RETRY_DELAYS[4],
+        pacing: crate::services::delivery::Pacing::OFF,
     };
     World {
         delivery,
@@ -529,4 +530,141 @@ async fn a_batch_parks_its_poison_and_reports_only_its_retried_jobs() {
     assert_eq!(delays.len(), 1);
     assert_eq!(delays[0].0, "r-4");
     assert!(delays[0].1 <= Duration::from_secs(30));
+}
+
+/// A job as the queue hands it out, received once.
+fn received(id: &str, body: &str) -> QueuedJob {
+    QueuedJob {
+        message_id: id.into(),
+        receive_count: 1,
+        receipt_handle: format!("r-{id}"),
+        body: body.into(),
+        sent_at_ms: None,
+    }
+}
+
+/// A second active group with its own chat, named anew.
+async fn another_group(w: &World, id: &str) -> String {
+    let chat = format!("beatchat-{id}");
+    let group = Group {
+        id: id.into(),
+        beatchat_id: Some(chat.clone()),
+        active: true,
+        name: None,
+    };
+    w.store.put_group(&group).await.unwrap();
+    chat
+}
+
+#[tokio::test]
+async fn a_chat_fchat_asks_to_wait_is_paused_as_one_and_the_others_go_on() {
+    let w = world().await;
+    let other_chat = another_group(&w, "dev-9").await;
+    let first = w.accepted("c1", Target::Group("ops".into())).await;
+    let second = w.accepted("c2", Target::Group("ops".into())).await;
+    let elsewhere = w.accepted("c3", Target::Group("dev-9".into())).await;
+    // FChat answers the ops chat's first message 429, retry after 7 s.
+    w.fchat.fail_next([transient(Some(7))]);
+    let delays = Delays::default();
+    let batch = [
+        received("1", &first),
+        received("2", &second),
+        received("3", &elsewhere),
+    ];
+    let mut left = deliver_batch(&w.delivery, &delays, &batch).await;
+    left.sort();
+    assert_eq!(left, vec!["1", "2"]);
+    // The other chat's message went; the paused chat's second was never tried.
+    let shown = w.fchat.shown();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0].1.chat_id, other_chat);
+    assert_eq!(w.context("c2").await.attempts, 0);
+    assert_eq!(w.context("c2").await.status, DeliveryStatus::Queued);
+    // The first waits at least FChat's retry_after; the second is released behind it (its
+    // group is blocked while the first is in flight).
+    let delayed = delays.delayed.lock().unwrap().clone();
+    assert_eq!(delayed.len(), 2, "{delayed:?}");
+    assert_eq!(delayed[0].0, "r-1");
+    assert!(delayed[0].1 >= Duration::from_secs(7), "{delayed:?}");
+    assert_eq!(delayed[1], ("r-2".to_owned(), Duration::ZERO));
+}
+
+#[tokio::test]
+async fn with_pacing_a_chats_next_message_waits_fchats_interval_untried() {
+    let mut w = world().await;
+    w.delivery.pacing = Pacing::FCHAT;
+    another_group(&w, "noc.2").await;
+    let bodies = [
+        w.accepted("c1", Target::Group("ops".into())).await,
+        w.accepted("c2", Target::Group("ops".into())).await,
+        w.accepted("c3", Target::Group("ops".into())).await,
+        w.accepted("c4", Target::Group("noc.2".into())).await,
+    ];
+    let batch: Vec<QueuedJob> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| received(&(i + 1).to_string(), body))
+        .collect();
+    let delays = Delays::default();
+    let mut left = deliver_batch(&w.delivery, &delays, &batch).await;
+    left.sort();
+    assert_eq!(left, vec!["2", "3"]);
+    assert_eq!(w.fchat.shown().len(), 2);
+    assert_eq!(w.context("c1").await.status, DeliveryStatus::Sent);
+    assert_eq!(w.context("c4").await.status, DeliveryStatus::Sent);
+    for id in ["c2", "c3"] {
+        assert_eq!(w.context(id).await.attempts, 0, "{id}");
+    }
+    let delayed = delays.delayed.lock().unwrap().clone();
+    assert_eq!(
+        delayed,
+        vec![
+            ("r-2".to_owned(), Pacing::FCHAT.group),
+            ("r-3".to_owned(), Duration::ZERO)
+        ]
+    );
+    // Without pacing, the same chat's messages go in one batch, in order.
+    let w = world().await;
+    let bodies = [
+        w.accepted("d1", Target::Group("ops".into())).await,
+        w.accepted("d2", Target::Group("ops".into())).await,
+    ];
+    let batch = [received("1", &bodies[0]), received("2", &bodies[1])];
+    assert!(deliver_batch(&w.delivery, &Delays::default(), &batch)
+        .await
+        .is_empty());
+    let order: Vec<String> = w
+        .fchat
+        .shown()
+        .into_iter()
+        .map(|(_, m)| m.client_message_id)
+        .collect();
+    assert_eq!(order, ["d1", "d2"]);
+}
+
+#[tokio::test]
+async fn a_job_not_due_yet_waits_and_holds_its_chat() {
+    let w = world().await;
+    let mut early = Job::from_json(&w.accepted("c1", Target::Group("ops".into())).await).unwrap();
+    early.not_before_ms = Some((NOW + 5) * 1000);
+    let behind = w.accepted("c2", Target::Group("ops".into())).await;
+    let delays = Delays::default();
+    let batch = [received("1", &early.to_json()), received("2", &behind)];
+    let mut left = deliver_batch(&w.delivery, &delays, &batch).await;
+    left.sort();
+    assert_eq!(left, vec!["1", "2"]);
+    assert!(w.fchat.shown().is_empty());
+    let delayed = delays.delayed.lock().unwrap().clone();
+    assert_eq!(
+        delayed,
+        vec![
+            ("r-1".to_owned(), Duration::from_secs(5)),
+            ("r-2".to_owned(), Duration::ZERO)
+        ]
+    );
+    // Due, it goes.
+    w.clock.advance(5);
+    let left = deliver_batch(&w.delivery, &delays, &batch).await;
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(w.fchat.shown().len(), 2);
 }

@@ -6,8 +6,8 @@ use serde_json::Map;
 
 use super::*;
 use crate::api::error::MAX_ALERT_BODY_BYTES;
-use crate::domain::aws_events::{self, AwsEvent, EventError, RenderedEvent};
-use crate::domain::sns::{EnvelopeError, SnsEnvelope, SnsType};
+use crate::domain::sources::aws_events::{self, AwsEvent, EventError, RenderedEvent};
+use crate::domain::sources::sns::{EnvelopeError, SnsEnvelope, SnsType};
 use crate::ports::SnsRefusal;
 
 /// The header an EventBridge connection's API key can be sent in.

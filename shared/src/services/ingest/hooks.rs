@@ -7,7 +7,7 @@
 use super::aws_sources::derived_key;
 use super::*;
 use crate::api::error::MAX_ALERT_BODY_BYTES;
-use crate::domain::hooks::HookVerify;
+use crate::domain::sources::hooks::HookVerify;
 
 impl Ingest {
     pub(super) async fn hook(

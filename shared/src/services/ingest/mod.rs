@@ -13,11 +13,11 @@ use crate::api::http::{HttpRequest, HttpResponse, Route};
 use crate::api::validate::{
     alert_recipient, bearer_token, parse_alerts, parse_group_message, parse_user_message,
 };
-use crate::domain::alert_thread::ThreadStep;
-use crate::domain::alerts;
 use crate::domain::conversation::Conversation;
 use crate::domain::credentials::{mask_email, sha256_hex, token_matches};
 use crate::domain::message::MessageContent;
+use crate::domain::sources::alert_thread::ThreadStep;
+use crate::domain::sources::alerts;
 use crate::domain::{App, Context, IdempotencyRecord, Target, User, IDEMPOTENCY_TTL_SECONDS};
 use crate::ports::{
     AppStore, Clock, ContextStore, FChat, GroupStore, IdempotencyClaim, JobQueue, SnsGate,

@@ -1,5 +1,5 @@
 use anyhow::{bail, Context as _, Result};
-use gateway::domain::hooks::{HookSource, HookVerify, MAX_HOOKS_PER_APP};
+use gateway::domain::sources::hooks::{HookSource, HookVerify, MAX_HOOKS_PER_APP};
 use gateway::ports::AppStore;
 
 use crate::commands::Run;

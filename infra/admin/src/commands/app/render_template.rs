@@ -1,5 +1,5 @@
 use anyhow::{anyhow, Context as _, Result};
-use gateway::domain::aws_events::TemplateKind;
+use gateway::domain::sources::aws_events::TemplateKind;
 use serde_json::json;
 
 use crate::checks::{read_template, render_sample};

@@ -1,5 +1,5 @@
 use anyhow::Result;
-use gateway::domain::aws_events::TemplateKind;
+use gateway::domain::sources::aws_events::TemplateKind;
 use gateway::ports::AppStore;
 
 use crate::checks::read_template;

@@ -34,11 +34,19 @@ impl Run for Redrive {
                 {
                     admin.give_new_window(&context).await?;
                 }
+                // The delivery queue is FIFO: the job goes back into its chat's group, with a
+                // fresh deduplication id.
+                let body = message.body.clone().unwrap_or_default();
+                let group = gateway::job::Job::from_json(&body)
+                    .map(|job| job.queue_group())
+                    .unwrap_or_else(|_| format!("job-{}", uuid::Uuid::new_v4().simple()));
                 admin
                     .sqs
                     .send_message()
                     .queue_url(&admin.delivery_queue_url)
-                    .message_body(message.body.clone().unwrap_or_default())
+                    .message_group_id(group)
+                    .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
+                    .message_body(body)
                     .send()
                     .await?;
                 admin

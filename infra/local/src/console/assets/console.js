@@ -369,6 +369,23 @@ function drawFaults() {
   }
 }
 
+function drawLimits() {
+  const l = state.limits || {};
+  $("limits-now").textContent = l.enabled
+    ? `Now: on, ${l.per_chat_per_second}/s per chat, ${l.per_group_per_minute}/min per group, ${l.global_per_second}/s per bot; ${l.refused} calls refused.`
+    : `Now: off; ${l.refused || 0} calls refused while they were on.`;
+  if (document.activeElement !== $("limits-on")) $("limits-on").checked = Boolean(l.enabled);
+}
+
+async function switchLimits() {
+  const answer = $("limits-on").checked
+    ? await call("PUT", "/_console/api/limits", {})
+    : await call("DELETE", "/_console/api/limits");
+  if (answer.status !== 200) $("limits-now").textContent = `Refused: ${(answer.json || {}).description}`;
+  document.activeElement.blur();
+  poll();
+}
+
 function drawForms() {
   const apps = state.apps || [];
   const key = JSON.stringify(apps);
@@ -404,6 +421,7 @@ function draw() {
   drawEvents();
   drawDeliveries();
   drawFaults();
+  drawLimits();
   const problems = state.problems || [];
   $("problems").hidden = problems.length === 0;
   $("problems").textContent = problems.join(" · ");
@@ -617,6 +635,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("leave-room").addEventListener("click", () => room("DELETE_MEMBERS"));
   $("faults-form").addEventListener("submit", applyFaults);
   $("faults-reset").addEventListener("click", resetFaults);
+  $("limits-on").addEventListener("change", switchLimits);
   poll();
   setInterval(poll, POLL_MS);
 });

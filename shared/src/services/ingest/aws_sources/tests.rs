@@ -158,7 +158,7 @@ fn sns_body(kind: SnsType, message: &str, edit: impl FnOnce(&mut SnsEnvelope)) -
         subject: Some("ALARM: \"api-high-cpu\" in EU (Ireland)".into()),
         message: message.into(),
         timestamp: "2026-11-24T05:30:12.512Z".into(),
-        signature_version: crate::domain::sns::SignatureVersion::Sha256,
+        signature_version: crate::domain::sources::sns::SignatureVersion::Sha256,
         signature: String::new(),
         signing_cert_url: TEST_CERT_URL.into(),
         subscribe_url: None,

@@ -31,8 +31,8 @@ async fn an_alert_uses_the_apps_own_template_for_its_source_only() {
         "{{ status }} on {% for a in alerts %}{{ a.labels.host }};{% endfor %}".into(),
     );
     w.store.put_app(&app).await.unwrap();
-    let grafana = crate::domain::alerts::AlertSource::Grafana.sample_payload();
-    let am = crate::domain::alerts::AlertSource::Alertmanager.sample_payload();
+    let grafana = crate::domain::sources::alerts::AlertSource::Grafana.sample_payload();
+    let am = crate::domain::sources::alerts::AlertSource::Alertmanager.sample_payload();
     let (status, body) = w
         .send(alert_post(
             "/grouponly/grafana",
@@ -58,7 +58,7 @@ async fn an_alert_uses_the_apps_own_template_for_its_source_only() {
 #[tokio::test]
 async fn a_refused_alert_changes_nothing() {
     let w = world().await;
-    let am = crate::domain::alerts::AlertSource::Alertmanager.sample_payload();
+    let am = crate::domain::sources::alerts::AlertSource::Alertmanager.sample_payload();
     for (request, expected) in [
         (
             alert_post("/alerts/alertmanager", am, None),

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::message::{MessageContent, MAX_TEXT_CHARS};
-use super::UnixTime;
+use crate::domain::message::{MessageContent, MAX_TEXT_CHARS};
+use crate::domain::UnixTime;
 
 /// How long a group's message is remembered after its last notification. Alertmanager
 /// repeats a firing group every `repeat_interval` (4 hours by default), so a live group never
@@ -161,7 +161,7 @@ impl AlertThread {
         &self,
         content: &MessageContent,
         now: UnixTime,
-        is_silence_button: impl Fn(&super::message::Button) -> bool,
+        is_silence_button: impl Fn(&crate::domain::message::Button) -> bool,
     ) -> MessageContent {
         let Some(silence) = self.silence.as_ref().filter(|s| s.until > now) else {
             return content.clone();

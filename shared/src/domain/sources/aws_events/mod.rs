@@ -17,12 +17,11 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::sha256_hex;
-use extract::*;
-use templates::*;
+use crate::domain::sources::alert_thread::ThreadStep;
+use fields::*;
 
-use crate::domain::alerts::{self, AlertSource};
+use crate::domain::sources::alerts::{self, AlertSource};
 use crate::domain::template::{
     check_with, cut, environment, fits, render_context, RenderFailure, TemplateError,
 };
@@ -80,50 +79,32 @@ impl AwsKind {
 
     pub fn default_template(self) -> &'static str {
         match self {
-            AwsKind::CloudWatchAlarm => CLOUDWATCH_ALARM_TEMPLATE,
-            AwsKind::GuardDuty => GUARDDUTY_TEMPLATE,
-            AwsKind::SecurityHub => SECURITYHUB_TEMPLATE,
-            AwsKind::CodePipeline => CODEPIPELINE_TEMPLATE,
-            AwsKind::EcsTask => ECS_TASK_TEMPLATE,
-            AwsKind::Health => HEALTH_TEMPLATE,
-            AwsKind::Ec2State => EC2_STATE_TEMPLATE,
-            AwsKind::Chatbot => CHATBOT_TEMPLATE,
-            AwsKind::Text => TEXT_TEMPLATE,
-            AwsKind::Generic => GENERIC_TEMPLATE,
+            AwsKind::CloudWatchAlarm => kinds::cloudwatch_alarm::TEMPLATE,
+            AwsKind::GuardDuty => kinds::guardduty::TEMPLATE,
+            AwsKind::SecurityHub => kinds::securityhub::TEMPLATE,
+            AwsKind::CodePipeline => kinds::codepipeline::TEMPLATE,
+            AwsKind::EcsTask => kinds::ecs_task::TEMPLATE,
+            AwsKind::Health => kinds::health::TEMPLATE,
+            AwsKind::Ec2State => kinds::ec2_state::TEMPLATE,
+            AwsKind::Chatbot => kinds::chatbot::TEMPLATE,
+            AwsKind::Text => kinds::text::TEMPLATE,
+            AwsKind::Generic => kinds::generic::TEMPLATE,
         }
     }
 
     /// An event of this kind as AWS sends it, for dry runs of a template.
     pub fn sample_payload(self) -> &'static str {
         match self {
-            AwsKind::CloudWatchAlarm => {
-                include_str!("samples/cloudwatch-alarm-sns.json")
-            }
-            AwsKind::GuardDuty => {
-                include_str!("samples/eventbridge-guardduty-finding.json")
-            }
-            AwsKind::SecurityHub => {
-                include_str!("samples/eventbridge-securityhub-findings.json")
-            }
-            AwsKind::CodePipeline => {
-                include_str!("samples/eventbridge-codepipeline-execution.json")
-            }
-            AwsKind::EcsTask => {
-                include_str!("samples/eventbridge-ecs-task-state.json")
-            }
-            AwsKind::Health => {
-                include_str!("samples/eventbridge-health-event.json")
-            }
-            AwsKind::Ec2State => {
-                include_str!("samples/eventbridge-ec2-state-change.json")
-            }
-            AwsKind::Chatbot => {
-                include_str!("samples/chatbot-custom-notification.json")
-            }
-            AwsKind::Text => "\"Nightly backup of orders-db finished in 14 minutes.\"",
-            AwsKind::Generic => {
-                include_str!("samples/eventbridge-unknown-event.json")
-            }
+            AwsKind::CloudWatchAlarm => kinds::cloudwatch_alarm::SAMPLE,
+            AwsKind::GuardDuty => kinds::guardduty::SAMPLE,
+            AwsKind::SecurityHub => kinds::securityhub::SAMPLE,
+            AwsKind::CodePipeline => kinds::codepipeline::SAMPLE,
+            AwsKind::EcsTask => kinds::ecs_task::SAMPLE,
+            AwsKind::Health => kinds::health::SAMPLE,
+            AwsKind::Ec2State => kinds::ec2_state::SAMPLE,
+            AwsKind::Chatbot => kinds::chatbot::SAMPLE,
+            AwsKind::Text => kinds::text::SAMPLE,
+            AwsKind::Generic => kinds::generic::SAMPLE,
         }
     }
 }
@@ -226,12 +207,8 @@ pub struct RenderedEvent {
 
 /// Findings, entities and fields shown before "...and N more".
 const SHOWN_ITEMS: usize = 5;
-/// `detail`'s fields the generic fallback shows.
-const SHOWN_FIELDS: usize = 10;
 /// The longest value the generic fallback shows of one field.
 const MAX_FIELD_CHARS: usize = 300;
-/// The characters the generic fallback's fields may take in all.
-const FIELDS_BUDGET_CHARS: usize = 1200;
 
 impl AwsEvent {
     /// The `/events` route's JSON body: an EventBridge event, as EventBridge sends it or as
@@ -296,7 +273,7 @@ impl AwsEvent {
         let mut thread = None;
         match kind {
             AwsKind::CloudWatchAlarm => {
-                let alarm = alarm(&event);
+                let alarm = kinds::cloudwatch_alarm::alarm(&event);
                 thread = Some(ThreadHint {
                     key: text_at(&alarm, &["arn"]),
                     resolved: text_at(&alarm, &["state"]) == "OK",
@@ -315,11 +292,11 @@ impl AwsEvent {
                     });
                 }
             }
-            AwsKind::GuardDuty => guardduty(&event, &mut context),
-            AwsKind::SecurityHub => securityhub(&event, &mut context),
-            AwsKind::CodePipeline => codepipeline(&event, &mut context),
-            AwsKind::EcsTask => ecs_task(&event, &mut context),
-            AwsKind::Health => health(&event, &mut context),
+            AwsKind::GuardDuty => kinds::guardduty::guardduty(&event, &mut context),
+            AwsKind::SecurityHub => kinds::securityhub::securityhub(&event, &mut context),
+            AwsKind::CodePipeline => kinds::codepipeline::codepipeline(&event, &mut context),
+            AwsKind::EcsTask => kinds::ecs_task::ecs_task(&event, &mut context),
+            AwsKind::Health => kinds::health::health(&event, &mut context),
             AwsKind::Ec2State => {
                 let region = text_at(&event, &["region"]);
                 let id = text_at(&event, &["detail", "instance-id"]);
@@ -332,7 +309,7 @@ impl AwsEvent {
                 );
                 context.insert("console_url".into(), url.into());
             }
-            AwsKind::Generic => generic(&event, &mut context),
+            AwsKind::Generic => kinds::generic::generic(&event, &mut context),
             AwsKind::Text => {}
         }
         with_defaults(&mut context);
@@ -469,8 +446,8 @@ pub fn render(event: &AwsEvent, template: Option<&str>) -> RenderedEvent {
     RenderedEvent { text, thread }
 }
 
-mod extract;
-mod templates;
+mod fields;
+mod kinds;
 
 #[cfg(test)]
 mod tests;

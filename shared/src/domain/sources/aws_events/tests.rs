@@ -77,7 +77,7 @@ fn a_cloudwatch_alarm_from_sns_reads_well_and_hints_its_thread() {
 
 #[test]
 fn an_alarms_states_are_one_thread_and_a_chatbot_thread_is_replies() {
-    use crate::domain::alert_thread::ThreadAction;
+    use crate::domain::sources::alert_thread::ThreadAction;
     let firing = render(
         &AwsEvent::from_sns(&fixture("cloudwatch-alarm-sns.json"), None, "t"),
         None,

@@ -46,7 +46,7 @@ fn source_names_are_known_and_reserved() {
 fn the_alertmanager_fixtures_render_readably() {
     let firing = AlertNotification::parse(
         AlertSource::Alertmanager,
-        include_bytes!("../../../tests/fixtures/alertmanager-firing.json"),
+        include_bytes!("../../../../tests/fixtures/alertmanager-firing.json"),
     )
     .unwrap();
     let text = render(&firing, None);
@@ -64,7 +64,7 @@ fn the_alertmanager_fixtures_render_readably() {
 
     let resolved = AlertNotification::parse(
         AlertSource::Alertmanager,
-        include_bytes!("../../../tests/fixtures/alertmanager-resolved.json"),
+        include_bytes!("../../../../tests/fixtures/alertmanager-resolved.json"),
     )
     .unwrap();
     let text = render(&resolved, None);
@@ -81,7 +81,7 @@ fn the_alertmanager_fixtures_render_readably() {
 fn the_grafana_fixture_renders_with_its_links() {
     let notification = AlertNotification::parse(
         AlertSource::Grafana,
-        include_bytes!("../../../tests/fixtures/grafana-firing.json"),
+        include_bytes!("../../../../tests/fixtures/grafana-firing.json"),
     )
     .unwrap();
     let text = render(&notification, None);

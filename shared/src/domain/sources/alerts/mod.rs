@@ -9,12 +9,35 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::sha256_hex;
 use crate::domain::message::Button;
+use crate::domain::sources::alert_thread::ThreadStep;
 use crate::domain::template::{
     check_with, cut, environment, fits, render_context, RenderFailure, TemplateError,
 };
+
+/// What both sources' default templates say: the status header, the labels every alert
+/// shares, and per alert its summary, description, own labels and source link.
+macro_rules! alert_template_head {
+    () => {
+        r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
+[{{ status|upper }}:{% if status == "firing" %}{{ firing }}{% else %}{{ resolved }}{% endif %}] {{ alertname }}{% if severity %} ({{ severity }}){% endif %}{% if status == "firing" and resolved %}, {{ resolved }} resolved{% endif %}
+{%- if shared_labels %}
+{{ labels(shared_labels) }}{% endif %}
+{%- for alert in alerts %}
+
+{% if alert.status == "firing" %}FIRING{% else %}RESOLVED{% endif %}{% if alert.labels.alertname and alert.labels.alertname != alertname %} {{ alert.labels.alertname }}{% endif %}{% if alert.annotations.summary %}: {{ alert.annotations.summary }}{% endif %}
+{%- if alert.annotations.description %}
+{{ alert.annotations.description }}{% endif %}
+{%- if alert.extra_labels %}
+{{ labels(alert.extra_labels) }}{% endif %}
+{%- if alert.generatorURL %}
+Source: {{ alert.generatorURL }}{% endif %}"#
+    };
+}
+
+mod alertmanager;
+mod grafana;
 
 /// A tool that posts alerts to the gateway in its own format. Its name is the last segment of
 /// its route, and is never a valid token.
@@ -41,18 +64,16 @@ impl AlertSource {
     /// The template used when the app has none of its own for this source.
     pub fn default_template(self) -> &'static str {
         match self {
-            AlertSource::Alertmanager => ALERTMANAGER_TEMPLATE,
-            AlertSource::Grafana => GRAFANA_TEMPLATE,
+            AlertSource::Alertmanager => alertmanager::TEMPLATE,
+            AlertSource::Grafana => grafana::TEMPLATE,
         }
     }
 
     /// A payload as the tool sends it, for dry runs of a template.
     pub fn sample_payload(self) -> &'static str {
         match self {
-            AlertSource::Alertmanager => {
-                include_str!("samples/alertmanager-firing.json")
-            }
-            AlertSource::Grafana => include_str!("samples/grafana-firing.json"),
+            AlertSource::Alertmanager => alertmanager::SAMPLE,
+            AlertSource::Grafana => grafana::SAMPLE,
         }
     }
 }
@@ -266,8 +287,8 @@ impl AlertNotification {
         };
         let version = payload.get("version");
         let version_ok = match source {
-            AlertSource::Alertmanager => version == Some(&Value::from("4")),
-            AlertSource::Grafana => version.is_none() || version == Some(&Value::from("1")),
+            AlertSource::Alertmanager => alertmanager::accepts_version(version),
+            AlertSource::Grafana => grafana::accepts_version(version),
         };
         let status_ok = matches!(
             payload.get("status").and_then(Value::as_str),
@@ -347,7 +368,7 @@ impl AlertNotification {
                     .cloned()
                     .unwrap_or_default();
                 if am && !alert.contains_key("silenceURL") {
-                    if let Some(url) = silence_url(external_url, &labels) {
+                    if let Some(url) = alertmanager::silence_url(external_url, &labels) {
                         alert.insert("silenceURL".into(), url.into());
                     }
                 }
@@ -378,7 +399,7 @@ impl AlertNotification {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let group_silence = if am {
-            silence_url(
+            alertmanager::silence_url(
                 external_url,
                 if common.is_empty() { &group } else { &common },
             )
@@ -405,25 +426,6 @@ impl AlertNotification {
         }
         Value::Object(context)
     }
-}
-
-/// Alertmanager's UI link that opens a new silence for exactly these labels.
-fn silence_url(external_url: &str, labels: &Map<String, Value>) -> Option<String> {
-    let base = external_url.trim_end_matches('/');
-    if base.is_empty() || labels.is_empty() {
-        return None;
-    }
-    let mut matchers: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| {
-            let v = v.as_str().unwrap_or_default();
-            format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
-        })
-        .collect();
-    matchers.sort();
-    let filter = format!("{{{}}}", matchers.join(","));
-    let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
-    Some(format!("{base}/#/silences/new?filter={encoded}"))
 }
 
 /// Checks an app's template: its size, its syntax, and a render of `source`'s sample payload.
@@ -526,53 +528,6 @@ fn render_fitted(
         cut(text)
     })
 }
-
-/// What both sources' default templates say: the status header, the labels every alert
-/// shares, and per alert its summary, description, own labels and source link.
-macro_rules! alert_template_head {
-    () => {
-        r#"{% macro labels(map) %}{% for k, v in map|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endmacro -%}
-[{{ status|upper }}:{% if status == "firing" %}{{ firing }}{% else %}{{ resolved }}{% endif %}] {{ alertname }}{% if severity %} ({{ severity }}){% endif %}{% if status == "firing" and resolved %}, {{ resolved }} resolved{% endif %}
-{%- if shared_labels %}
-{{ labels(shared_labels) }}{% endif %}
-{%- for alert in alerts %}
-
-{% if alert.status == "firing" %}FIRING{% else %}RESOLVED{% endif %}{% if alert.labels.alertname and alert.labels.alertname != alertname %} {{ alert.labels.alertname }}{% endif %}{% if alert.annotations.summary %}: {{ alert.annotations.summary }}{% endif %}
-{%- if alert.annotations.description %}
-{{ alert.annotations.description }}{% endif %}
-{%- if alert.extra_labels %}
-{{ labels(alert.extra_labels) }}{% endif %}
-{%- if alert.generatorURL %}
-Source: {{ alert.generatorURL }}{% endif %}"#
-    };
-}
-
-const ALERTMANAGER_TEMPLATE: &str = concat!(
-    alert_template_head!(),
-    r#"
-{%- endfor %}
-{%- if more %}
-
-...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Alertmanager){% endif %}{% endif %}
-{%- if silenceURL and status == "firing" %}
-
-Silence: {{ silenceURL }}{% endif %}"#
-);
-
-const GRAFANA_TEMPLATE: &str = concat!(
-    alert_template_head!(),
-    r#"
-{%- if alert.dashboardURL %}
-Dashboard: {{ alert.dashboardURL }}{% endif %}
-{%- if alert.panelURL %}
-Panel: {{ alert.panelURL }}{% endif %}
-{%- if alert.silenceURL and alert.status == "firing" %}
-Silence: {{ alert.silenceURL }}{% endif %}
-{%- endfor %}
-{%- if more %}
-
-...and {{ more }} more{% if truncated %} ({{ truncated }} left out by Grafana){% endif %}{% endif %}"#
-);
 
 #[cfg(test)]
 mod tests;

@@ -12,8 +12,8 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-use crate::domain::alert_thread::ThreadStep;
 use crate::domain::credentials::{hmac_sha256, sha256_hex, standard_webhooks_key};
+use crate::domain::sources::alert_thread::ThreadStep;
 use crate::domain::template::{
     check_with, cut, environment, fits, render_context, RenderFailure, TemplateError,
 };

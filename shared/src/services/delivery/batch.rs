@@ -1,0 +1,251 @@
+//! A batch of jobs from the delivery queue: one lane per chat, run one job after the other in
+//! the order the queue holds them, every lane beside the others.
+//!
+//! The queue is FIFO with one message group per chat ([`Job::queue_group`]): it hands a
+//! chat's jobs out in order, one batch at a time. A lane keeps that order and holds the rest
+//! of its chat's jobs, untried, behind a job that must wait:
+//! - a job that stays on the queue for a retry (FChat down, or a 429 with its `retry_after`):
+//!   what follows it in its chat waits as long, so the chat is paused as one and the others
+//!   are not;
+//! - a job not due yet (its `not_before_ms`, how a FIFO queue delays a job);
+//! - with pacing on, a message just sent: the chat's next one waits out FChat's interval for
+//!   that chat ([`Pacing`]), so that a storm provokes no 429.
+//!
+//! The first job that must wait stays on the queue with the wait as its visibility, and the
+//! jobs behind it are released at once: as the queue hands nothing else of their group out
+//! while one is in flight, nothing overtakes it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::domain::job::{chat_key, Job, JobKind};
+use crate::domain::Target;
+use crate::ports::{QueuedJob, Redelivery, MAX_VISIBILITY_DELAY};
+
+use super::{Delivery, JobOutcome, MAX_RECEIVE_COUNT};
+
+/// FChat's limits as the gateway paces itself to them (docs/fchat-api.md#limits): the least
+/// time between two messages to one chat. Off, messages to a chat go as fast as FChat takes
+/// them (and a 429 still pauses the chat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// Between two messages to a user: FChat takes 1 a second per chat.
+    pub user: Duration,
+    /// Between two messages to a group: FChat takes 20 a minute per group.
+    pub group: Duration,
+}
+
+impl Pacing {
+    /// FChat's documented limits.
+    pub const FCHAT: Pacing = Pacing {
+        user: Duration::from_secs(1),
+        group: Duration::from_secs(3),
+    };
+    /// No pacing.
+    pub const OFF: Pacing = Pacing {
+        user: Duration::ZERO,
+        group: Duration::ZERO,
+    };
+
+    fn interval(&self, chat: &Target) -> Duration {
+        match chat {
+            Target::Group(_) => self.group,
+            Target::User(_) => self.user,
+        }
+    }
+}
+
+/// A queued job as a lane sees it.
+struct Entry<'a> {
+    queued: &'a QueuedJob,
+    job: Option<Job>,
+}
+
+impl Entry<'_> {
+    /// The alert group it changes and when its notification arrived (a silence comes after
+    /// every notification of its group in the batch).
+    fn alert_group(&self) -> Option<(&str, u64)> {
+        match &self.job.as_ref()?.kind {
+            JobKind::SendAlert { thread, .. } => Some((&thread.key, thread.at_ms)),
+            JobKind::Silence(silence) => Some((&silence.group, u64::MAX)),
+            _ => None,
+        }
+    }
+
+    /// The lane it belongs to: its chat's, or its sent message's; none for the others.
+    fn lane(&self) -> Option<String> {
+        let job = self.job.as_ref()?;
+        match (&job.kind, job.chat()) {
+            (_, Some(chat)) => Some(format!("chat\n{}", chat_key(&chat))),
+            (JobKind::Change(change), None) => Some(format!("message\n{}", change.context_id)),
+            _ => None,
+        }
+    }
+}
+
+/// Delivers a batch and answers the ids of the messages that stay on the queue (SQS's partial
+/// batch failures). One chat's trouble never holds back another's.
+pub async fn deliver_batch(
+    delivery: &Delivery,
+    redelivery: &dyn Redelivery,
+    jobs: &[QueuedJob],
+) -> Vec<String> {
+    let entries: Vec<Entry> = jobs
+        .iter()
+        .map(|queued| Entry {
+            queued,
+            job: Job::from_json(&queued.body).ok(),
+        })
+        .collect();
+    let outcomes = futures_util::future::join_all(
+        lanes(entries)
+            .into_iter()
+            .map(|lane| run_lane(delivery, redelivery, lane)),
+    )
+    .await;
+    outcomes.into_iter().flatten().collect()
+}
+
+/// The batch's lanes, each in the queue's order, but for the notifications of one alert group,
+/// which run oldest first (a silence last) in the places the group's jobs hold.
+fn lanes(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
+    let mut lanes: Vec<Vec<Entry>> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    // A silence joins the lane of its group's notifications, when the batch holds any.
+    let mut by_alert_group: HashMap<String, usize> = HashMap::new();
+    let (silences, others): (Vec<Entry>, Vec<Entry>) = entries
+        .into_iter()
+        .partition(|e| matches!(e.job.as_ref().map(|j| &j.kind), Some(JobKind::Silence(_))));
+    for entry in others {
+        let lane = match entry.lane() {
+            Some(key) => *by_key.entry(key).or_insert_with(|| {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            }),
+            None => {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            }
+        };
+        if let Some((group, _)) = entry.alert_group() {
+            by_alert_group.insert(group.to_owned(), lane);
+        }
+        lanes[lane].push(entry);
+    }
+    for entry in silences {
+        match entry.alert_group().and_then(|(g, _)| by_alert_group.get(g)) {
+            Some(lane) => lanes[*lane].push(entry),
+            None => lanes.push(vec![entry]),
+        }
+    }
+    lanes.into_iter().map(order_alert_groups).collect()
+}
+
+/// Puts each alert group's jobs of a lane in the order their notifications arrived, within
+/// the places they hold; other jobs keep theirs.
+fn order_alert_groups(lane: Vec<Entry>) -> Vec<Entry> {
+    let mut places: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, entry) in lane.iter().enumerate() {
+        if let Some((group, _)) = entry.alert_group() {
+            places.entry(group.to_owned()).or_default().push(i);
+        }
+    }
+    let mut order: Vec<usize> = (0..lane.len()).collect();
+    for slots in places.values() {
+        let mut arrived = slots.clone();
+        arrived.sort_by_key(|&i| lane[i].alert_group().map(|(_, at)| at));
+        for (&slot, from) in slots.iter().zip(arrived) {
+            order[slot] = from;
+        }
+    }
+    let mut lane: Vec<Option<Entry>> = lane.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| lane[i].take()).collect()
+}
+
+/// Runs a lane's jobs one after the other; answers the ids that stay on the queue.
+///
+/// The first job that must wait keeps the wait as its visibility; the jobs behind it are
+/// released at once (visibility 0): their group stays blocked while the waiting job is in
+/// flight, and when it comes back the queue hands them out after it, in order.
+async fn run_lane(
+    delivery: &Delivery,
+    redelivery: &dyn Redelivery,
+    lane: Vec<Entry<'_>>,
+) -> Vec<String> {
+    let mut left = Vec::new();
+    // The chat waits behind a job already left on the queue with its wait.
+    let mut blocked = false;
+    // What the next job must wait (FChat's interval after a message to the chat).
+    let mut pace: Option<Duration> = None;
+    for entry in lane {
+        let job = entry.queued;
+        if blocked {
+            left.extend(keep(redelivery, job, Duration::ZERO).await);
+            continue;
+        }
+        let wait = pace
+            .take()
+            .or_else(|| not_due(entry.job.as_ref(), delivery.clock.now() * 1000));
+        if let Some(wait) = wait {
+            blocked = true;
+            left.extend(keep(redelivery, job, wait).await);
+            continue;
+        }
+        let delivered = delivery.deliver(&job.body, job.receive_count);
+        match crate::metrics::with_queued_at(job.sent_at_ms, delivered).await {
+            JobOutcome::Done => {
+                pace = entry
+                    .job
+                    .as_ref()
+                    .and_then(Job::chat)
+                    .map(|chat| delivery.pacing.interval(&chat))
+                    .filter(|interval| !interval.is_zero());
+            }
+            JobOutcome::RetryAfter(delay) => {
+                blocked = true;
+                left.extend(keep(redelivery, job, delay.min(MAX_VISIBILITY_DELAY)).await);
+            }
+            JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
+                Ok(()) => {}
+                Err(error) => {
+                    // Left on the queue, the redrive policy parks it after its receives.
+                    tracing::error!(%error, message_id = %job.message_id, "could not move the job to the DLQ");
+                    left.push(job.message_id.clone());
+                }
+            },
+        }
+    }
+    left
+}
+
+/// How long until a job is due, when it is not yet.
+fn not_due(job: Option<&Job>, now_ms: u64) -> Option<Duration> {
+    let not_before = job?.not_before_ms?;
+    (not_before > now_ms).then(|| Duration::from_millis(not_before - now_ms))
+}
+
+/// Leaves a job on the queue, to come back after `delay`: at least a second (SQS counts in
+/// whole seconds), or none for a job released behind a waiting one. Answers its id unless a
+/// fresh copy replaced it.
+async fn keep(redelivery: &dyn Redelivery, job: &QueuedJob, delay: Duration) -> Option<String> {
+    let delay = if delay.is_zero() {
+        delay
+    } else {
+        delay.clamp(Duration::from_secs(1), MAX_VISIBILITY_DELAY)
+    };
+    if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
+        // One more receive and the redrive policy would park a job that still has time: a
+        // fresh copy starts the count over.
+        match redelivery.requeue(&job.body, delay).await {
+            Ok(()) => return None,
+            Err(error) => {
+                tracing::warn!(%error, message_id = %job.message_id, "could not queue the job afresh")
+            }
+        }
+    }
+    if let Err(error) = redelivery.redeliver_after(&job.receipt_handle, delay).await {
+        // It comes back after the queue's own visibility timeout instead.
+        tracing::warn!(%error, message_id = %job.message_id, "could not delay the retry");
+    }
+    Some(job.message_id.clone())
+}
