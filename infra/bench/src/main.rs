@@ -3,7 +3,7 @@
 //! run, or an absolute figure against an absolute budget; each is a median over repeated runs.
 //!
 //! Usage: `fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N]
-//! [--cpu-only | --cold-only]`
+//! [--cpu-only | --cold-only | --emf-only]`
 
 mod coldstart;
 mod conversation_cost;
@@ -11,6 +11,7 @@ mod cost;
 mod cost_report;
 mod cpu;
 mod e2e;
+mod emf;
 mod fanout;
 mod local;
 mod proxy;
@@ -33,6 +34,8 @@ pub struct Options {
     pub cpu_only: bool,
     /// Measure the cold starts only and print them (writes no document).
     pub cold_only: bool,
+    /// Measure the EMF writers only and print them (writes no document).
+    pub emf_only: bool,
 }
 
 fn options() -> Result<Options> {
@@ -48,6 +51,7 @@ fn options() -> Result<Options> {
         messages: 1000,
         cpu_only: false,
         cold_only: false,
+        emf_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -60,8 +64,9 @@ fn options() -> Result<Options> {
             "--messages" => options.messages = value()?.parse()?,
             "--cpu-only" => options.cpu_only = true,
             "--cold-only" => options.cold_only = true,
+            "--emf-only" => options.emf_only = true,
             "-h" | "--help" => {
-                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only | --cold-only]");
+                println!("usage: fchat-bench [--bin-dir DIR] [--zip-dir DIR] [--out DIR] [--runs N] [--messages N] [--cpu-only | --cold-only | --emf-only]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
@@ -72,6 +77,9 @@ fn options() -> Result<Options> {
     }
     Ok(options)
 }
+
+/// Invocations per round of the EMF writers' measurement (a few microseconds each).
+const EMF_BATCH: usize = 4000;
 
 fn main() -> Result<()> {
     let options = options()?;
@@ -87,6 +95,13 @@ fn main() -> Result<()> {
             );
         }
         return Ok(());
+    }
+    if options.emf_only {
+        return emf::print(&emf::measure(
+            options.runs + 6,
+            EMF_BATCH,
+            &options.bin_dir,
+        )?);
     }
     for binary in ["hello-lambda", "ingest", "delivery", "callback"] {
         let path = options.bin_dir.join(binary);
@@ -120,6 +135,9 @@ fn main() -> Result<()> {
             .cpu
             .push(cpu::measure(&case, options.runs + 6, 400)?);
     }
+
+    eprintln!("bench: EMF writer, serde_json against metrics_cloudwatch_embedded");
+    results.emf = Some(emf::measure(options.runs + 6, EMF_BATCH, &options.bin_dir)?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

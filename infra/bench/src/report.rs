@@ -12,6 +12,7 @@ use crate::coldstart::ColdStart;
 use crate::cost_report::{cost_document, cost_estimates, cost_target, IDLE_TARGET};
 use crate::cpu::CpuResult;
 use crate::e2e::E2eResult;
+use crate::emf::EmfResult;
 use crate::fanout::FanoutResult;
 use crate::local::{self, Services};
 use crate::stats::{median, percentile};
@@ -30,6 +31,8 @@ pub struct Results {
     pub e2e: Option<E2eResult>,
     /// Milliseconds of one `GetParameters` of the bot token from a fresh client, per round.
     pub secrets_read_ms: Vec<f64>,
+    /// The EMF writer, the project's way against `metrics_cloudwatch_embedded`.
+    pub emf: Option<EmfResult>,
 }
 
 /// `options.runs` cold starts of each binary, interleaved so that the machine's noise falls
@@ -288,10 +291,25 @@ pub fn write(options: &Options, r: &Results) -> Result<()> {
     }
     writeln!(
         md,
-        "| 7 | Cost of an idle month | ${:.2} | ≤ ${IDLE_TARGET:.2} | {} |\n",
+        "| 7 | Cost of an idle month | ${:.2} | ≤ ${IDLE_TARGET:.2} | {} |",
         cost::idle_month().total(),
         met(cost::idle_month().total() <= IDLE_TARGET)
     )?;
+    for c in r.emf.iter().flat_map(|e| &e.cases) {
+        writeln!(
+            md,
+            "| 8 | EMF writer, {}: `metrics` + metrics_cloudwatch_embedded / serde_json | \
+             {:.2}× CPU ({:.2} µs vs {:.2} µs), {:.2}× bytes ({} vs {}) | reported | — |",
+            c.name,
+            c.ratio(),
+            c.crate_ns / 1000.0,
+            c.serde_ns / 1000.0,
+            c.bytes_ratio(),
+            c.crate_bytes,
+            c.serde_bytes
+        )?;
+    }
+    writeln!(md)?;
 
     // ---------------------------------------------------------------- cold start
     writeln!(md, "## 1. Cold start\n")?;
@@ -504,6 +522,10 @@ pub fn write(options: &Options, r: &Results) -> Result<()> {
         writeln!(md)?;
     }
     writeln!(md, "## 7. Cost\n\nSee [cost.md](cost.md).")?;
+    if let Some(e) = &r.emf {
+        writeln!(md)?;
+        emf_section(&mut md, e)?;
+    }
     std::fs::write(options.out.join("benchmarks.md"), md)?;
     std::fs::write(options.out.join("cost.md"), cost_document(r, &estimates)?)?;
     Ok(())
@@ -514,4 +536,101 @@ fn inits(r: &Results, name: &str) -> Vec<f64> {
         .get(name)
         .map(|runs| runs.iter().map(|c| c.init_ms).collect())
         .unwrap_or_default()
+}
+
+/// Section 8: the EMF writer, the project's way against the crate's.
+fn emf_section(md: &mut String, e: &EmfResult) -> Result<()> {
+    writeln!(md, "## 8. EMF metrics writer\n")?;
+    writeln!(
+        md,
+        "The functions' metrics documents ([metrics.md](metrics.md)) are written with \
+         serde_json through `gateway::metrics`, one line per event where it happens: here \
+         `events::request` for a request the ingest function accepted and `events::delivered` \
+         for a message FChat took, the calls the services make, into a buffer in memory \
+         (`infra/bench/src/emf.rs`). Beside them, the same metrics with the same dimensions, \
+         units and log fields through the `metrics` facade with `metrics_cloudwatch_embedded` \
+         as its recorder ({}): the counters and the histogram recorded where the events \
+         happen, the log fields set as properties, and one `Collector::flush` into a buffer \
+         at the end of the invocation, as the crate's `lambda` feature does after each \
+         invocation (values still in the recorder when the environment freezes wait for the \
+         next flush). The crate's documents are checked to carry the project's metrics, \
+         units, dimension sets and values, and log fields; `Function` is `unknown` in both \
+         (the bench never calls `metrics::init`), which a function's name changes by a byte \
+         or two. CPU time of this thread (`CLOCK_THREAD_CPUTIME_ID`) per invocation, \
+         median of {} rounds of {} invocations of each, the four interleaved. The process's \
+         one recorder holds the label sets of both cases, as a function's holds every label \
+         set it has used since its cold start; a flush skips those with nothing new.\n",
+        e.versions, e.rounds, e.batch
+    )?;
+    writeln!(
+        md,
+        "| Invocation | Metrics | serde_json (`gateway::metrics`) | `metrics` + metrics_cloudwatch_embedded | Crate / serde |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|")?;
+    let lines = |n: usize| {
+        if n == 1 {
+            "1 line".to_owned()
+        } else {
+            format!("{n} lines")
+        }
+    };
+    for c in &e.cases {
+        writeln!(
+            md,
+            "| {} | {} | {:.2} µs, {} bytes in {} | {:.2} µs, {} bytes in {} | {:.2}× CPU, {:.2}× bytes |",
+            c.name,
+            c.metrics,
+            c.serde_ns / 1000.0,
+            c.serde_bytes,
+            lines(c.serde_lines),
+            c.crate_ns / 1000.0,
+            c.crate_bytes,
+            lines(c.crate_lines),
+            c.ratio(),
+            c.bytes_ratio()
+        )?;
+    }
+    writeln!(md)?;
+    if e.cases.iter().any(|c| c.crate_lines > c.serde_lines) {
+        writeln!(
+            md,
+            "The crate writes one document per label set, each with a single dimension set and \
+             every property: an event whose metrics have different dimensions (a delivery's \
+             `DeliveryAttempts` has `Answer`, the two others not) is one line the project's \
+             way, with a directive per dimension set, and several lines the crate's, each \
+             repeating the log fields. Bytes include the newlines; CloudWatch Logs bills the \
+             bytes it ingests.\n"
+        )?;
+    }
+    if let Some(c) = e.cases.iter().find(|c| c.crate_lines > c.serde_lines) {
+        writeln!(
+            md,
+            "{}, the project's way:\n\n```json\n{}```\n\nThe crate's:\n\n```json\n{}```\n",
+            c.name[..1].to_uppercase() + &c.name[1..],
+            c.serde_documents,
+            c.crate_documents
+        )?;
+    }
+    match &e.sizes {
+        Some(s) => writeln!(
+            md,
+            "Binary size: `{}` ({} bytes, the release profile on this machine's architecture, \
+             stripped) grows by {} bytes writing the two documents each invocation the \
+             project's way (`{}`; serde_json is in the floor already) and by {} bytes through the \
+             crate (`{}`).",
+            FLOOR,
+            s.floor,
+            s.serde as i64 - s.floor as i64,
+            crate::emf::SERDE_BINARY,
+            s.krate as i64 - s.floor as i64,
+            crate::emf::CRATE_BINARY
+        )?,
+        None => writeln!(
+            md,
+            "Binary size: not measured (`{}` or `{}` not built with the release profile).",
+            crate::emf::SERDE_BINARY,
+            crate::emf::CRATE_BINARY
+        )?,
+    }
+    Ok(())
 }
