@@ -130,6 +130,24 @@ pub(crate) fn cost_document(r: &Results, estimates: &[(String, DoorEstimates)]) 
     metrics_section(&mut md)?;
     writeln!(
         md,
+        "## Storms and outages\n\n\
+         The delivery queue is FIFO, one message group per chat ([storms.md](storms.md)): SQS \
+         FIFO requests cost $0.50 a million where a standard queue's cost $0.40, the price of \
+         order per chat and of pausing a chat as one. What waiting adds, on top of the lines \
+         above:\n\n\
+         | Event | Requests and writes | Price |\n|---|---|---|\n\
+         | A message paced (its chat sent to less than FChat's interval ago) | 1 visibility \
+         change, then a share of the receive that hands it out again | about $0.55 per million \
+         paced messages |\n\
+         | A 429 (the chat waits `retry_after`) | the refused attempt (2 writes: lease and \
+         outcome), 1 visibility change, and one release per job behind it in the batch | about \
+         $1.80 per million refusals, plus $0.50 per million released jobs |\n\
+         | An outage, per waiting chat | one probe every 10 to 20 s: a receive, a visibility \
+         change, 2 writes and a read | about $2.3 per million probes: one to two cents per waiting \
+         chat per day, whatever its backlog |\n"
+    )?;
+    writeln!(
+        md,
         "## What stands between the measured cost and the floor\n"
     )?;
     writeln!(
@@ -152,7 +170,8 @@ pub(crate) fn cost_document(r: &Results, estimates: &[(String, DoorEstimates)]) 
         "| A batching window on the event source (`MaximumBatchingWindowInSeconds`) | up to \
          the SQS receive and delete requests and the delivery invocations that small batches \
          cost: at {FULL:.0} per batch a message needs {:.2} SQS requests | Each message would \
-         wait up to the window before delivery; alerts want the opposite. |",
+         wait up to the window before delivery, which alerts want the opposite of; and a FIFO \
+         queue, which the delivery queue is (order per chat), takes no batching window. |",
         1.0 + 2.0 / cost::FULL_BATCH,
         FULL = cost::FULL_BATCH
     )?;
