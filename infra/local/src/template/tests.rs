@@ -337,3 +337,21 @@ fn the_delivery_lease_and_the_queue_visibility_fit_the_delivery_timeout() {
         "ReportBatchItemFailures"
     );
 }
+
+#[test]
+fn the_delivery_queue_and_its_dead_letter_queue_are_fifo_and_named_so() {
+    let template = template();
+    for queue in template.queues().unwrap() {
+        // A FIFO queue's dead-letter queue is FIFO too; every send names its group and its
+        // deduplication id, so content-based deduplication stays off.
+        assert!(queue.fifo, "{}", queue.logical_id);
+        assert!(!queue.content_based_deduplication, "{}", queue.logical_id);
+        let prefix = format!("t{}-", queue.logical_id.len());
+        assert_eq!(
+            template.queue_name(&prefix, &queue.logical_id),
+            format!("{prefix}{}.fifo", queue.logical_id)
+        );
+    }
+    // A queue the template does not declare FIFO keeps its plain name.
+    assert_eq!(template.queue_name("p-", "NoSuchQueue"), "p-NoSuchQueue");
+}
