@@ -223,8 +223,9 @@ async fn run_lane(
             .as_ref()
             .map(|chat| delivery.pacing.interval(chat))
             .filter(|interval| !interval.is_zero());
-        let wait = pace
-            .take()
+        // Pacing holds the chat's next message, not a silence that joined the lane.
+        let paced = if chat.is_some() { pace.take() } else { None };
+        let wait = paced
             .or_else(|| not_due(entry.job.as_ref(), delivery.clock.now() * 1000))
             .or_else(|| {
                 let (chat, interval) = (chat.as_ref()?, interval?);
