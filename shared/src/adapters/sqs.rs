@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
 
-use crate::domain::job::Job;
+use crate::domain::job::{queue_group_of, Job};
 use crate::ports::{JobQueue, QueuedJob, Redelivery, StoreError};
 
 #[derive(Clone)]
@@ -32,33 +32,19 @@ impl SqsQueue {
         self
     }
 
-    /// Sends a job to a FIFO queue: in its message group ([`Job::queue_group`]), with a fresh
-    /// deduplication id (a job sent again is meant to run again; the gateway's own idempotency
-    /// makes a repeat harmless). A FIFO queue takes no per-message delay: a delayed job carries
-    /// its `not_before_ms`, and delivery holds it until then.
+    /// Sends a job to a FIFO queue, in its message group ([`Job::queue_group`]). A FIFO queue
+    /// takes no per-message delay: a delayed job carries its `not_before_ms`, and delivery
+    /// holds it until then.
     async fn send(&self, queue_url: &str, job: Job, delay: Duration) -> Result<(), StoreError> {
         let mut job = job;
         if !delay.is_zero() {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or_default();
-            job.not_before_ms = Some(now_ms + delay.as_millis() as u64);
+            job.not_before_ms = Some(crate::metrics::now_ms() + delay.as_millis() as u64);
         }
-        self.client
-            .send_message()
-            .queue_url(queue_url)
-            .message_group_id(job.queue_group())
-            .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
-            .message_body(message_body(&job))
-            .send()
+        self.send_raw(queue_url, job.queue_group(), message_body(&job))
             .await
-            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
-        Ok(())
     }
 
-    /// Sends a job's body as it came: one that cannot be read (only the DLQ takes those) goes
-    /// in a group of its own.
+    /// Sends a job's body as it came (only the dead-letter queue takes one that is no job).
     async fn send_body(
         &self,
         queue_url: &str,
@@ -68,18 +54,30 @@ impl SqsQueue {
         match Job::from_json(body) {
             Ok(job) => self.send(queue_url, job, delay).await,
             Err(_) => {
-                self.client
-                    .send_message()
-                    .queue_url(queue_url)
-                    .message_group_id(format!("job-{}", uuid::Uuid::new_v4().simple()))
-                    .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
-                    .message_body(body)
-                    .send()
+                self.send_raw(queue_url, queue_group_of(body), body.to_owned())
                     .await
-                    .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
-                Ok(())
             }
         }
+    }
+
+    /// One `SendMessage` in `group`, with a fresh deduplication id: a job sent again is meant
+    /// to run again, and the gateway's own idempotency makes a repeat harmless.
+    async fn send_raw(
+        &self,
+        queue_url: &str,
+        group: String,
+        body: String,
+    ) -> Result<(), StoreError> {
+        self.client
+            .send_message()
+            .queue_url(queue_url)
+            .message_group_id(group)
+            .message_deduplication_id(uuid::Uuid::new_v4().simple().to_string())
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(&e).to_string()))?;
+        Ok(())
     }
 }
 

@@ -149,20 +149,10 @@ impl Job {
         use crate::domain::credentials::sha256_hex;
         let hashed =
             |prefix: &str, key: &str| format!("{prefix}-{}", &sha256_hex(key.as_bytes())[..40]);
-        match &self.kind {
-            JobKind::SendGroup { group_id, .. } => hashed(
-                "chat",
-                &chat_key(&crate::domain::Target::Group(group_id.clone())),
-            ),
-            JobKind::SendUser { email, .. } => hashed(
-                "chat",
-                &chat_key(&crate::domain::Target::User(email.clone())),
-            ),
-            JobKind::SendAlert { target, .. } => hashed("chat", &chat_key(target)),
-            JobKind::Change(change) => hashed("msg", &change.context_id),
-            JobKind::Forward(_) | JobKind::Silence(_) => {
-                format!("job-{}", uuid::Uuid::new_v4().simple())
-            }
+        match (&self.kind, self.chat()) {
+            (_, Some(chat)) => hashed("chat", &chat_key(&chat)),
+            (JobKind::Change(change), None) => hashed("msg", &change.context_id),
+            _ => own_queue_group(),
         }
     }
 
@@ -199,6 +189,19 @@ impl Job {
         }
         Ok(job)
     }
+}
+
+/// The queue's message group of a job's body as it travels: its job's, or, for a body that is
+/// no job (only the dead-letter queue takes those), a group of its own.
+pub fn queue_group_of(body: &str) -> String {
+    Job::from_json(body)
+        .map(|job| job.queue_group())
+        .unwrap_or_else(|_| own_queue_group())
+}
+
+/// A message group of one: a job that waits for nothing and holds nothing up.
+fn own_queue_group() -> String {
+    format!("job-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// One chat's key, whatever way the job names it: a group by its id, a user by their email

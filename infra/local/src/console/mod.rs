@@ -208,28 +208,23 @@ impl ConsoleState {
                     Err(answer) => answer,
                 }
             }
-            ("/api/faults", &Method::PUT) => match read_json::<Value>(request).await {
-                Ok(body) if body.is_object() => {
-                    let url = format!("{}/_sim/faults", self.config.simulator);
-                    self.relay(Method::PUT, &url, Some(&body)).await
+            // FChat's switches, set and reset: the simulator's `/_sim/faults` and `/_sim/limits`.
+            (switch @ ("/api/faults" | "/api/limits"), &Method::PUT) => {
+                let what = &switch[5..];
+                match read_json::<Value>(request).await {
+                    Ok(body) if body.is_object() => {
+                        let url = format!("{}/_sim/{what}", self.config.simulator);
+                        self.relay(Method::PUT, &url, Some(&body)).await
+                    }
+                    Ok(_) => error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("Bad Request: {what} are an object"),
+                    ),
+                    Err(answer) => answer,
                 }
-                Ok(_) => error(StatusCode::BAD_REQUEST, "Bad Request: faults are an object"),
-                Err(answer) => answer,
-            },
-            ("/api/faults", &Method::DELETE) => {
-                let url = format!("{}/_sim/faults", self.config.simulator);
-                self.relay(Method::DELETE, &url, None).await
             }
-            ("/api/limits", &Method::PUT) => match read_json::<Value>(request).await {
-                Ok(body) if body.is_object() => {
-                    let url = format!("{}/_sim/limits", self.config.simulator);
-                    self.relay(Method::PUT, &url, Some(&body)).await
-                }
-                Ok(_) => error(StatusCode::BAD_REQUEST, "Bad Request: limits are an object"),
-                Err(answer) => answer,
-            },
-            ("/api/limits", &Method::DELETE) => {
-                let url = format!("{}/_sim/limits", self.config.simulator);
+            (switch @ ("/api/faults" | "/api/limits"), &Method::DELETE) => {
+                let url = format!("{}/_sim/{}", self.config.simulator, &switch[5..]);
                 self.relay(Method::DELETE, &url, None).await
             }
             (

@@ -9,7 +9,7 @@
 //!   are not;
 //! - a job not due yet (its `not_before_ms`, how a FIFO queue delays a job);
 //! - with pacing on, a message just sent: the chat's next one waits out FChat's interval for
-//!   that chat ([`Pacing`]), so that a storm provokes no 429.
+//!   that chat ([`Pacing`], [`Pacer`]), so that a storm provokes no 429.
 //!
 //! The first job that must wait stays on the queue with the wait as its visibility, and the
 //! jobs behind it are released at once: as the queue hands nothing else of their group out
@@ -55,10 +55,9 @@ impl Pacing {
     }
 }
 
-/// When this instance last sent to each chat: pacing across batches, as far as one instance
-/// sees. A chat's messages that trickle in one batch at a time still keep FChat's interval
-/// when they come to the same instance; another instance's send shows as a 429, which pauses
-/// the chat as well.
+/// When this instance last sent to each chat: the pacing of a chat's next message, in the same
+/// batch or a later one, as far as one instance sees. Another instance's send shows as a 429,
+/// which pauses the chat as well.
 #[derive(Default)]
 pub struct Pacer(std::sync::Mutex<HashMap<String, std::time::Instant>>);
 
@@ -107,14 +106,10 @@ impl Entry<'_> {
         }
     }
 
-    /// The lane it belongs to: its chat's, or its sent message's; none for the others.
+    /// The lane it belongs to: its queue message group's (its chat's, or its sent message's);
+    /// one of its own for a job that cannot be read.
     fn lane(&self) -> Option<String> {
-        let job = self.job.as_ref()?;
-        match (&job.kind, job.chat()) {
-            (_, Some(chat)) => Some(format!("chat\n{}", chat_key(&chat))),
-            (JobKind::Change(change), None) => Some(format!("message\n{}", change.context_id)),
-            _ => None,
-        }
+        self.job.as_ref().map(Job::queue_group)
     }
 }
 
@@ -210,27 +205,21 @@ async fn run_lane(
     let mut left = Vec::new();
     // The chat waits behind a job already left on the queue with its wait.
     let mut blocked = false;
-    // What the next job must wait (FChat's interval after a message to the chat).
-    let mut pace: Option<Duration> = None;
     for entry in lane {
         let job = entry.queued;
         if blocked {
             left.extend(keep(redelivery, job, Duration::ZERO).await);
             continue;
         }
-        let chat = entry.job.as_ref().and_then(Job::chat);
-        let interval = chat
-            .as_ref()
-            .map(|chat| delivery.pacing.interval(chat))
-            .filter(|interval| !interval.is_zero());
-        // Pacing holds the chat's next message, not a silence that joined the lane.
-        let paced = if chat.is_some() { pace.take() } else { None };
-        let wait = paced
-            .or_else(|| not_due(entry.job.as_ref(), delivery.clock.now() * 1000))
-            .or_else(|| {
-                let (chat, interval) = (chat.as_ref()?, interval?);
-                delivery.pacer.wait(&chat_key(chat), interval)
-            });
+        // A message to a chat, with pacing on: its chat's key and FChat's interval for it.
+        let paced = entry.job.as_ref().and_then(Job::chat).and_then(|chat| {
+            let interval = delivery.pacing.interval(&chat);
+            (!interval.is_zero()).then(|| (chat_key(&chat), interval))
+        });
+        let wait = not_due(entry.job.as_ref(), delivery.clock.now() * 1000).or_else(|| {
+            let (chat, interval) = paced.as_ref()?;
+            delivery.pacer.wait(chat, *interval)
+        });
         if let Some(wait) = wait {
             blocked = true;
             left.extend(keep(redelivery, job, wait).await);
@@ -239,14 +228,13 @@ async fn run_lane(
         let delivered = delivery.deliver(&job.body, job.receive_count);
         match crate::metrics::with_queued_at(job.sent_at_ms, delivered).await {
             JobOutcome::Done => {
-                if let (Some(chat), Some(_)) = (&chat, interval) {
-                    delivery.pacer.sent(chat_key(chat));
+                if let Some((chat, _)) = paced {
+                    delivery.pacer.sent(chat);
                 }
-                pace = interval;
             }
             JobOutcome::RetryAfter(delay) => {
                 blocked = true;
-                left.extend(keep(redelivery, job, delay.min(MAX_VISIBILITY_DELAY)).await);
+                left.extend(keep(redelivery, job, delay).await);
             }
             JobOutcome::DeadLetter(_) => match redelivery.dead_letter(&job.body).await {
                 Ok(()) => {}
@@ -267,15 +255,11 @@ fn not_due(job: Option<&Job>, now_ms: u64) -> Option<Duration> {
     (not_before > now_ms).then(|| Duration::from_millis(not_before - now_ms))
 }
 
-/// Leaves a job on the queue, to come back after `delay`: at least a second (SQS counts in
-/// whole seconds), or none for a job released behind a waiting one. Answers its id unless a
-/// fresh copy replaced it.
+/// Leaves a job on the queue, to come back after `delay`, rounded up to whole seconds as SQS
+/// counts them (so that it never comes back early), or at once for a job released behind a
+/// waiting one. Answers its id unless a fresh copy replaced it.
 async fn keep(redelivery: &dyn Redelivery, job: &QueuedJob, delay: Duration) -> Option<String> {
-    let delay = if delay.is_zero() {
-        delay
-    } else {
-        delay.clamp(Duration::from_secs(1), MAX_VISIBILITY_DELAY)
-    };
+    let delay = Duration::from_secs(delay.as_secs_f64().ceil() as u64).min(MAX_VISIBILITY_DELAY);
     if job.receive_count + 1 >= MAX_RECEIVE_COUNT {
         // One more receive and the redrive policy would park a job that still has time: a
         // fresh copy starts the count over.

@@ -37,9 +37,7 @@ impl Run for Redrive {
                 // The delivery queue is FIFO: the job goes back into its chat's group, with a
                 // fresh deduplication id.
                 let body = message.body.clone().unwrap_or_default();
-                let group = gateway::job::Job::from_json(&body)
-                    .map(|job| job.queue_group())
-                    .unwrap_or_else(|_| format!("job-{}", uuid::Uuid::new_v4().simple()));
+                let group = gateway::job::queue_group_of(&body);
                 admin
                     .sqs
                     .send_message()
