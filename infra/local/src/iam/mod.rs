@@ -173,6 +173,7 @@ impl IamGate {
             denials: denials.clone(),
             client,
             usage: std::env::var_os("FCHAT_IAM_USAGE").map(std::path::PathBuf::from),
+            writes: tokio::sync::Mutex::new(()),
         });
         let server = fchat_loopback::spawn(listener, move |request, _peer| {
             let shared = shared.clone();
@@ -208,7 +209,21 @@ struct Shared {
     client: crate::relay::Client,
     /// `FCHAT_IAM_USAGE`, read once when the gate starts.
     usage: Option<std::path::PathBuf>,
+    /// DynamoDB applies each write to an item atomically (a conditional update, an atomic
+    /// counter); moto's threaded server does not, so two concurrent updates can read the same
+    /// counter. The gate passes DynamoDB's writes on one at a time, so that the local stack
+    /// holds DynamoDB's rule.
+    writes: tokio::sync::Mutex<()>,
 }
+
+/// DynamoDB's operations that write items.
+const DYNAMODB_WRITES: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+];
 
 impl Shared {
     async fn handle(
@@ -236,6 +251,15 @@ impl Shared {
                 return Ok(answer);
             }
         }
+        let dynamodb_write = DYNAMODB_WRITES.contains(&call.operation.as_str())
+            && call
+                .needs
+                .iter()
+                .any(|(action, _)| action.starts_with("dynamodb:"));
+        let _turn = match dynamodb_write {
+            true => Some(self.writes.lock().await),
+            false => None,
+        };
         let (head, body) = crate::relay::relay(&self.client, &self.upstream, &parts, body).await?;
         Ok(Response::from_parts(head, Full::new(body)))
     }
